@@ -1,0 +1,329 @@
+"""Robust image input/output.
+
+Conventions
+-----------
+* :func:`read_image` always returns ``uint8`` RGB ``(H, W, 3)`` in the file's *display* orientation:
+
+  - greyscale (``1``, ``L``, ``I;16``, ``I``, ``F``) is replicated to 3 channels;
+  - 16-bit data (``I;16*``) is scaled to 8 bit with rounding (``round(v / 257)``, so 65535 -> 255);
+    PIL mode ``I`` (32-bit int) is treated as 16-bit data when its maximum exceeds 255, else as 8-bit data;
+    mode ``F`` (float) is treated as [0, 1] data when its maximum is <= 1, else as [0, 255]; values are clipped;
+  - **alpha** (``RGBA``, ``LA``, ``PA``, palette/greyscale with a ``transparency`` entry) is **composited on a
+    white background** (``out = a * colour + (1 - a) * 255``), so fully transparent pixels read as white.
+    Transparent cut-outs therefore look like an object on a plain white page, which is what a viewer shows;
+  - palette (``P``) images are expanded through their palette; ``CMYK`` / ``YCbCr`` / ``LAB`` / ``HSV`` are
+    converted with PIL's built-in conversions (no ICC colour management);
+  - the EXIF orientation tag is applied (:func:`PIL.ImageOps.exif_transpose`), so a portrait photo stored
+    sideways with orientation 6 comes back upright (its ``H`` and ``W`` are those a viewer shows);
+  - multi-frame files (GIF, TIFF, ...) give their first frame.
+
+* Missing, unreadable, truncated or non-image files raise :class:`ImageReadError` (a :class:`ValueError`)
+  whose one-line message names the file and the reason.
+* Coordinates: row = y down, column = x right, origin at the top-left pixel.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable, List, Sequence, TextIO, Tuple, TypeVar, Union
+
+import numpy as np
+
+PathLike = Union[str, os.PathLike]
+T = TypeVar("T")
+
+#: File extensions (lower case, with the dot) that :func:`list_images` picks up from directories.
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
+
+__all__ = ["ImageReadError", "IMAGE_EXTS", "read_image", "read_mask", "write_png", "list_images",
+           "process_batch", "report_failures", "image_to_tensor"]
+
+
+class ImageReadError(ValueError):
+    """An image file could not be read; the message is one line naming the file and the reason."""
+
+    def __init__(self, path: PathLike, reason: str):
+        self.path = str(path)
+        self.reason = " ".join(str(reason).split())  # one line
+        super().__init__(f"cannot read image {self.path!r}: {self.reason}")
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split())
+    return msg or type(exc).__name__
+
+
+def _open(path: PathLike):
+    """Open, take the first frame, fully decode and apply EXIF orientation. Returns a loaded PIL image."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    p = Path(path)
+    if not p.exists():
+        raise ImageReadError(p, "file not found")
+    if p.is_dir():
+        raise ImageReadError(p, "is a directory, not an image file")
+    try:
+        with Image.open(p) as im:
+            try:
+                im.seek(0)
+            except EOFError:
+                pass
+            im.load()
+            try:
+                out = ImageOps.exif_transpose(im)
+            except Exception:  # malformed EXIF: keep the stored orientation rather than fail
+                out = None
+            if out is None or out is im:
+                out = im.copy()
+            out.load()
+            return out
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageReadError(p, "not a recognised image format (corrupt or not an image)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        # truncated JPEG/PNG ("image file is truncated"), broken chunks, permission errors, ...
+        raise ImageReadError(p, f"corrupt or unreadable image data ({_one_line(e)})") from None
+    except Image.DecompressionBombError as e:
+        raise ImageReadError(p, _one_line(e)) from None
+
+
+def _white_composite(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """colour (H, W, C) uint8, alpha (H, W) uint8 -> colour composited over white, uint8."""
+    a = alpha.astype(np.float32)[..., None] / 255.0
+    out = colour.astype(np.float32) * a + 255.0 * (1.0 - a)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _gray_to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
+    """Single-channel array of PIL mode ``I;16*``/``I``/``F`` -> uint8 (H, W)."""
+    if mode.startswith("I;16"):
+        return np.rint(arr.astype(np.float64) / 257.0).astype(np.uint8)
+    if mode == "I":
+        a = arr.astype(np.float64)
+        if a.size and a.max() > 255:
+            a = a / 257.0
+        return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    if mode == "F":
+        a = np.nan_to_num(arr.astype(np.float64))
+        if a.size and a.max() <= 1.0:
+            a = a * 255.0
+        return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    raise AssertionError(mode)
+
+
+def _to_rgb_array(im, path: PathLike) -> np.ndarray:
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        g = _gray_to_uint8(np.asarray(im), mode)
+        return np.repeat(g[..., None], 3, axis=2)
+    if mode == "P" or mode == "PA":
+        has_alpha = mode == "PA" or "transparency" in im.info
+        im = im.convert("RGBA" if has_alpha else "RGB")
+        mode = im.mode
+    elif mode in ("L", "1") and "transparency" in im.info:
+        im = im.convert("LA")
+        mode = "LA"
+    elif mode == "RGB" and "transparency" in im.info:
+        im = im.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBa", "La"):  # premultiplied alpha
+        im = im.convert("RGBA" if mode == "RGBa" else "LA")
+        mode = im.mode
+    if mode == "RGBA":
+        a = np.asarray(im)
+        return _white_composite(a[..., :3], a[..., 3])
+    if mode == "LA":
+        a = np.asarray(im)
+        return _white_composite(np.repeat(a[..., :1], 3, axis=2), a[..., 1])
+    if mode == "1":
+        im = im.convert("L")
+        mode = "L"
+    if mode == "L":
+        g = np.asarray(im)
+        return np.repeat(g[..., None], 3, axis=2)
+    if mode != "RGB":
+        try:
+            im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
+        except (ValueError, OSError) as e:
+            raise ImageReadError(path, f"unsupported image mode {mode!r} ({_one_line(e)})") from None
+    arr = np.asarray(im)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+        raise ImageReadError(path, f"unsupported image mode {mode!r}")
+    return arr
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """Read any common image file as RGB.
+
+    Returns ``uint8`` array ``(H, W, 3)``, RGB, display orientation (EXIF applied), alpha composited on white,
+    first frame of multi-frame files (see the module docstring for every mode).
+    Raises :class:`ImageReadError` (one line, naming the file) for missing / corrupt / non-image files.
+    """
+    im = _open(path)
+    arr = _to_rgb_array(im, path)
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ImageReadError(path, f"empty image ({arr.shape[1]}x{arr.shape[0]})")
+    return np.ascontiguousarray(arr)
+
+
+def read_mask(path: PathLike, threshold: int = 128) -> np.ndarray:
+    """Read a figure-ground mask file as ``bool (H, W)``: foreground where the grey value ``>= threshold``.
+
+    The grey value is the 8-bit value of a 1-channel file (16-bit files scaled to 8 bit as in
+    :func:`read_image`); colour / palette files use PIL's luminance (``L = 0.299 R + 0.587 G + 0.114 B``)
+    of their colours; **alpha is ignored** for masks. EXIF orientation and first-frame rules as
+    :func:`read_image`. ``threshold`` is in 8-bit units (1..255), so ``{0, 255}`` masks read exactly.
+    """
+    if not 1 <= int(threshold) <= 255:
+        raise ValueError(f"read_mask: threshold must be in 1..255, got {threshold!r} (file {str(path)!r})")
+    im = _open(path)
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        g = _gray_to_uint8(np.asarray(im), mode)
+    elif mode in ("L", "1"):
+        g = np.asarray(im.convert("L"))
+    elif mode in ("LA", "La"):
+        g = np.asarray(im)[..., 0] if mode == "LA" else np.asarray(im.convert("LA"))[..., 0]
+    else:
+        try:
+            rgb = im.convert("RGB")
+        except (ValueError, OSError) as e:
+            raise ImageReadError(path, f"unsupported image mode {mode!r} ({_one_line(e)})") from None
+        g = np.asarray(rgb.convert("L"))
+    if g.ndim != 2 or g.size == 0:
+        raise ImageReadError(path, f"not a usable mask (shape {g.shape})")
+    return g >= int(threshold)
+
+
+def write_png(path: PathLike, array: np.ndarray) -> Path:
+    """Write ``array`` as a PNG, atomically (temporary file in the same folder, then :func:`os.replace`).
+
+    ``array``: ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA, dtype ``uint8`` or ``uint16``
+    (16-bit PNG); ``bool`` is written as 8-bit 0/255. Parent folders are created. Returns the path.
+    """
+    import cv2
+
+    p = Path(path)
+    a = np.asarray(array)
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8) * 255
+    if a.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"write_png({str(p)!r}): dtype must be uint8, uint16 or bool, got {a.dtype}")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim == 3 and a.shape[2] == 3:
+        a = a[..., ::-1]  # RGB -> BGR for OpenCV
+    elif a.ndim == 3 and a.shape[2] == 4:
+        a = a[..., [2, 1, 0, 3]]
+    elif a.ndim != 2:
+        raise ValueError(f"write_png({str(p)!r}): shape must be (H, W), (H, W, 1|3|4), got {tuple(np.shape(array))}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"write_png({str(p)!r}): empty image of shape {tuple(np.shape(array))}")
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(a))
+    if not ok:
+        raise ValueError(f"write_png({str(p)!r}): PNG encoding failed")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.tobytes())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p
+
+
+def list_images(paths_or_dirs: Union[PathLike, Iterable[PathLike]], exts: Sequence[str] = IMAGE_EXTS,
+                recursive: bool = False) -> List[Path]:
+    """Expand a path or a list of paths into image files.
+
+    A directory contributes its files whose extension (case-insensitive) is in ``exts``, sorted by name
+    (``recursive=True``: all sub-folders too, sorted by relative path). A path that is not a directory is kept
+    as given, whatever its extension and even if it does not exist, so a later read reports it as a failure
+    rather than silently skipping it. Order is preserved; duplicates are dropped.
+    """
+    if isinstance(paths_or_dirs, (str, os.PathLike)):
+        paths_or_dirs = [paths_or_dirs]
+    want = {e.lower() if e.startswith(".") else "." + e.lower() for e in exts}
+    out: List[Path] = []
+    seen = set()
+    for item in paths_or_dirs:
+        p = Path(item)
+        if p.is_dir():
+            it = p.rglob("*") if recursive else p.iterdir()
+            found = sorted((q for q in it if q.is_file() and q.suffix.lower() in want),
+                           key=lambda q: q.relative_to(p).as_posix())
+        else:
+            found = [p]
+        for q in found:
+            if q not in seen:
+                seen.add(q)
+                out.append(q)
+    return out
+
+
+def process_batch(paths: Iterable[PathLike], fn: Callable[[PathLike], T]
+                  ) -> Tuple[List[T], List[Tuple[str, str]]]:
+    """Call ``fn(path)`` for every path; an exception for one file is caught and the batch continues.
+
+    Returns ``(results, failures)``: ``results`` holds ``fn``'s return values of the files that worked (in order),
+    ``failures`` is ``[(path, one-line reason)]``. ``KeyboardInterrupt`` / ``SystemExit`` still stop the batch.
+    """
+    results: List[T] = []
+    failures: List[Tuple[str, str]] = []
+    for path in paths:
+        try:
+            results.append(fn(path))
+        except Exception as e:  # noqa: BLE001 -- per-file isolation is the point
+            if isinstance(e, ImageReadError):
+                reason = e.reason
+            else:
+                reason = f"{type(e).__name__}: {_one_line(e)}"
+            failures.append((str(path), reason))
+    return results, failures
+
+
+def report_failures(failures: Sequence[Tuple[str, str]], stream: TextIO = None) -> int:
+    """Print ``failures`` from :func:`process_batch` (one line each) to ``stream`` (default stderr).
+
+    Returns the number of failures, so a CLI can ``return 1 if report_failures(...) else 0``.
+    """
+    stream = sys.stderr if stream is None else stream
+    if failures:
+        print(f"{len(failures)} file(s) failed:", file=stream)
+        for path, reason in failures:
+            print(f"  {path}: {reason}", file=stream)
+    return len(failures)
+
+
+def image_to_tensor(img: np.ndarray) -> np.ndarray:
+    """Image ``(H, W, 3)`` (or ``(H, W)`` grey) -> ``float32 (3, H, W)`` in [0, 1] (numpy, not torch).
+
+    ``uint8`` is divided by 255, ``uint16`` by 65535, ``bool`` maps to {0, 1}; float input is taken as already in
+    [0, 1] and clipped. Use ``torch.from_numpy`` on the result for a tensor.
+    """
+    a = np.asarray(img)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (1, 3):
+        raise ValueError(f"image_to_tensor: expected (H, W, 3) or (H, W), got shape {a.shape}")
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    if a.dtype == np.uint8:
+        x = a.astype(np.float32) / np.float32(255.0)
+    elif a.dtype == np.uint16:
+        x = a.astype(np.float32) / np.float32(65535.0)
+    elif a.dtype == np.bool_:
+        x = a.astype(np.float32)
+    elif np.issubdtype(a.dtype, np.floating):
+        x = np.clip(a.astype(np.float32), 0.0, 1.0)
+    else:
+        raise ValueError(f"image_to_tensor: unsupported dtype {a.dtype}")
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
