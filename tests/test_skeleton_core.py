@@ -55,12 +55,14 @@ def test_weighted_softmax_loss_value():
     logits = torch.zeros(1, 2, 1, 4)
     z = torch.tensor([[[0, 0, 0, 1]]])
     expected = -(3 * 0.25 * math.log(0.5) + 0.75 * math.log(0.5)) / 4
-    assert weighted_softmax_loss(logits, z).item() == pytest.approx(expected, rel=1e-6)
+    assert weighted_softmax_loss(logits, z, reduction="mean").item() == pytest.approx(expected, rel=1e-6)
     assert weighted_softmax_loss(logits, z, reduction="sum").item() == pytest.approx(expected * 4, rel=1e-6)
+    # weighted mean: divided by the sum of the weights (3 * 0.25 + 0.75 = 1.5) -> plain log 2 here
+    assert weighted_softmax_loss(logits, z).item() == pytest.approx(math.log(2), rel=1e-6)
     # ignored pixels count in neither the weights nor the loss
     zi = torch.tensor([[[0, 0, 0, 1, IGNORE]]])
-    li = weighted_softmax_loss(torch.zeros(1, 2, 1, 5), zi)
-    assert li.item() == pytest.approx(expected, rel=1e-6)
+    li = weighted_softmax_loss(torch.zeros(1, 2, 1, 5), zi, reduction="sum")
+    assert li.item() == pytest.approx(expected * 4, rel=1e-6)
     # a confident correct prediction has lower loss than a confident wrong one
     good = torch.tensor([[[[5.0, 5, 5, -5]], [[-5.0, -5, -5, 5]]]])
     assert weighted_softmax_loss(good, z) < weighted_softmax_loss(-good, z)
@@ -81,7 +83,8 @@ def test_balanced_bce_value():
     y = torch.tensor([[[0, 0, 0, 1]]])
     # beta = |Y-|/|Y| = 3/4 on the positive, 1/4 on negatives; each BCE = log 2
     expected = (0.75 * math.log(2) + 3 * 0.25 * math.log(2)) / 4
-    assert balanced_bce_loss(logits, y).item() == pytest.approx(expected, rel=1e-6)
+    assert balanced_bce_loss(logits, y, reduction="mean").item() == pytest.approx(expected, rel=1e-6)
+    assert balanced_bce_loss(logits, y).item() == pytest.approx(math.log(2), rel=1e-6)
 
 
 def test_fusion_initialisation_and_shapes():

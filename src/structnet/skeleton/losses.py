@@ -6,9 +6,17 @@
 * ``balanced_bce_loss``: HED's class-balanced sigmoid cross-entropy (beta = |Y-| / |Y|).
 * ``skeleton_losses``: Eq. 7-8 + 10 (LMSDS/FSDS) or HED's side + fuse losses.
 
-``reduction="mean"`` divides each image's sum by its number of pixels (Eq. 2's 1/|X|);
-``reduction="sum"`` keeps the per-pixel sum as Caffe's loss layers with ``normalize: false`` do --
-the scale the paper's learning rate of 1e-6 is meant for. Either way images are averaged over the batch.
+Reductions of a class-balanced term (images are always averaged over the batch):
+
+* ``"weighted_mean"`` (default): the per-pixel sum divided by the sum of the pixels' weights, i.e. a
+  weighted average cross-entropy (PyTorch's ``CrossEntropyLoss(weight=...)`` convention). O(1) whatever
+  the image size, so it keeps the classification terms on the scale of Eq. 6's regression term (itself
+  a mean over skeleton pixels), as the authors' Caffe losses were.
+* ``"mean"``: Eq. 2 literally, divided by the number of pixels |X|. With Eq. 3's weights summing to 1
+  this makes each classification term ~|X| times smaller than the regression term, which then
+  dominates the multi-task loss unless lambda is scaled down by about 1/|X| (the paper gives no lambda).
+* ``"sum"``: the per-pixel sum, as Caffe's loss layers with ``normalize: false`` compute it -- the
+  scale the paper's learning rate of 1e-6 is meant for (``configs/skeleton/*_paper.yaml``).
 """
 from __future__ import annotations
 
@@ -19,16 +27,18 @@ import torch.nn.functional as F
 
 from .targets import IGNORE
 
-REDUCTIONS = ("mean", "sum")
+REDUCTIONS = ("weighted_mean", "mean", "sum")
 
 
-def _reduce(per_pixel: torch.Tensor, valid: torch.Tensor, reduction: str) -> torch.Tensor:
-    """per_pixel, valid: (B, H, W) -> scalar."""
+def _reduce(per_pixel: torch.Tensor, valid: torch.Tensor, reduction: str, weights: torch.Tensor) -> torch.Tensor:
+    """per_pixel (already weighted), valid, weights: (B, H, W) -> scalar."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     per_image = per_pixel.flatten(1).sum(1)
     if reduction == "mean":
         per_image = per_image / valid.flatten(1).sum(1).clamp_min(1)
+    elif reduction == "weighted_mean":
+        per_image = per_image / weights.flatten(1).sum(1).clamp_min(1e-12)
     return per_image.mean()
 
 
@@ -41,7 +51,7 @@ def class_balance_weights(z: torch.Tensor, num_classes: int) -> torch.Tensor:
     return inv / inv.sum(1, keepdim=True).clamp_min(1e-12)
 
 
-def weighted_softmax_loss(logits: torch.Tensor, z: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+def weighted_softmax_loss(logits: torch.Tensor, z: torch.Tensor, reduction: str = "weighted_mean") -> torch.Tensor:
     """Eq. 2. logits: (B, K+1, H, W); z: (B, H, W) int in {0..K} or IGNORE (-1)."""
     if logits.shape[0] != z.shape[0] or logits.shape[2:] != z.shape[1:]:
         raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(z.shape)} do not match")
@@ -53,7 +63,7 @@ def weighted_softmax_loss(logits: torch.Tensor, z: torch.Tensor, reduction: str 
     zc = torch.where(valid, z, torch.zeros_like(z)).long()
     logp = F.log_softmax(logits.float(), 1).gather(1, zc.unsqueeze(1)).squeeze(1)
     w = beta.gather(1, zc.flatten(1)).view_as(logp) * valid
-    return _reduce(-w * logp, valid, reduction)
+    return _reduce(-w * logp, valid, reduction, w)
 
 
 def masked_scale_loss(pred: torch.Tensor, target: torch.Tensor, z_stage: torch.Tensor) -> torch.Tensor:
@@ -66,7 +76,7 @@ def masked_scale_loss(pred: torch.Tensor, target: torch.Tensor, z_stage: torch.T
     return per_image.mean()
 
 
-def balanced_bce_loss(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+def balanced_bce_loss(logits: torch.Tensor, y: torch.Tensor, reduction: str = "weighted_mean") -> torch.Tensor:
     """HED's class-balanced sigmoid cross-entropy. logits (B, 1, H, W) or (B, H, W); y (B, H, W) bool/0-1."""
     logits = logits.reshape(y.shape).float()
     y = y.float()
@@ -75,12 +85,12 @@ def balanced_bce_loss(logits: torch.Tensor, y: torch.Tensor, reduction: str = "m
     beta = 1.0 - pos / npix  # weight of positives = |Y-| / |Y|
     w = torch.where(y > 0, beta.expand_as(y), (1.0 - beta).expand_as(y))
     per_pixel = w * F.binary_cross_entropy_with_logits(logits, y, reduction="none")
-    return _reduce(per_pixel, torch.ones_like(y, dtype=torch.bool), reduction)
+    return _reduce(per_pixel, torch.ones_like(y, dtype=torch.bool), reduction, w)
 
 
 def skeleton_losses(model, out: Dict[str, object], scale: torch.Tensor, lam: float = 1.0,
                     side_weight: float = 1.0, fuse_weight: float = 1.0,
-                    reduction: str = "mean") -> Dict[str, torch.Tensor]:
+                    reduction: str = "weighted_mean") -> Dict[str, torch.Tensor]:
     """All loss terms of a :class:`~structnet.skeleton.model.SkeletonNet` for a GT scale map.
 
     scale: (B, H, W) GT scale (pixels; 0 off skeleton). Returns ``{"cls_<tap>", "reg_<tap>" (LMSDS with

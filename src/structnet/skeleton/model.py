@@ -41,8 +41,9 @@ class SkeletonNet(nn.Module):
     """
 
     def __init__(self, backbone: Backbone, method: str = "lmsds", taps: Optional[Sequence[str]] = None,
-                 rho: float = 1.2, beyond: str = "clamp", side_init: str = "zero"):
+                 rho: float = 1.2, beyond: str = "clamp", side_init: str = "zero", freeze_bn: bool = True):
         super().__init__()
+        self.freeze_bn = freeze_bn
         if method not in METHODS:
             raise ValueError(f"unknown skeleton method {method!r}; valid: {', '.join(METHODS)}")
         self.method = method
@@ -67,6 +68,16 @@ class SkeletonNet(nn.Module):
             self.fuse = nn.ModuleList(WeightedFusion(m - max(k, 1) + 1) for k in range(m + 1))
             self.scale = (nn.ModuleList(SideOutput(s.channels, 1, side_init) for s in specs)
                           if method == "lmsds" else None)
+
+    def train(self, mode: bool = True):
+        """With ``freeze_bn`` the backbone's BatchNorm layers keep their (ImageNet) statistics while
+        training: the paper trains with batch 1, where batch statistics are meaningless."""
+        super().train(mode)
+        if mode and self.freeze_bn:
+            for m in self.backbone.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return self
 
     @property
     def num_stages(self) -> int:
@@ -119,7 +130,8 @@ class SkeletonNet(nn.Module):
 
 def build_skeleton_model(method: str = "lmsds", backbone: str = "efficientnet_lite0", pretrained: bool = True,
                          taps: Optional[Sequence[str]] = None, rho: float = 1.2, beyond: str = "clamp",
-                         side_init: str = "zero") -> SkeletonNet:
+                         side_init: str = "zero", freeze_bn: bool = True) -> SkeletonNet:
     """Factory used by configs and the CLI."""
     bb = create_backbone(backbone, pretrained=pretrained)
-    return SkeletonNet(bb, method=method, taps=taps, rho=rho, beyond=beyond, side_init=side_init)
+    return SkeletonNet(bb, method=method, taps=taps, rho=rho, beyond=beyond, side_init=side_init,
+                       freeze_bn=freeze_bn)

@@ -1,0 +1,171 @@
+"""The skeleton task wired to the engine: datasets from the config, named losses, training, evaluation."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .config import SkeletonConfig, SkeletonDataConfig, SkeletonModelConfig
+from .losses import skeleton_losses
+from .model import SkeletonNet, build_skeleton_model
+
+DATASETS = ("sk-large", "weizmann-horse", "synthetic")
+
+
+class CropDataset:
+    """Wraps a skeleton dataset: a random ``size`` x ``size`` crop (zero-padded when smaller) so that
+    samples stack into batches. The crop position draws from the sample's seed (dataset key convention)."""
+
+    def __init__(self, ds, size: int):
+        self.ds, self.size = ds, int(size)
+
+    def __len__(self):
+        return len(self.ds)
+
+    def __getitem__(self, key):
+        s = self.ds[key]
+        seed = key[1] if isinstance(key, tuple) else int(key)
+        rng = np.random.default_rng([int(seed), 7])
+        img, scale = s["image"], s["scale"]
+        h, w = scale.shape
+        c = self.size
+        y0 = int(rng.integers(0, max(h - c, 0) + 1))
+        x0 = int(rng.integers(0, max(w - c, 0) + 1))
+        out_img = np.zeros((3, c, c), np.float32)
+        out_scale = np.zeros((c, c), np.float32)
+        ch, cw = min(c, h), min(c, w)
+        out_img[:, :ch, :cw] = img[:, y0:y0 + ch, x0:x0 + cw]
+        out_scale[:ch, :cw] = scale[y0:y0 + ch, x0:x0 + cw]
+        return {"image": out_img, "scale": out_scale, "skeleton": out_scale > 0}
+
+
+def build_dataset(cfg: SkeletonDataConfig, split: Optional[str] = None, augment: Optional[bool] = None, seed: int = 0):
+    """Dataset named by the config (see :data:`DATASETS`)."""
+    from .datasets import SkLargeDataset, SyntheticShapesDataset, weizmann_horse
+
+    split = split or cfg.split
+    augment = cfg.augment if augment is None else augment
+    if cfg.dataset == "sk-large":
+        ds = SkLargeDataset(cfg.root, split=split, augment=augment, max_side=cfg.max_side)
+    elif cfg.dataset == "weizmann-horse":
+        ds = weizmann_horse(cfg.root, split=split, augment=augment, max_side=cfg.max_side, cache_dir=cfg.cache_dir)
+    elif cfg.dataset == "synthetic":
+        n = cfg.synthetic_n if split == "train" else max(16, cfg.synthetic_n // 4)
+        ds = SyntheticShapesDataset(n, size=(cfg.synthetic_size, cfg.synthetic_size),
+                                    seed=seed + (0 if split == "train" else 1000003), augment=augment)
+    else:
+        raise ValueError(f"unknown skeleton dataset {cfg.dataset!r}; valid: {', '.join(DATASETS)}")
+    return CropDataset(ds, cfg.crop) if cfg.crop else ds
+
+
+def build_model(cfg: SkeletonModelConfig) -> SkeletonNet:
+    return build_skeleton_model(method=cfg.method, backbone=cfg.backbone, pretrained=cfg.pretrained,
+                                taps=cfg.taps, rho=cfg.rho, beyond=cfg.beyond, side_init=cfg.side_init,
+                                freeze_bn=cfg.freeze_bn)
+
+
+def make_loss_fn(cfg: SkeletonConfig):
+    lc = cfg.loss
+
+    def one(model, net, image, scale):
+        out = model(image)
+        return skeleton_losses(net, out, scale.float(), lam=lc.lam, side_weight=lc.side_weight,
+                               fuse_weight=lc.fuse_weight, reduction=lc.reduction)
+
+    def loss_fn(model, batch) -> Dict[str, torch.Tensor]:
+        net = model.module if hasattr(model, "module") else model  # DDP
+        if isinstance(batch["image"], torch.Tensor):
+            return one(model, net, batch["image"], batch["scale"])
+        # images of different sizes (no crop): one forward per image, terms averaged over the batch
+        terms = [one(model, net, im[None], sc[None]) for im, sc in zip(batch["image"], batch["scale"])]
+        return {k: sum(t[k] for t in terms) / len(terms) for k in terms[0]}
+
+    return loss_fn
+
+
+def model_metadata(cfg: SkeletonConfig, net: SkeletonNet, **extra) -> Dict[str, str]:
+    meta = {"structnet_task": "skeleton", "model_config": json.dumps({**asdict(cfg.model), **net.config()}),
+            "train_config": json.dumps(asdict(cfg))}
+    meta.update({k: (v if isinstance(v, str) else json.dumps(v)) for k, v in extra.items()})
+    return meta
+
+
+def train(cfg: SkeletonConfig, resume: bool = True) -> Path:
+    """Train per the config; returns the path of the exported safetensors weights (``<out_dir>/model.safetensors``)."""
+    from ..engine import Trainer
+    from ..engine.checkpoint import export_weights
+    from ..engine.distributed import is_main_process
+
+    if cfg.loss.lam > 0 and cfg.model.method == "fsds":
+        cfg.loss.lam = 0.0  # FSDS has no scale regressors
+    torch.manual_seed(cfg.train.seed)
+    net = build_model(cfg.model)
+    if cfg.model.init:
+        from ..engine.checkpoint import load_weights
+
+        load_weights(net, cfg.model.init)
+    ds = build_dataset(cfg.data, seed=cfg.train.seed)
+    trainer = Trainer(net, make_loss_fn(cfg), ds, cfg.train, cfg.optim, cfg.schedule, config=cfg)
+    t0 = time.time()
+    trainer.train(resume=resume)
+    out = Path(cfg.train.out_dir) / "model.safetensors"
+    if is_main_process():
+        export_weights(net, out, model_metadata(cfg, net, train_seconds=round(time.time() - t0, 1)))
+    return out
+
+
+@torch.no_grad()
+def predict_dataset(net: SkeletonNet, ds, max_side: Optional[int] = None, precision: str = "auto",
+                    max_images: Optional[int] = None, progress: bool = False):
+    """Yields (name, skeleton map float32 (H, W), scale map, GT sample) over a dataset (no augmentation)."""
+    from .predict import predict_maps
+
+    n = len(ds) if max_images is None else min(len(ds), max_images)
+    it = range(n)
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, desc="predict", leave=False)
+    for i in it:
+        s = ds[i]
+        img = np.round(np.transpose(s["image"], (1, 2, 0)) * 255).astype(np.uint8)
+        maps = predict_maps(net, img, max_side=max_side, precision=precision)
+        yield s.get("name", str(i)), maps["skeleton"], maps["scale"], s
+
+
+def evaluate_model(net: SkeletonNet, ds, thresholds: int = 100, tolerance: float = 0.01, max_side: Optional[int] = None,
+                   precision: str = "auto", max_images: Optional[int] = None, workers: Optional[int] = None,
+                   segments: bool = False, progress: bool = False) -> Dict[str, object]:
+    """Skeleton localisation (ODS/OIS/AP) of a model on a dataset; with ``segments=True`` also the object
+    segmentation metrics (F, Covering, mean segments) of segments rebuilt at the ODS threshold, against
+    the dataset's figure-ground masks (sample key ``"mask"``)."""
+    from .metrics import evaluate_segments, evaluate_skeletons
+    from .predict import thin_skeleton
+    from .segments import segments_from_skeleton
+
+    t0 = time.perf_counter()
+    preds, gts, scales, masks = [], [], [], []
+    for _, skel, scale, s in predict_dataset(net, ds, max_side, precision, max_images, progress):
+        preds.append(skel)
+        gts.append(s["skeleton"])
+        scales.append(scale)
+        masks.append(s.get("mask"))
+    t_pred = time.perf_counter() - t0
+    res = evaluate_skeletons(preds, gts, thresholds=thresholds, tolerance=tolerance, workers=workers)
+    out = res.to_dict()
+    out["ods_threshold"] = float(res.ods_threshold)
+    out["predict_seconds"] = round(t_pred, 1)
+    out["eval_seconds"] = round(time.perf_counter() - t0 - t_pred, 1)
+    if segments:
+        pairs = []
+        for skel, scale, mask in zip(preds, scales, masks):
+            if mask is None:
+                raise ValueError("segment evaluation needs figure-ground masks (sample key 'mask')")
+            thin = thin_skeleton(skel, res.ods_threshold)
+            pairs.append((segments_from_skeleton(thin, np.nan_to_num(scale)), mask.astype(np.int32)))
+        out["segments"] = evaluate_segments(pairs)
+    return out
