@@ -31,6 +31,8 @@ class VGGTiny(Backbone):
         self.feature_specs = [FeatureSpec(f"stage{i + 1}", c, st, rf) for i, (c, (rf, st)) in enumerate(zip(chans, fields))]
 
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"vgg_tiny: expected input (B, 3, H, W), got {tuple(x.shape)}")
         out = {}
         for spec, stage in zip(self.feature_specs, self.stages):
             x = stage(x)
