@@ -14,3 +14,7 @@ python benchmarks/eval_skeleton.py --dataset weizmann-horse --root ../shared/dat
   --weights runs/skeleton/{hed,fsds,lmsds}_lite0_horse_cpu/model.safetensors --labels HED FSDS LMSDS \
   --out benchmarks/results/skeleton_weizmann-horse.json --plot benchmarks/results/skeleton_weizmann-horse_pr.png \
   > benchmarks/logs/eval_weizmann-horse.log 2>&1
+# bfloat16 (default "auto" above) vs float32 inference: skeleton F must agree within 0.005
+python benchmarks/eval_skeleton.py --dataset sk-large --root ../shared/data/sk-large --max-side 320 --precision float32 \
+  --weights runs/skeleton/lmsds_lite0_cpu/model.safetensors --labels LMSDS \
+  --out benchmarks/results/skeleton_sk-large_lmsds_float32.json > benchmarks/logs/eval_sk-large_float32.log 2>&1

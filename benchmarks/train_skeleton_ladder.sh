@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains HED, FSDS and LMSDS on EfficientNet-Lite0 with one CPU budget (configs/skeleton/*_lite0_cpu.yaml:
-# 2500 iterations, batch 1, longer side 320, 36-way augmentation) on SK-LARGE train.
+# 6000 iterations, batch 1, longer side 320, 36-way augmentation) on SK-LARGE train.
 # Run from the repository root: bash benchmarks/train_skeleton_ladder.sh   (logs in benchmarks/logs/)
 set -euo pipefail
 for m in lmsds fsds hed; do

@@ -153,6 +153,21 @@ def test_sk_large_png_layout(tmp_path, gtio):
         SkLargeDataset(tmp_path, split="test")
 
 
+def test_sk_large_saturated_gt_is_a_scale_map(tmp_path, gtio):
+    """A published test GT (fda74a5f...) has every skeleton pixel saturated at 255: values {0, 255}. It is a
+    scale map (scale 255 px), not a binary skeleton; the reader must not refuse it for lacking scales."""
+    _fake_sk_large(tmp_path)
+    gt = np.zeros((40, 60), np.uint8)
+    gt[20, 5:55] = 255
+    Image.fromarray(gt).save(tmp_path / "train" / "gt" / f"{_IDS[0]}.png")
+    s = SkLargeDataset(tmp_path)[0]
+    assert np.array_equal(s["skeleton"], gt > 0) and np.all(s["scale"][gt > 0] == 255)
+    with pytest.raises(ValueError, match="no scale"):
+        SkLargeDataset(tmp_path, gt_kind="auto")[0]
+    with pytest.raises(ValueError, match="gt_kind"):
+        SkLargeDataset(tmp_path, gt_kind="rgb")
+
+
 def test_sk_large_bad_files_named(tmp_path, gtio):
     _fake_sk_large(tmp_path)
     bad_im = tmp_path / "train" / "im" / f"{_IDS[0]}.jpg"

@@ -147,15 +147,21 @@ class SkLargeDataset(_SkeletonDataset):
        ``symmetry`` / ``edge``). A binary ``symmetry`` gets its scale from ``edge`` by :func:`scale_from_edge`
        (the rule of the PNG form, so both forms give the same samples).
 
-    GT files are read by :func:`structnet.skeleton.gtio.read_skeleton_gt`. A GT whose size differs from its
-    image raises ValueError naming both files; unreadable images raise :class:`~structnet.data.io.ImageReadError`.
+    GT files are read by :func:`structnet.skeleton.gtio.read_skeleton_gt`; PNG GTs as ``gt_kind``. Default: ``"scale"``
+    for the published pair-list layout (its PNGs are scale maps, and one test map has every skeleton pixel saturated
+    at 255, which ``"auto"`` would take for a binary {0, 255} skeleton); ``"auto"`` for ``image_dir``/``gt_dir``
+    folders, whose binary skeletons are then refused for lacking scales. A GT whose size differs from its image raises
+    ValueError naming both files; unreadable images raise :class:`~structnet.data.io.ImageReadError`.
     """
 
     def __init__(self, root: Optional[PathLike] = None, split: str = "train", augment: bool = False,
                  max_side: Optional[int] = None, image_dir: Optional[PathLike] = None,
-                 gt_dir: Optional[PathLike] = None):
+                 gt_dir: Optional[PathLike] = None, gt_kind: Optional[str] = None):
         if split not in ("train", "test"):
             raise ValueError(f"SK-LARGE split must be 'train' or 'test', got {split!r}")
+        if gt_kind not in (None, "auto", "scale", "binary"):
+            raise ValueError(f"SkLargeDataset: gt_kind must be auto, scale or binary, got {gt_kind!r}")
+        self.gt_kind = gt_kind or ("auto" if (image_dir is not None or gt_dir is not None) else "scale")
         self.split, self.augment, self.max_side = split, bool(augment), max_side
         if image_dir is not None or gt_dir is not None:
             if image_dir is None or gt_dir is None:
@@ -202,7 +208,7 @@ class SkLargeDataset(_SkeletonDataset):
 
         im_path, gt_path = self.pairs[index]
         image = read_image(im_path)
-        gt = read_skeleton_gt(gt_path)
+        gt = read_skeleton_gt(gt_path, kind=self.gt_kind if Path(gt_path).suffix.lower() == ".png" else "auto")
         skeleton = np.asarray(gt.skeleton, bool)
         _check_same_size(image, skeleton, im_path, gt_path, "ground truth")
         if getattr(gt, "has_scale", True):
