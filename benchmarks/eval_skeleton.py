@@ -52,6 +52,8 @@ def main() -> None:
     if len(a.weights) != len(a.labels):
         ap.error("--weights and --labels need the same length")
     ds = build_dataset(SkeletonDataConfig(dataset=a.dataset, root=a.root, augment=False), split=a.split, augment=False)
+    if a.segments and ds[0].get("mask") is None:
+        ap.error(f"--segments needs figure-ground masks, which the {a.dataset} reader does not provide")
     report = {"dataset": a.dataset, "split": a.split, "n_images": len(ds) if a.max_images is None else a.max_images,
               "protocol": {"thresholds": a.thresholds, "tolerance": a.tolerance, "nms": True,
                            "max_side": a.max_side, "precision": a.precision},
