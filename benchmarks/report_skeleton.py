@@ -1,0 +1,109 @@
+"""Markdown tables for the README from the committed skeleton benchmark results.
+
+    python benchmarks/report_skeleton.py            # prints the tables; paste them into README.md
+
+Reads benchmarks/results/skeleton_{sk-large,weizmann-horse}.json (benchmarks/eval_skeleton.py),
+skeleton_sk-large_lmsds_float32.json (same model, float32 inference), skeleton_speed.json
+(bench_skeleton_speed.py) and skeleton_eval_speed.json (bench_skeleton_eval.py). Missing files are skipped.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LABELS = ("HED", "FSDS", "LMSDS")
+
+
+def _load(name: str):
+    p = RESULTS / name
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def _f(x, nd=3):
+    return "-" if x is None or x != x else f"{x:.{nd}f}"
+
+
+def accuracy_table() -> str:
+    rows = ["| method (EfficientNet-Lite0, CPU budget) | SK-LARGE ODS F | OIS F | AP | paper ODS F (VGG16) "
+            "| WH-SYMMAX ODS F | OIS F | AP | paper ODS F (VGG16) |", "|---|---|---|---|---|---|---|---|---|"]
+    sk, wh = _load("skeleton_sk-large.json"), _load("skeleton_weizmann-horse.json")
+    for lab in LABELS:
+        cells = [lab]
+        for rep in (sk, wh):
+            m = (rep or {}).get("models", {}).get(lab, {})
+            paper = (rep or {}).get("paper_ods_f", {}).get(lab)
+            cells += [_f(m.get("ods_f")), _f(m.get("ois_f")), _f(m.get("ap")), _f(paper)]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def budget_table() -> str:
+    rows = ["| model | data | iterations (batch 1) | training wall time | test inference + evaluation |",
+            "|---|---|---|---|---|"]
+    for name, data in (("skeleton_sk-large.json", "SK-LARGE train (746)"),
+                       ("skeleton_weizmann-horse.json", "WH-SYMMAX train (228), from the SK-LARGE model")):
+        rep = _load(name)
+        for lab in LABELS:
+            m = (rep or {}).get("models", {}).get(lab)
+            if not m:
+                continue
+            rows.append(f"| {lab} | {data} | {m['train'].get('iters')} | {m['train_seconds'] / 60:.1f} min | "
+                        f"{m.get('predict_seconds', 0):.0f} s + {m.get('eval_seconds', 0):.0f} s "
+                        f"({rep['n_images']} images) |")
+    return "\n".join(rows)
+
+
+def segments_table() -> str:
+    wh = _load("skeleton_weizmann-horse.json")
+    rows = ["| method | F-measure | Covering (%) | segments / image | paper F | paper Covering (%) | paper segments |",
+            "|---|---|---|---|---|---|---|"]
+    for lab in ("FSDS", "LMSDS"):
+        m = (wh or {}).get("models", {}).get(lab, {})
+        s, p = m.get("segments", {}), m.get("paper_segments", {})
+        rows.append(f"| {lab} | {_f(s.get('f_measure'))} | {_f(s.get('covering'), 1)} | {_f(s.get('mean_segments'), 2)} | "
+                    f"{_f(p.get('f_measure'))} | {_f(p.get('covering'), 1)} | {_f(p.get('mean_segments'), 1)} |")
+    return "\n".join(rows)
+
+
+def precision_line() -> str:
+    sk, f32 = _load("skeleton_sk-large.json"), _load("skeleton_sk-large_lmsds_float32.json")
+    if not sk or not f32:
+        return ""
+    a, b = sk["models"]["LMSDS"], f32["models"]["LMSDS"]
+    return (f"LMSDS on SK-LARGE test with `--precision {sk['protocol']['precision']}` (bfloat16 where supported): ODS F "
+            f"{a['ods_f']:.4f}; float32: {b['ods_f']:.4f}; difference {abs(a['ods_f'] - b['ods_f']):.4f} "
+            f"(prediction {a['predict_seconds']:.0f} s vs {b['predict_seconds']:.0f} s for 745 images).")
+
+
+def speed_table() -> str:
+    sp = _load("skeleton_speed.json")
+    if not sp:
+        return ""
+    rows = ["| measurement | float32 | bfloat16 (channels_last + autocast) | speed-up |", "|---|---|---|---|"]
+    for k, v in sp["inference_ms_300x400"].items():
+        rows.append(f"| inference {k}, ms / image at 300x400 | {v.get('float32_ms')} | {v.get('bfloat16_ms', '-')} | "
+                    f"{v.get('bf16_speedup', '-')} |")
+    tr = sp["train_images_per_s_320x240"]
+    f32 = tr.get("lmsds_efficientnet_lite0_float32")
+    bf = tr.get("lmsds_efficientnet_lite0_bfloat16")
+    ratio = f"{bf / f32:.2f}" if (f32 and bf) else "-"
+    rows.append(f"| training lmsds_efficientnet_lite0, images / s at 320x240 | {f32} | {bf if bf else '-'} | {ratio} |")
+    ev = _load("skeleton_eval_speed.json")
+    if ev:
+        rows.append(f"| whole SK-LARGE test evaluation ({ev['n_images']} images, {ev['thresholds']} thresholds), s | "
+                    f"{ev['fast_seconds']:.0f} (straightforward port: {ev['reference_seconds_full_set']:.0f}, "
+                    f"identical numbers: {ev['identical']}) | | {ev['speedup']:.2f} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    for title, fn in (("accuracy", accuracy_table), ("budget", budget_table), ("segments", segments_table),
+                      ("precision", precision_line), ("speed", speed_table)):
+        print(f"<!-- {title} -->")
+        print(fn())
+        print()
+
+
+if __name__ == "__main__":
+    main()
