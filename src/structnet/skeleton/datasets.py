@@ -20,6 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, TypedDict, Union
 import numpy as np
 
 from ..data.io import image_to_tensor, read_image, read_mask
+from ..data.keys import parse_key
 from ..data.transforms import random_skeleton_aug, resize_max_side
 from .gt import skeleton_from_mask
 
@@ -49,25 +50,6 @@ class SkeletonSample(_SampleRequired, total=False):
     """
 
     mask: np.ndarray
-
-
-def parse_key(key, n: int) -> Tuple[int, Optional[int]]:
-    """``int`` or ``(index, seed)`` -> ``(index in 0..n-1, seed or None)``; negative indices count from the end."""
-    if isinstance(key, tuple):
-        if len(key) != 2:
-            raise TypeError(f"dataset key must be an int or (index, seed), got a tuple of length {len(key)}")
-        idx, seed = key
-        seed = int(seed)
-    else:
-        idx, seed = key, None
-    if isinstance(idx, (bool, np.bool_)) or not isinstance(idx, (int, np.integer)):
-        raise TypeError(f"dataset index must be an int, got {type(idx).__name__}")
-    idx = int(idx)
-    if idx < 0:
-        idx += n
-    if not 0 <= idx < n:
-        raise IndexError(f"index {key!r} out of range for a dataset of {n} samples")
-    return idx, seed
 
 
 def read_pair_list(lst: PathLike, root: Optional[PathLike] = None) -> List[Tuple[Path, Path]]:
