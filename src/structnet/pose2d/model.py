@@ -1,0 +1,369 @@
+"""Stacked hourglass (Newell et al. 2016) with the multi-scale supervision (MSS-net) and multi-scale regression
+(MSR-net) of Ke et al. 2018 (Sec. 3.1-3.2).
+
+Base network (the released ``pose-hg-train/src/models/hg.lua``, ``nModules = 1``; also
+``princeton-vl/pytorch_stacked_hourglass``)
+---------------------------------------------------------------------------------------------------------------
+* :class:`Residual`: the pre-activation bottleneck BN-ReLU-conv1x1(C_in -> C_out/2), BN-ReLU-conv3x3(C_out/2),
+  BN-ReLU-conv1x1(C_out/2 -> C_out), plus the identity (or a 1x1 convolution when C_in != C_out). All
+  convolutions carry a bias, as Torch's ``SpatialConvolution`` does.
+* Stem: conv7x7 stride 2 (3 -> 64) + BN + ReLU, Residual(64, 128), max-pool 2x2, Residual(128, 128),
+  Residual(128, ``features``): a 256x256 image becomes a 64x64 map (stride 4).
+* :class:`Hourglass` of ``depth`` 4: at every level an upper branch Residual(f, f) at the current resolution and
+  a lower branch max-pool 2x2 -> Residual -> (inner hourglass, or one more Residual at the bottom) -> Residual
+  -> nearest-neighbour upsampling x2, added to the upper branch. ``3 * depth + 1`` = 13 residual modules.
+* After each hourglass: Residual(f, f), "lin" = conv1x1 + BN + ReLU, and a 1x1 convolution to the N heatmaps.
+  Between stacks (intermediate supervision) the next stack's input is
+  ``x + conv1x1(lin features) + conv1x1(heatmaps)`` (both 1x1 convolutions with bias), as in the original.
+* Initialisation: PyTorch's default (uniform +-1/sqrt(fan_in) for weights and biases), the same law as
+  Torch7's default that the original used; BatchNorm weight 1, bias 0.
+* Input: RGB images (B, 3, H, W) with values in [0, 1], not mean-normalised (the original feeds [0, 1] images;
+  the BatchNorm after the first convolution absorbs any affine normalisation). H and W must be multiples of
+  ``4 * 2**depth`` (64 for the default depth 4); the paper's crops are 256x256.
+
+MSS-net (Sec. 3.1, Eq. 1)
+-------------------------
+The hourglass's "deconv layers" are its upsampling levels: the merged output (upper + upsampled lower branch)
+of every level. For a 64x64 hourglass of depth 4 those are 64x64, 32x32, 16x16 and 8x8 maps (the 4x4 bottom is
+not an upsampling output). With ``mss=True`` every stack gets a bare 1x1 convolution (``features -> N``, with
+bias) on each inner level's output (32, 16, 8); the full-resolution (64x64) heatmaps are the stack's usual head
+(Residual -> lin -> 1x1), so ``mss=False`` is exactly the plain stacked hourglass and MSS adds
+``stacks * (depth - 1) * (features * N + N)`` parameters. Only the full-resolution heatmaps are re-injected into
+the next stack, as in the original; the coarse heads are supervision taps.
+
+MSR-net (Sec. 3.2)
+------------------
+Choices the paper leaves open, made here (it gives no layer list):
+
+* Input: the multi-scale heatmaps of the *last* stack, each brought to the full heatmap resolution by bilinear
+  interpolation (``align_corners=False``: pixel centres stay aligned, see the geometry below) and concatenated
+  finest first (``len(scales) * N`` channels). With ``msr_input="heatmaps+stem"`` (default) the stem's image
+  features (the ``features``-channel 64x64 map that enters stack 1) are concatenated too: Sec. 3.2 says "the
+  input image with the keypoint heatmaps can be seen as an attention method" and builds on the part-heatmap
+  regression of Bulat & Tzimiropoulos [21], whose regression network sees the image together with the
+  heatmaps, so the regression network gets image evidence besides the heatmaps. ``"heatmaps"`` feeds the
+  heatmaps alone; ``"heatmaps+features"`` feeds the last stack's lin features instead of the stem's.
+* Body: lin (conv1x1 + BN + ReLU) to ``msr_features`` channels, then one hourglass of ``msr_depth`` with the
+  same head as a stack (Residual -> lin -> 1x1), i.e. a fully convolutional conv-deconv regression network.
+* Output: Sec. 3.2 says MSR-net "takes the multi-scale heatmaps as input, and match them to the ground-truth
+  keypoints at respective scales", so with ``msr_multiscale=True`` (default) it has MSS-style heads at every
+  upsampling level too and returns the same scales as a stack; ``msr_multiscale=False`` returns only the
+  full-resolution refined heatmaps. The refined full-resolution heatmaps are a direct regression (no residual
+  connection to the input heatmaps: the paper describes none).
+
+Output structure (:meth:`PoseNet.forward`)
+------------------------------------------
+A dict::
+
+    {"stacks": [ {64: (B, N, 64, 64), 32: (B, N, 32, 32), 16: ..., 8: ...},   # one dict per stack
+                 ... ],
+     "msr":    {64: (B, N, 64, 64), 32: ..., 16: ..., 8: ...}  or  None,
+     "final":  (B, N, 64, 64)}
+
+Keys are the map heights (for a 256x256 input: 64, 32, 16, 8; ``model.map_sizes(H)`` lists them for any
+input height), ordered finest first; without MSS a stack's dict holds only the full-resolution key, without
+``msr_multiscale`` so does ``"msr"``. ``"final"`` is what inference decodes: the MSR-net's full-resolution output
+when MSR is on, else the last stack's full-resolution heatmaps (the same tensor object).
+
+Geometry
+--------
+Heatmap arrays are (row = y, column = x), origin top-left, pixel centres at integer coordinates. A level-k map
+(height ``H / 4 / 2**k``) comes from 2x2 max-pools and nearest-neighbour upsampling, so its pixel i covers the
+full-resolution pixels ``[2**k i, 2**k (i + 1))`` and its centre is at ``(i + 0.5) * 2**k - 0.5`` in
+full-resolution coordinates; bilinear ``align_corners=False`` interpolation and ground-truth heatmaps built with
+that mapping agree with it. Relating heatmap pixels to image pixels is the target codec's business (the stem's
+7x7/2 convolution and 2x2 pool put the centre of full-resolution pixel v's receptive field at image
+coordinate ``4 v + 1``; the network learns whatever mapping the targets encode).
+
+Training stages (Sec. 4.1): stage 1 trains the stacks (``msr=False``, or MSR-net built and ``freeze("msr")``), stage 2 trains
+MSR-net with the MSS-net fixed (``model.freeze("mss")``: the stem and stacks stop learning, their BatchNorm
+statistics stop updating, and they run without autograd), stage 3 trains everything (``model.unfreeze("all")``).
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["Residual", "Hourglass", "HourglassStack", "MSRNet", "PoseNet", "build_pose_model", "MSR_INPUTS",
+           "FREEZE_PARTS"]
+
+#: What MSR-net reads besides the last stack's multi-scale heatmaps (see the module docstring).
+MSR_INPUTS = ("heatmaps+stem", "heatmaps", "heatmaps+features")
+#: Names accepted by :meth:`PoseNet.freeze` / :meth:`PoseNet.unfreeze`.
+FREEZE_PARTS = ("stem", "stacks", "mss", "msr", "all")
+
+
+def _lin(cin: int, cout: int) -> nn.Sequential:
+    """conv1x1 (with bias) + BN + ReLU: the hourglass's "lin" layer."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class Residual(nn.Module):
+    """Pre-activation bottleneck residual module of the stacked hourglass (``Residual.lua``).
+
+    ``out = conv1x1(relu(bn(conv3x3(relu(bn(conv1x1(relu(bn(x)))))))) + skip(x)`` with widths
+    C_in -> C_out/2 -> C_out/2 -> C_out; ``skip`` is the identity when C_in == C_out, else a 1x1 convolution.
+    ``cout`` must be even.
+    """
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        if cin < 1 or cout < 2 or cout % 2:
+            raise ValueError(f"Residual: need cin >= 1 and an even cout >= 2, got cin={cin}, cout={cout}")
+        mid = cout // 2
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, mid, 1)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(mid, mid, 3, padding=1)
+        self.bn3 = nn.BatchNorm2d(mid)
+        self.conv3 = nn.Conv2d(mid, cout, 1)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv1(F.relu(self.bn1(x)))
+        y = self.conv2(F.relu(self.bn2(y)))
+        y = self.conv3(F.relu(self.bn3(y)))
+        return y + (x if self.skip is None else self.skip(x))
+
+
+class Hourglass(nn.Module):
+    """Hourglass of ``depth`` levels and constant width ``features`` (``hg.lua``'s recursive ``hourglass``,
+    written as a loop). ``forward`` returns the merged outputs of every upsampling level, finest first:
+    ``[level 0 (input resolution), level 1 (1/2), ..., level depth-1 (1/2**(depth-1))]``.
+
+    Parameter names: ``up.k`` (upper branch at level k), ``low1.k`` (after the pool of level k), ``low3.k``
+    (before the upsampling back to level k), ``bottom`` (the extra residual at the lowest resolution).
+    """
+
+    def __init__(self, depth: int, features: int):
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"Hourglass: depth must be >= 1, got {depth}")
+        self.depth = int(depth)
+        self.up = nn.ModuleList(Residual(features, features) for _ in range(depth))
+        self.low1 = nn.ModuleList(Residual(features, features) for _ in range(depth))
+        self.low3 = nn.ModuleList(Residual(features, features) for _ in range(depth))
+        self.bottom = Residual(features, features)
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        skips = []
+        for k in range(self.depth):
+            skips.append(self.up[k](x))
+            x = self.low1[k](F.max_pool2d(x, 2, 2))
+        x = self.bottom(x)
+        outs: List[torch.Tensor] = [x] * self.depth
+        for k in reversed(range(self.depth)):
+            x = skips[k] + F.interpolate(self.low3[k](x), scale_factor=2.0, mode="nearest")
+            outs[k] = x
+        return outs
+
+
+class HourglassStack(nn.Module):
+    """One stack: hourglass, Residual, lin, the full-resolution heatmap head (``head``), the MSS heads on the
+    inner upsampling levels (``mss_heads.k-1`` for level k = 1 .. depth-1, when ``mss``), and, when ``merge``,
+    the two 1x1 convolutions that re-inject lin features (``merge_features``) and heatmaps (``merge_preds``)
+    into the next stack's input.
+
+    ``forward(x) -> (heatmaps per level finest first, lin features, next stack's input or None)``.
+    """
+
+    def __init__(self, features: int, num_joints: int, depth: int = 4, mss: bool = True, merge: bool = True):
+        super().__init__()
+        self.hourglass = Hourglass(depth, features)
+        self.res = Residual(features, features)
+        self.lin = _lin(features, features)
+        self.head = nn.Conv2d(features, num_joints, 1)
+        self.mss_heads = nn.ModuleList(nn.Conv2d(features, num_joints, 1) for _ in range(depth - 1)) if mss else None
+        self.merge_features = nn.Conv2d(features, features, 1) if merge else None
+        self.merge_preds = nn.Conv2d(num_joints, features, 1) if merge else None
+
+    def forward(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], torch.Tensor, Optional[torch.Tensor]]:
+        levels = self.hourglass(x)
+        feat = self.lin(self.res(levels[0]))
+        heat = self.head(feat)
+        maps = [heat]
+        if self.mss_heads is not None:
+            maps += [h(lv) for h, lv in zip(self.mss_heads, levels[1:])]
+        nxt = None
+        if self.merge_features is not None:
+            nxt = x + self.merge_features(feat) + self.merge_preds(heat)
+        return maps, feat, nxt
+
+
+class MSRNet(nn.Module):
+    """Multi-scale regression network: lin (``in_channels -> features``) then a non-merging
+    :class:`HourglassStack` (its MSS heads give the multi-scale outputs when ``multiscale``).
+    ``forward(x) -> heatmaps per level, finest first``."""
+
+    def __init__(self, in_channels: int, features: int, num_joints: int, depth: int = 4, multiscale: bool = True):
+        super().__init__()
+        self.inp = _lin(in_channels, features)
+        self.stack = HourglassStack(features, num_joints, depth, mss=multiscale, merge=False)
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        return self.stack(self.inp(x))[0]
+
+
+def _check_int(name: str, v, low: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+    return int(v)
+
+
+class PoseNet(nn.Module):
+    """Stacked hourglass with optional MSS-net heads and MSR-net (see the module docstring for the layout,
+    the output structure and the geometry). Build it with :func:`build_pose_model`."""
+
+    def __init__(self, num_joints: int, stacks: int = 2, features: int = 256, depth: int = 4, mss: bool = True,
+                 msr: bool = True, msr_input: str = "heatmaps+stem", msr_features: Optional[int] = None,
+                 msr_depth: int = 4, msr_multiscale: bool = True):
+        super().__init__()
+        self.num_joints = _check_int("num_joints", num_joints, 1)
+        self.num_stacks = _check_int("stacks", stacks, 1)
+        self.features = _check_int("features", features, 2)
+        if self.features % 2:
+            raise ValueError(f"features must be even (the bottleneck halves it), got {features}")
+        self.depth = _check_int("depth", depth, 1)
+        self.mss, self.msr_on = bool(mss), bool(msr)
+        if msr_input not in MSR_INPUTS:
+            raise ValueError(f"unknown msr_input {msr_input!r}; valid: {', '.join(MSR_INPUTS)}")
+        self.msr_input = msr_input
+        self.msr_features = self.features if msr_features is None else _check_int("msr_features", msr_features, 2)
+        if self.msr_features % 2:
+            raise ValueError(f"msr_features must be even (the bottleneck halves it), got {msr_features}")
+        self.msr_depth = _check_int("msr_depth", msr_depth, 1)
+        self.msr_multiscale = bool(msr_multiscale)
+        f, n = self.features, self.num_joints
+
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 64, 7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            Residual(64, 128), nn.MaxPool2d(2, 2), Residual(128, 128), Residual(128, f))
+        self.stacks = nn.ModuleList(
+            HourglassStack(f, n, self.depth, mss=self.mss, merge=i < self.num_stacks - 1)
+            for i in range(self.num_stacks))
+        self.msr: Optional[MSRNet] = None
+        if self.msr_on:
+            n_scales = self.depth if self.mss else 1
+            extra = 0 if msr_input == "heatmaps" else f
+            self.msr = MSRNet(n_scales * n + extra, self.msr_features, n, self.msr_depth, self.msr_multiscale)
+        self._frozen: set = set()
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def size_multiple(self) -> int:
+        """Input height and width must be multiples of this (stem stride 4 times the deepest pooling)."""
+        return 4 * 2 ** max(self.depth, self.msr_depth if self.msr_on else 0)
+
+    def map_sizes(self, height: int = 256) -> Tuple[int, ...]:
+        """Keys of a stack's output dict for an input of this height, finest first (256 -> (64, 32, 16, 8))."""
+        h = int(height) // 4
+        return tuple(h >> k for k in range(self.depth if self.mss else 1))
+
+    # ------------------------------------------------------------------ freezing (training stage 2)
+    def _part_names(self, part: str) -> List[str]:
+        """Top-level attribute names that make up ``part`` (validated)."""
+        if part not in FREEZE_PARTS:
+            raise ValueError(f"unknown part {part!r}; valid: {', '.join(FREEZE_PARTS)}")
+        if part == "msr" and self.msr is None:
+            raise ValueError("part 'msr': this model was built with msr=False")
+        table = {"stem": ["stem"], "stacks": ["stacks"], "mss": ["stem", "stacks"], "msr": ["msr"],
+                 "all": ["stem", "stacks"] + (["msr"] if self.msr is not None else [])}
+        return table[part]
+
+    def _set_trainable(self, part: str, flag: bool) -> "PoseNet":
+        names = self._part_names(part)
+        for name in names:
+            for p in getattr(self, name).parameters():
+                p.requires_grad_(flag)
+        self._frozen = (self._frozen - set(names)) if flag else (self._frozen | set(names))
+        return self.train(self.training)
+
+    def freeze(self, part: str) -> "PoseNet":
+        """Stop ``part`` learning: ``requires_grad=False`` on its parameters and its BatchNorm layers kept in
+        eval mode (running statistics fixed) even under ``train()``. Parts: ``stem``, ``stacks``, ``mss``
+        (stem + stacks: the paper's stage 2 fixes the MSS-net), ``msr``, ``all``. When the stem and all stacks
+        are frozen they run under ``torch.no_grad()`` (stage 2 backpropagates through MSR-net only)."""
+        return self._set_trainable(part, False)
+
+    def unfreeze(self, part: str) -> "PoseNet":
+        """Undo :meth:`freeze` for ``part`` (``"all"`` unfreezes everything)."""
+        return self._set_trainable(part, True)
+
+    @property
+    def frozen(self) -> Tuple[str, ...]:
+        """Frozen top-level parts, sorted (e.g. ``("stacks", "stem")`` after ``freeze("mss")``)."""
+        return tuple(sorted(self._frozen))
+
+    def train(self, mode: bool = True) -> "PoseNet":
+        super().train(mode)
+        if mode:
+            for name in self._frozen:
+                for m in getattr(self, name).modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+        return self
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, images: torch.Tensor) -> Dict[str, object]:
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"images: expected shape (B, 3, H, W), got {tuple(images.shape)}")
+        h, w = images.shape[-2:]
+        m = self.size_multiple
+        if h % m or w % m or h == 0 or w == 0:
+            raise ValueError(f"images: height and width must be positive multiples of {m}, got {h}x{w}")
+        no_grad = {"stem", "stacks"} <= self._frozen
+        with torch.no_grad() if no_grad else contextlib.nullcontext():
+            x = self.stem(images)
+            stem = x
+            stack_maps: List[List[torch.Tensor]] = []
+            feat = x
+            for st in self.stacks:
+                maps, feat, nxt = st(x)
+                stack_maps.append(maps)
+                if nxt is not None:
+                    x = nxt
+        stacks = [{int(t.shape[-2]): t for t in maps} for maps in stack_maps]
+        msr = None
+        final = stack_maps[-1][0]
+        if self.msr is not None:
+            full = final.shape[-2:]
+            inp = [final] + [F.interpolate(t, size=full, mode="bilinear", align_corners=False)
+                             for t in stack_maps[-1][1:]]
+            if self.msr_input == "heatmaps+stem":
+                inp.append(stem)
+            elif self.msr_input == "heatmaps+features":
+                inp.append(feat)
+            msr_maps = self.msr(torch.cat(inp, 1))
+            msr = {int(t.shape[-2]): t for t in msr_maps}
+            final = msr_maps[0]
+        return {"stacks": stacks, "msr": msr, "final": final}
+
+    def config(self) -> Dict[str, object]:
+        """The architecture as :func:`build_pose_model` keyword arguments (JSON-safe)."""
+        return {"num_joints": self.num_joints, "stacks": self.num_stacks, "features": self.features,
+                "depth": self.depth, "mss": self.mss, "msr": self.msr_on, "msr_input": self.msr_input,
+                "msr_features": self.msr_features, "msr_depth": self.msr_depth,
+                "msr_multiscale": self.msr_multiscale}
+
+
+def build_pose_model(num_joints: int, stacks: int = 2, features: int = 256, depth: int = 4, mss: bool = True,
+                     msr: bool = True, msr_input: str = "heatmaps+stem", msr_features: Optional[int] = None,
+                     msr_depth: int = 4, msr_multiscale: bool = True, freeze: Iterable[str] = ()) -> PoseNet:
+    """Factory used by configs and the CLI.
+
+    Published settings: ``stacks=8`` (paper Sec. 4.1; 2 is the CPU-budget default here), ``features=256``,
+    ``depth=4`` (Newell et al.). ``mss=False, msr=False`` is the plain stacked hourglass (the ablation
+    baseline). ``msr_*`` are this implementation's choices (module docstring); ``msr_features=None`` means
+    ``features``. ``freeze`` names parts to freeze right away (e.g. ``["mss"]`` for training stage 2).
+    """
+    net = PoseNet(num_joints, stacks=stacks, features=features, depth=depth, mss=mss, msr=msr, msr_input=msr_input,
+                  msr_features=msr_features, msr_depth=msr_depth, msr_multiscale=msr_multiscale)
+    if isinstance(freeze, str):
+        freeze = [freeze]
+    for part in freeze:
+        net.freeze(part)
+    return net
