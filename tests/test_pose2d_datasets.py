@@ -47,11 +47,13 @@ def test_joint_boxes_and_torso_norm():
     b = joint_boxes(kp, m)
     np.testing.assert_allclose(b[0], [0, 88, 12, 100])
     assert np.isnan(b[1]).all()
-    kp[0, 8] = (20, 30)                  # right shoulder
-    kp[0, 3] = (23, 34)                  # left hip
+    kp[0, 9] = (20, 30)                  # left shoulder
+    kp[0, 2] = (23, 34)                  # right hip
     n = torso_norm(kp, m)
     assert n[0] == pytest.approx(5.0) and np.isnan(n[1])
-    assert get_layout("lsp14").torso == (8, 3)
+    assert get_layout("lsp14").torso == (9, 2)
+    kp[0, 8], kp[0, 3] = (0, 0), (6, 8)  # the other diagonal, by name
+    assert torso_norm(kp, m, torso=("right_shoulder", "left_hip"))[0] == pytest.approx(10.0)
 
 
 # ---------------------------------------------------------------------------------------- real data
@@ -70,9 +72,12 @@ def test_lspet_real_counts_and_geometry(shared_data):
     np.testing.assert_array_equal(a["keypoints"][a["visible"]], raw[..., :2][raw[..., 2] == 1])
     assert (a["keypoints"][~a["visible"]] == 0).all()
     # README: torso (right shoulder - left hip) defined on 3553 images, median 48.4 px
-    ok = np.isfinite(a["norm"])
+    ok = np.isfinite(torso_norm(a["keypoints"], a["annotated"], torso=("right_shoulder", "left_hip")))
     assert ok.sum() == 3553
-    assert np.median(a["norm"][ok]) == pytest.approx(48.4, abs=0.05)
+    ok = np.isfinite(a["norm"])                  # the published diagonal (left shoulder - right hip)
+    assert ok.sum() == 3588
+    rs_lh = torso_norm(a["keypoints"], a["annotated"], torso=("right_shoulder", "left_hip"))
+    assert np.nanmedian(rs_lh) == pytest.approx(48.4, abs=0.05)
     # every visible joint inside its box; centre = box centre
     x, y = a["keypoints"][..., 0], a["keypoints"][..., 1]
     b = a["box"][:, None, :]
@@ -140,8 +145,8 @@ def _lsp_joints(n):
     j[..., 0] = 10 + np.arange(14) * 40 / 13      # x spans 10 .. 50
     j[..., 1] = 20 + np.arange(14) * 80 / 13      # y spans 20 .. 100
     j[..., 2] = 1
-    j[:, 8, :2] = (20, 30)                        # right shoulder
-    j[:, 3, :2] = (23, 34)                        # left hip: torso = 5
+    j[:, 9, :2] = (20, 30)                        # left shoulder
+    j[:, 2, :2] = (23, 34)                        # right hip: torso = 5 (published eval_pck.m diagonal)
     return j
 
 
@@ -149,7 +154,7 @@ def test_lspet_folder_known_answers(tmp_path):
     j = _lsp_joints(3)
     j[1, 0] = (-50, -60, 0)                       # invisible, meaningless coordinates
     j[1, 13] = (500, 500, 0)                      # invisible head top: box shrinks
-    j[2, 3, 2] = 0                                # left hip invisible: torso undefined
+    j[2, 2, 2] = 0                                # right hip invisible: torso undefined
     names = _write_lspet(tmp_path, j, n_train=2)
     tr = read_lspet(tmp_path, "train")
     assert [r.name for r in tr] == names[:2]

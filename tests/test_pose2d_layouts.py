@@ -14,7 +14,7 @@ def test_builtin_layouts_listed():
 def test_lsp14_matches_issue_names_and_torso():
     L = get_layout("lsp14")
     assert list(L.joints) == LSP_NAMES and L.num_joints == 14
-    assert L.torso == (8, 3)                      # right shoulder -> left hip (LSP convention)
+    assert L.torso == (9, 2)                      # left shoulder -> right hip (published eval_pck.m)
 
 
 @pytest.mark.parametrize("name,k", [("lsp14", 14), ("mpii16", 16), ("coco17", 17)])

@@ -55,8 +55,8 @@ Conventions (every reader)
   ``padding = 1.25`` (HRNet's / mmpose's box padding). Undefined values are NaN.
 
 * **Evaluation normaliser** (:attr:`PoseRecord.norm`, kind in :attr:`PoseRecord.norm_kind`): MPII ``"head"`` =
-  ``0.6 x`` head-box diagonal (SC_BIAS of the official eval_PCKh); LSP ``"torso"`` = distance between the right
-  shoulder and the left hip (the layout's ``torso`` pair), NaN unless both are annotated; COCO ``"none"`` (NaN;
+  ``0.6 x`` head-box diagonal (SC_BIAS of the official eval_PCKh); LSP ``"torso"`` = distance between the
+  torso pair of the layout (lsp14: left shoulder - right hip, as the published eval_pck.m), NaN unless both are annotated; COCO ``"none"`` (NaN;
   COCO's OKS uses the area, kept in ``meta["area"]``).
 
 Dataset wrappers (:class:`PoseDataset` and one subclass per source) follow the structnet key convention
@@ -192,18 +192,24 @@ def joint_boxes(keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return box
 
 
-def torso_norm(keypoints: np.ndarray, mask: np.ndarray, layout="lsp14") -> np.ndarray:
-    """PCK torso normaliser ``(N,)``: distance between the layout's ``torso`` joints (LSP convention: right
-    shoulder to left hip) where both are masked, else NaN. ``keypoints`` ``(N, K, 2)``, ``mask`` ``(N, K)``."""
+def torso_norm(keypoints: np.ndarray, mask: np.ndarray, layout="lsp14",
+               torso: Optional[Tuple[str, str]] = None) -> np.ndarray:
+    """PCK torso normaliser ``(N,)``: distance between the layout's ``torso`` joints (lsp14: left shoulder to right
+    hip, as the published LSP eval_pck.m) or the named ``torso`` pair, where both are masked, else NaN.
+    ``keypoints`` ``(N, K, 2)``, ``mask`` ``(N, K)``."""
     lay = get_layout(layout)
-    if lay.torso is None:
+    if torso is not None:
+        torso_idx = (lay.index(torso[0]), lay.index(torso[1]))
+    elif lay.torso is None:
         raise ValueError(f"layout {lay.name!r} defines no torso joints")
+    else:
+        torso_idx = lay.torso
     kp = np.asarray(keypoints, dtype=np.float64)
     m = np.asarray(mask, dtype=bool)
     if kp.ndim != 3 or kp.shape[1:] != (lay.num_joints, 2) or m.shape != kp.shape[:2]:
         raise ValueError(f"torso_norm: need keypoints (N, {lay.num_joints}, 2) and mask (N, {lay.num_joints}), "
                          f"got {kp.shape} and {m.shape}")
-    a, b = lay.torso
+    a, b = torso_idx
     d = np.linalg.norm(kp[:, a] - kp[:, b], axis=-1)
     return np.where(m[:, a] & m[:, b], d, np.nan)
 
@@ -292,7 +298,7 @@ def read_lspet(root: PathLike, split: str = "train", padding: float = BOX_PADDIN
     visible), rows in the order of ``train.txt`` then ``val.txt`` (names without extension, one per line),
     images ``root/images/<name>.jpg``. ``split``: ``train``, ``val`` or ``all``. Layout ``lsp14``; annotated =
     visible (LSPET's other coordinates are meaningless); person box = tight box of the annotated joints, centre /
-    scale from it with ``padding`` (:func:`box_to_center_scale`); norm = torso (right shoulder - left hip)."""
+    scale from it with ``padding`` (:func:`box_to_center_scale`); norm = torso (left shoulder - right hip, the layout's pair)."""
     _check_split(split, ("train", "val", "all"), "LSPET")
     r = _need_dir(root, "LSPET folder")
     jf = _need_file(r / "joints.npy", "LSPET joints file")
