@@ -45,13 +45,18 @@ def _mkstemp(path: Path) -> Tuple[int, str]:
     """A temp file next to ``path`` with the permissions a plain ``open`` would give (mkstemp uses 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _default_mode(tmp)
+    return fd, tmp
+
+
+def _default_mode(path) -> None:
+    """Give ``path`` the mode a plain ``open`` would (0666 minus the umask)."""
     mask = os.umask(0)
     os.umask(mask)
     try:
-        os.chmod(tmp, 0o666 & ~mask)
+        os.chmod(path, 0o666 & ~mask)
     except OSError:
         pass
-    return fd, tmp
 
 
 def atomic_write(path: PathLike, write) -> Path:
@@ -217,6 +222,7 @@ def export_weights(model: nn.Module, path: PathLike, metadata: Optional[Dict[str
     os.close(fd)
     try:
         save_model(_unwrap(model), tmp, metadata=meta)  # drops duplicate names of tied weights
+        _default_mode(tmp)  # safetensors recreates the file with mode 0600
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
