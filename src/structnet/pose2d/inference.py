@@ -1,0 +1,787 @@
+"""2D pose inference: person crop -> network -> heatmaps -> keypoints in image coordinates, with the flip test,
+the multi-scale test and the conditional testing of Ke et al. 2018 (Sec. 4.1), plus the saved-model format and
+the per-image outputs (``<stem>_pose.json``, ``<stem>_overlay.png``).
+
+Conventions
+-----------
+Coordinates everywhere: ``x`` = column (to the right), ``y`` = row (down), origin at the top-left, **pixel centres
+at integer coordinates** (the top-left pixel spans ``[-0.5, 0.5]``), as in :mod:`structnet.data.transforms`. The
+image is ``uint8`` RGB ``(H, W, 3)`` (greyscale ``(H, W)`` is accepted and replicated); the network sees
+``float`` ``(B, 3, 256, 256)`` in ``[0, 1]`` (:func:`structnet.data.io.image_to_tensor`), as in training.
+
+Person window
+-------------
+A person is a square window ``(center, scale)`` of side ``scale * 200`` px (:mod:`structnet.pose2d.augment`,
+MPII convention), mapped onto the ``input_size`` crop (256 x 256) by :func:`~structnet.pose2d.augment.crop_matrix`.
+
+* ``box = (x1, y1, x2, y2)``: :func:`~structnet.pose2d.augment.center_scale_from_box` with ``padding``
+  (default :data:`BOX_PADDING` = 1.25, the HRNet / mmpose enlargement that the LSP-extended training records use):
+  ``center`` = box centre, window side = ``1.25 x`` the longer box side, so a tight person box fills 80 % of the
+  crop, as in training.
+* No box: the whole image, i.e. the box ``(-0.5, -0.5, W - 0.5, H - 0.5)`` (pixel edge to pixel edge) with
+  ``padding`` :data:`WHOLE_IMAGE_PADDING` = 1.0: the longer image side exactly fills the crop, nothing is cut off
+  and the shorter side is padded with black (zeros) symmetrically. A person who fills the photo then appears
+  1.25x larger than in training, inside the 0.75-1.25 scale augmentation. This is the paper's "we first test pose
+  estimation in the original scale assuming the subject appears at the image center".
+* ``center`` / ``scale`` may be given directly instead of a box (e.g. MPII's annotated person centre and scale).
+
+Crops are sampled from the image by bilinear interpolation (``torch.nn.functional.grid_sample``,
+``align_corners=False``, which has exactly this pixel-centre convention) with zeros outside the image, the same
+geometry as the training crops (:func:`~structnet.pose2d.augment.person_crop`, ``cv2.warpAffine``) but batched on
+the model's device and without OpenCV's 1/32-pixel quantisation of the sampling positions. When every crop of a
+call shrinks the image by more than 2x (zoom < :data:`ANTIALIAS_BELOW`), the image is first reduced with an
+antialiased bilinear resize to the largest zoom of the crops, so large photos are not aliased.
+
+Decoding
+--------
+The network's ``"final"`` heatmaps (MSR-net output, or the last stack's) are decoded by
+:meth:`~structnet.pose2d.codec.HeatmapCodec.decode` (``refine="dark"`` by default; ``"quarter"``, ``"none"``) in
+crop pixels and mapped back to the image with the inverse of the crop matrix. The score of a joint is the
+(averaged) heatmap value at its integer argmax.
+
+Flip test
+---------
+The mirrored crop ``x -> W' - 1 - x`` is run too; its heatmaps are mirrored back and their left/right channels
+swapped with the layout's flip permutation (:func:`~structnet.pose2d.codec.flip_heatmaps`, no pixel shift thanks to
+the codec's centre-aligned mapping) and averaged with the heatmaps of the unmirrored crop
+(:func:`~structnet.pose2d.codec.average_flip`), before decoding.
+
+Multi-scale test (``scales``)
+-----------------------------
+``scales`` are factors of the window: factor ``f`` crops the window ``(center, f * scale)`` (``f > 1`` shows more
+context and a smaller person, the meaning of the training scale augmentation). Each scale's heatmaps (after its
+flip test) are **warped into the frame of the factor-1 window and averaged there, then decoded once**, as the
+convolutional pose machines test code (Wei et al. 2016) averages belief maps of several scales in one frame. In
+centre-aligned normalised map coordinates ``u = (2 x + 1) / w - 1`` the factor-``f`` map sees ``u_f = u_1 / f``,
+so the warp is one batched ``grid_sample`` (zeros outside) with ``theta = diag(1/f, 1/f)``; factor 1 is copied
+without resampling. The interpolation is bicubic (:data:`SCALE_WARP_MODE`): a sigma-1 Gaussian stretched by
+``f = 1.25`` bilinearly is no longer log-quadratic and DARK misplaces its peak by up to 0.14 map px (0.027 with
+DARK's default smoothing), bicubically by 0.017 (0.0014); for ``f = 2``: 0.10 (0.015) vs 0.027 (0.011); for
+``f = 0.8`` both stay near 0.02 map px (200 random sub-pixel peaks each; 1 map px = 4 crop px). The
+average is weighted by coverage: pixel value = ``sum_f warp(M_f) / sum_f warp(1)``, so where a zoomed-in crop
+(``f < 1``) does not reach, the other scales are averaged alone instead of with zeros; pixels with a summed
+coverage below :data:`MIN_COVERAGE` (only possible when every factor is < 1) are 0, which also keeps bicubic
+overshoot at coverage edges from being divided by near-zero weights. Averaging heatmaps rather than decoded
+points keeps the consensus mode when one scale locks onto a wrong limb (a point average would land between the
+two). The common frame is always the factor-1 window at the network's heatmap resolution, whether or not 1 is
+among ``scales``; joints outside it are not found (as with the single-scale test). :data:`SIX_SCALES` are six
+factors for the paper's "6 scales" comparison (the paper does not list them: ours span the 0.75-1.25 training
+scale range in steps of 0.1).
+
+Conditional testing (:class:`ConditionalTesting`, Ke et al. 2018 Sec. 4.1)
+--------------------------------------------------------------------------
+The paper: "We first test pose estimation in the original scale assuming the subject appears at the image center.
+We then check if the detected body keypoint confidence is lower then a specific threshold. If so, no successful
+human pose is found. We then perturb the putative person location, and repeat the pose finding [...]. The keypoint
+confidence thresholds tau_c can be keypoint-dependent [...]. For the case multiple pose estimation test trials are
+performed, only the results with scores higher than a threshold tau_s are selected for the fusion of the pose
+output." It gives no values and no fusion formula; ours:
+
+1. Trial 0 is the given window (with the flip / multi-scale settings of the call). Joint ``k`` is *low* when its
+   score is below ``thresholds[k]`` (tau_c; a scalar is used for every joint). Without low joints, trial 0 is the
+   answer and nothing else runs.
+2. Otherwise every perturbation ``(dx, dy, f)`` of ``perturbations`` is a re-trial (all in one batched forward):
+   centre ``+ (dx, dy) * scale * 200`` (shifts in units of the window side) and scale ``* f``. Defaults
+   (:data:`DEFAULT_PERTURBATIONS`): shifts of 0.1 window side left / right / up / down and scale factors 0.8 and
+   1.25: six re-trials, fixed order, deterministic.
+3. Fusion (:func:`fuse_trials`), per joint: joints that were not low keep trial 0's result. For a low joint the
+   trials (trial 0 included) whose score for that joint exceeds ``fuse_threshold`` (tau_s) are fused: position =
+   score-weighted mean of their image positions, score = mean of their scores. When no trial exceeds tau_s the
+   trial with the highest score for that joint is taken (the MPII practice of keeping the best-scoring trial that
+   the paper's introduction describes). Trials are fused as decoded points in image coordinates, not as heatmaps:
+   shifted windows cover different image regions (a joint found only by a shifted window may lie outside the
+   original one), and points need no common frame.
+
+Default thresholds: tau_c = tau_s = 0.2 (:data:`DEFAULT_KEYPOINT_THRESHOLD`, :data:`DEFAULT_FUSE_THRESHOLD`),
+HRNet's keypoint-confidence threshold for heatmap peaks of unit-height Gaussian targets; the paper tunes both on a
+validation set.
+
+Saved models
+------------
+:func:`save_pose_model` writes safetensors (:func:`structnet.engine.checkpoint.export_weights`) whose string
+metadata holds ``task`` = ``"pose2d"``, ``model_config`` (JSON of :meth:`PoseNet.config`), ``layout`` (the layout
+name), ``layout_spec`` (JSON: joints, flip pairs, edges, structure groups, torso; so custom layouts load too),
+``input_size`` (JSON ``[H, W]``) and ``codec`` (JSON of the :class:`HeatmapCodec` settings). :func:`load_pose_model`
+rebuilds the model from them and attaches ``pose_layout``, ``pose_codec`` and ``metadata`` to it; with no
+argument it loads the bundled model :data:`DEFAULT_POSE_MODEL` from ``structnet/weights/``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.io import image_to_tensor, read_image, write_png
+from ..nn.precision import inference_context
+from .augment import PIXEL_STD, center_scale_from_box, crop_matrix
+from .codec import REFINEMENTS, HeatmapCodec, average_flip
+from .layouts import KeypointLayout, get_layout, list_layouts
+
+__all__ = [
+    "DEFAULT_POSE_MODEL", "WEIGHTS_DIR", "BUNDLED", "BOX_PADDING", "WHOLE_IMAGE_PADDING", "SIX_SCALES",
+    "ANTIALIAS_BELOW", "SCALE_WARP_MODE", "MIN_COVERAGE", "DEFAULT_KEYPOINT_THRESHOLD", "DEFAULT_FUSE_THRESHOLD",
+    "DEFAULT_PERTURBATIONS",
+    "DEFAULT_DRAW_THRESHOLD", "DEFAULT_BATCH_SIZE", "ConditionalTesting", "save_pose_model", "load_pose_model",
+    "predict_pose", "predict_batch", "fuse_scales", "fuse_trials", "pose_to_json", "draw_pose_overlay",
+    "predict_file", "LEFT_COLOUR", "RIGHT_COLOUR", "CENTRE_COLOUR",
+]
+
+#: Name of the bundled default model (a 2-stack MSS + MSR hourglass trained on LSP-extended).
+DEFAULT_POSE_MODEL = "mss_msr_hourglass2_lsp"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+#: Bundled models by name -> safetensors path (the file may not exist before the model is trained).
+BUNDLED: Dict[str, Path] = {DEFAULT_POSE_MODEL: WEIGHTS_DIR / f"{DEFAULT_POSE_MODEL}.safetensors"}
+
+#: Window side / longer person-box side for a given box (HRNet / mmpose; the LSPET training records use it).
+BOX_PADDING = 1.25
+#: Window side / longer image side when no box is given: the whole image fits the crop exactly.
+WHOLE_IMAGE_PADDING = 1.0
+#: Six window factors for the multi-scale test (our choice: the 0.75-1.25 training scale range, step 0.1).
+SIX_SCALES = (0.75, 0.85, 0.95, 1.05, 1.15, 1.25)
+#: Interpolation of the multi-scale heatmap warp (``grid_sample`` mode; see the module docstring).
+SCALE_WARP_MODE = "bicubic"
+#: Pixels of the multi-scale average whose summed coverage is below this are set to 0.
+MIN_COVERAGE = 0.5
+#: Pre-shrink the image (antialiased) when every crop of a call has a zoom (crop px per image px) below this.
+ANTIALIAS_BELOW = 0.5
+#: Conditional testing tau_c (per-keypoint confidence threshold) and tau_s (fusion threshold); see the docstring.
+DEFAULT_KEYPOINT_THRESHOLD = 0.2
+DEFAULT_FUSE_THRESHOLD = 0.2
+#: Re-trial windows ``(dx, dy, scale factor)``: shifts in units of the window side, then window scale factors.
+DEFAULT_PERTURBATIONS: Tuple[Tuple[float, float, float], ...] = (
+    (0.1, 0.0, 1.0), (-0.1, 0.0, 1.0), (0.0, 0.1, 1.0), (0.0, -0.1, 1.0), (0.0, 0.0, 0.8), (0.0, 0.0, 1.25))
+#: Joints with a lower score are not drawn on the overlay (same value as tau_c).
+DEFAULT_DRAW_THRESHOLD = 0.2
+#: Crops per forward pass.
+DEFAULT_BATCH_SIZE = 32
+#: Overlay colours (RGB): the person's left side, right side, and joints / bones on neither or both sides.
+LEFT_COLOUR = (40, 120, 255)
+RIGHT_COLOUR = (255, 60, 40)
+CENTRE_COLOUR = (40, 220, 60)
+
+_RESERVED_META = ("task", "model_config", "layout", "layout_spec", "input_size", "codec")
+
+
+# --------------------------------------------------------------------------------------------- validation
+def _finite(v, name: str, positive: bool = False) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {v!r}") from None
+    if not math.isfinite(f) or (positive and f <= 0):
+        raise ValueError(f"{name} must be a finite{' positive' if positive else ''} number, got {v!r}")
+    return f
+
+
+def _check_scales(scales) -> Tuple[float, ...]:
+    vals = (scales,) if np.isscalar(scales) else tuple(scales) if isinstance(scales, (tuple, list, np.ndarray)) \
+        else None
+    if not vals:
+        raise ValueError(f"scales must be a non-empty sequence of positive window factors, got {scales!r}")
+    return tuple(_finite(s, "scales entry", positive=True) for s in vals)
+
+
+def _check_refine(refine: str) -> str:
+    if refine not in REFINEMENTS:
+        raise ValueError(f"refine must be one of {', '.join(REFINEMENTS)}, got {refine!r}")
+    return refine
+
+
+def _check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    return int(batch_size)
+
+
+# ----------------------------------------------------------------------------------- conditional testing
+@dataclass(frozen=True)
+class ConditionalTesting:
+    """Settings of the paper's conditional testing (see the module docstring for the procedure).
+
+    thresholds: tau_c, one confidence threshold per joint (a sequence in the layout's joint order) or one number
+    for all joints. perturbations: re-trial windows ``(dx, dy, f)``: centre ``+ (dx, dy) * window side``, scale
+    ``* f``. fuse_threshold: tau_s; trials scoring above it for a low joint are fused (:func:`fuse_trials`).
+    """
+
+    thresholds: Union[float, Tuple[float, ...]] = DEFAULT_KEYPOINT_THRESHOLD
+    perturbations: Tuple[Tuple[float, float, float], ...] = DEFAULT_PERTURBATIONS
+    fuse_threshold: float = DEFAULT_FUSE_THRESHOLD
+
+    def __post_init__(self):
+        th = self.thresholds
+        if np.isscalar(th):
+            th = _finite(th, "ConditionalTesting.thresholds")
+        else:
+            try:
+                th = tuple(_finite(t, "ConditionalTesting.thresholds entry") for t in th)
+            except TypeError:
+                raise ValueError(f"ConditionalTesting.thresholds must be a number or a sequence of numbers, "
+                                 f"got {self.thresholds!r}") from None
+            if not th:
+                raise ValueError("ConditionalTesting.thresholds must not be empty")
+        object.__setattr__(self, "thresholds", th)
+        try:
+            pert = tuple(tuple(p) for p in self.perturbations)
+        except TypeError:
+            pert = ()
+        if not pert or any(len(p) != 3 for p in pert):
+            raise ValueError(f"ConditionalTesting.perturbations must be a non-empty sequence of (dx, dy, scale "
+                             f"factor) triples, got {self.perturbations!r}")
+        pert = tuple((_finite(p[0], "perturbation dx"), _finite(p[1], "perturbation dy"),
+                      _finite(p[2], "perturbation scale factor", positive=True)) for p in pert)
+        object.__setattr__(self, "perturbations", pert)
+        object.__setattr__(self, "fuse_threshold", _finite(self.fuse_threshold, "ConditionalTesting.fuse_threshold"))
+
+    def thresholds_for(self, num_joints: int) -> np.ndarray:
+        """tau_c as a ``(num_joints,)`` array (ValueError when a sequence has another length)."""
+        if isinstance(self.thresholds, float):
+            return np.full(num_joints, self.thresholds)
+        if len(self.thresholds) != num_joints:
+            raise ValueError(f"ConditionalTesting.thresholds has {len(self.thresholds)} values but the model "
+                             f"predicts {num_joints} joints")
+        return np.asarray(self.thresholds, dtype=np.float64)
+
+
+def fuse_trials(keypoints, scores, low, fuse_threshold: float = DEFAULT_FUSE_THRESHOLD):
+    """Fusion of conditional-testing trials (the rule of the module docstring, step 3).
+
+    keypoints ``(T, K, 2)`` image coordinates of every trial (trial 0 = the original window), scores ``(T, K)``,
+    low ``(K,)`` bool (joints below tau_c in trial 0), fuse_threshold tau_s. Returns ``(keypoints (K, 2),
+    scores (K,), accepted (T, K) bool)``: ``accepted[t, k]`` says trial t was fused for joint k (always False for
+    joints that were not low, whose result is trial 0's). A low joint with no trial above tau_s takes the
+    best-scoring trial (first on ties); its ``accepted`` column is all False.
+    """
+    kp = np.asarray(keypoints, dtype=np.float64)
+    sc = np.asarray(scores, dtype=np.float64)
+    lo = np.asarray(low, dtype=bool)
+    if kp.ndim != 3 or kp.shape[-1] != 2 or kp.shape[0] < 1:
+        raise ValueError(f"keypoints must be (T, K, 2) with T >= 1, got shape {kp.shape}")
+    if sc.shape != kp.shape[:2]:
+        raise ValueError(f"scores must have shape {kp.shape[:2]} (trials, joints), got {sc.shape}")
+    if lo.shape != (kp.shape[1],):
+        raise ValueError(f"low must have shape ({kp.shape[1]},) (one flag per joint), got {lo.shape}")
+    tau = _finite(fuse_threshold, "fuse_threshold")
+    accepted = (sc > tau) & lo[None, :]
+    w = np.where(accepted, sc, 0.0)
+    wsum = w.sum(axis=0)
+    n_acc = accepted.sum(axis=0)
+    any_acc = n_acc > 0
+    safe = np.where(wsum > 0, wsum, 1.0)
+    fused_pts = (w[..., None] * kp).sum(axis=0) / safe[:, None]
+    # all accepted scores > tau; with tau < 0 they may sum to <= 0: fall back to the plain mean of the points
+    plain = (accepted[..., None] * kp).sum(axis=0) / np.maximum(n_acc, 1)[:, None]
+    fused_pts = np.where((wsum > 0)[:, None], fused_pts, plain)
+    fused_sc = np.where(accepted, sc, 0.0).sum(axis=0) / np.maximum(n_acc, 1)
+    best = sc.argmax(axis=0)
+    cols = np.arange(kp.shape[1])
+    best_pts, best_sc = kp[best, cols], sc[best, cols]
+    out_pts = np.where(lo[:, None], np.where(any_acc[:, None], fused_pts, best_pts), kp[0])
+    out_sc = np.where(lo, np.where(any_acc, fused_sc, best_sc), sc[0])
+    return out_pts, out_sc, accepted
+
+
+# -------------------------------------------------------------------------------------- model resolution
+def _device_of(net: nn.Module) -> torch.device:
+    p = next(net.parameters(), None)
+    if p is None:
+        p = next(net.buffers(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def _resolve_codec(net: nn.Module, codec: Optional[HeatmapCodec]) -> HeatmapCodec:
+    if codec is not None:
+        if not isinstance(codec, HeatmapCodec):
+            raise ValueError(f"codec must be a HeatmapCodec, got {type(codec).__name__}")
+        return codec
+    c = getattr(net, "pose_codec", None)
+    return c if isinstance(c, HeatmapCodec) else HeatmapCodec()
+
+
+def _resolve_layout(net: nn.Module, layout, num_joints: int) -> KeypointLayout:
+    """Explicit layout > ``net.pose_layout`` (set by :func:`load_pose_model`) > the only built-in layout with
+    ``num_joints`` joints."""
+    if layout is None:
+        layout = getattr(net, "pose_layout", None)
+    if layout is None:
+        fits = [get_layout(n) for n in list_layouts()]
+        fits = [l for l in fits if l.num_joints == num_joints]
+        if len(fits) != 1:
+            raise ValueError(f"cannot tell the keypoint layout of a {num_joints}-joint model; pass layout= "
+                             f"(built-in: {', '.join(list_layouts())})")
+        return fits[0]
+    lay = get_layout(layout)
+    if lay.num_joints != num_joints:
+        raise ValueError(f"layout {lay.name!r} has {lay.num_joints} joints but the model predicts {num_joints}")
+    return lay
+
+
+# ------------------------------------------------------------------------------------------ core passes
+def _heatmaps_of(out) -> torch.Tensor:
+    hm = out["final"] if isinstance(out, Mapping) else out
+    if not isinstance(hm, torch.Tensor) or hm.ndim != 4:
+        raise ValueError("the model must return a dict with 'final' heatmaps (B, K, h, w) or such a tensor")
+    return hm
+
+
+def _forward(net: nn.Module, x: torch.Tensor, batch_size: int, precision: str) -> torch.Tensor:
+    """``net`` on ``x`` (N, 3, H, W) in chunks, eval mode, no autograd; float32 heatmaps (N, K, h, w)."""
+    device = x.device
+    outs = []
+    with torch.no_grad(), inference_context(device, precision):
+        for i in range(0, x.shape[0], batch_size):
+            outs.append(_heatmaps_of(net(x[i:i + batch_size])).float())
+    return torch.cat(outs, 0)
+
+
+def _forward_flip(net: nn.Module, x: torch.Tensor, flip_test: bool, layout_fn, batch_size: int,
+                  precision: str) -> torch.Tensor:
+    """Heatmaps of crops ``x`` (N, 3, H, W); with ``flip_test`` the mirrored crops run in the same passes
+    (interleaved) and are averaged in with :func:`average_flip`. ``layout_fn(K)`` gives the layout."""
+    n = x.shape[0]
+    if not flip_test:
+        return _forward(net, x, batch_size, precision)
+    both = torch.stack([x, x.flip(-1)], dim=1).reshape(2 * n, *x.shape[1:])
+    hm = _forward(net, both, batch_size, precision)
+    hm = hm.reshape(n, 2, *hm.shape[1:])
+    lay = layout_fn(hm.shape[2])
+    return average_flip(hm[:, 0], hm[:, 1], lay.flip_permutation())
+
+
+def _decode(codec: HeatmapCodec, heatmaps: torch.Tensor, refine: str, dark_sigma: Optional[float]):
+    """Decode on the CPU in float64: crop coordinates (N, K, 2) and scores (N, K) as numpy float64."""
+    pts, sc = codec.decode(heatmaps.detach().to("cpu", torch.float64), refine=refine, dark_sigma=dark_sigma)
+    return pts.numpy(), sc.numpy()
+
+
+def fuse_scales(heatmaps: torch.Tensor, factors: Sequence[float]) -> torch.Tensor:
+    """Multi-scale fusion (module docstring): ``heatmaps (S, N, K, h, w)``, map ``s`` from the window of factor
+    ``factors[s]``, all with the same centre -> ``(N, K, h, w)`` float32 in the factor-1 window's frame: the
+    coverage-weighted mean ``sum_s warp(M_s) / sum_s warp(1)`` of the maps warped there (``u_f = u_1 / f`` in
+    centre-aligned normalised coordinates, :data:`SCALE_WARP_MODE` interpolation, zeros outside; factor 1 is not
+    resampled). Pixels whose summed coverage is below :data:`MIN_COVERAGE` (reached by no scale) are 0."""
+    if not isinstance(heatmaps, torch.Tensor) or heatmaps.ndim != 5:
+        raise ValueError(f"heatmaps must be a tensor (S, N, K, h, w), got "
+                         f"{tuple(heatmaps.shape) if isinstance(heatmaps, torch.Tensor) else type(heatmaps)}")
+    fac = _check_scales(factors)
+    s, n, k, h, w = heatmaps.shape
+    if len(fac) != s:
+        raise ValueError(f"factors has {len(fac)} entries but heatmaps has {s} scales")
+    hm = heatmaps.float()
+    if all(f == 1.0 for f in fac):
+        return hm.mean(0)
+    inp = torch.cat([hm.reshape(s, n * k, h, w), torch.ones(s, 1, h, w, dtype=hm.dtype, device=hm.device)], 1)
+    theta = torch.zeros(s, 2, 3, dtype=hm.dtype, device=hm.device)
+    inv = torch.tensor([1.0 / f for f in fac], dtype=hm.dtype, device=hm.device)
+    theta[:, 0, 0], theta[:, 1, 1] = inv, inv
+    grid = F.affine_grid(theta, [s, n * k + 1, h, w], align_corners=False)
+    warped = F.grid_sample(inp, grid, mode=SCALE_WARP_MODE, padding_mode="zeros", align_corners=False)
+    ident = torch.tensor([f == 1.0 for f in fac], device=hm.device).view(s, 1, 1, 1)
+    warped = torch.where(ident, inp, warped)
+    total = warped[:, :-1].sum(0).reshape(n, k, h, w)
+    cover = warped[:, -1:].sum(0)                                   # (1, h, w)
+    return torch.where(cover >= MIN_COVERAGE, total / cover.clamp_min(MIN_COVERAGE), torch.zeros_like(total))
+
+
+def _image_tensor(image) -> torch.Tensor:
+    img = np.asarray(image)
+    if img.ndim not in (2, 3) or img.shape[0] < 1 or img.shape[1] < 1 or (img.ndim == 3 and img.shape[2] != 3):
+        raise ValueError(f"image must be (H, W, 3) RGB or (H, W) grey, got shape {img.shape}")
+    return torch.from_numpy(image_to_tensor(img))
+
+
+def _sample_crops(img: torch.Tensor, matrices: np.ndarray, out_hw: Tuple[int, int]) -> torch.Tensor:
+    """Bilinear crops (N, 3, H', W') of ``img`` (3, H, W) for image->crop 2x3 ``matrices`` (N, 2, 3); zeros
+    outside the image; antialiased pre-shrink when every zoom is below :data:`ANTIALIAS_BELOW`."""
+    oh, ow = out_hw
+    _, h, w = img.shape
+    m = np.asarray(matrices, np.float64)
+    n = m.shape[0]
+    full = np.concatenate([m, np.tile([[[0.0, 0.0, 1.0]]], (n, 1, 1))], axis=1)
+    inv = np.linalg.inv(full)[:, :2]                                # crop -> image
+    zoom = float(np.sqrt(np.abs(np.linalg.det(m[:, :, :2]))).max())
+    if zoom < ANTIALIAS_BELOW:
+        # normalised sampling coordinates do not depend on the resolution, so the grid below stays valid
+        nh, nw = max(1, round(h * zoom)), max(1, round(w * zoom))
+        img = F.interpolate(img[None], size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)[0]
+    vv, uu = np.mgrid[0:oh, 0:ow]
+    uv1 = np.stack([uu, vv, np.ones_like(uu)], axis=-1).reshape(-1, 3).astype(np.float64)
+    src = np.einsum("pc,nrc->npr", uv1, inv)                        # (N, H'W', 2) image x, y
+    grid = np.empty_like(src)
+    grid[..., 0] = (2.0 * src[..., 0] + 1.0) / w - 1.0
+    grid[..., 1] = (2.0 * src[..., 1] + 1.0) / h - 1.0
+    g = torch.from_numpy(grid.reshape(1, n * oh, ow, 2)).to(img.device, img.dtype)
+    out = F.grid_sample(img[None], g, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out[0].reshape(3, n, oh, ow).permute(1, 0, 2, 3).contiguous()
+
+
+def _window(image_hw: Tuple[int, int], box, center, scale, padding) -> Tuple[np.ndarray, float, Optional[tuple]]:
+    h, w = image_hw
+    if center is not None or scale is not None:
+        if box is not None:
+            raise ValueError("give either box or (center, scale), not both")
+        if center is None or scale is None:
+            raise ValueError("center and scale must be given together")
+        c = np.asarray(center, dtype=np.float64)
+        if c.shape != (2,) or not np.isfinite(c).all():
+            raise ValueError(f"center must be a finite (x, y), got {center!r}")
+        return c, _finite(scale, "scale", positive=True), None
+    if box is None:
+        b = (-0.5, -0.5, w - 0.5, h - 0.5)
+        pad = WHOLE_IMAGE_PADDING if padding is None else padding
+    else:
+        b = box
+        pad = BOX_PADDING if padding is None else padding
+    c, s = center_scale_from_box(b, padding=pad, pixel_std=PIXEL_STD)     # validates the box (ValueError)
+    return c, float(s), tuple(float(v) for v in np.asarray(b, dtype=np.float64).reshape(-1))
+
+
+def _run_trials(net, img: torch.Tensor, centers: np.ndarray, scales_: np.ndarray, factors: Tuple[float, ...],
+                flip_test: bool, layout_fn, codec: HeatmapCodec, refine: str, dark_sigma, batch_size: int,
+                precision: str):
+    """Trials t (windows ``centers[t]``, ``scales_[t]``) x scale factors: one batched pass.
+    Returns fused heatmaps (T, K, h, w) float32 tensor, image keypoints (T, K, 2), scores (T, K)."""
+    oh, ow = codec.input_size
+    t_n, s_n = len(centers), len(factors)
+    mats = np.stack([crop_matrix(centers[t], scales_[t] * f, (oh, ow), pixel_std=PIXEL_STD)
+                     for t in range(t_n) for f in factors])          # (T*S, 2, 3), trial-major
+    x = _sample_crops(img, mats, (oh, ow))
+    hm = _forward_flip(net, x, flip_test, layout_fn, batch_size, precision)   # (T*S, K, h, w)
+    hm = hm.reshape(t_n, s_n, *hm.shape[1:]).transpose(0, 1)                 # (S, T, K, h, w)
+    fused = fuse_scales(hm, factors)
+    crop_pts, scores = _decode(codec, fused, refine, dark_sigma)
+    ref = np.stack([crop_matrix(centers[t], scales_[t], (oh, ow), pixel_std=PIXEL_STD) for t in range(t_n)])
+    full = np.concatenate([ref, np.tile([[[0.0, 0.0, 1.0]]], (t_n, 1, 1))], axis=1)
+    inv = np.linalg.inv(full)[:, :2]
+    pts = np.einsum("tkc,trc->tkr", np.concatenate([crop_pts, np.ones(crop_pts.shape[:2] + (1,))], -1), inv)
+    return fused, pts, scores
+
+
+class _EvalMode:
+    """Puts ``net`` in eval mode for the block and restores its previous mode."""
+
+    def __init__(self, net: nn.Module):
+        self.net, self.was = net, net.training
+
+    def __enter__(self):
+        self.net.eval()
+        return self.net
+
+    def __exit__(self, *exc):
+        self.net.train(self.was)
+        return False
+
+
+def predict_pose(net: nn.Module, image: np.ndarray, box=None, flip_test: bool = True,
+                 scales: Sequence[float] = (1.0,), refine: str = "dark",
+                 conditional: Optional[ConditionalTesting] = None, *, center=None, scale: Optional[float] = None,
+                 padding: Optional[float] = None, layout=None, codec: Optional[HeatmapCodec] = None,
+                 dark_sigma: Optional[float] = None, precision: str = "auto",
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> Dict[str, Any]:
+    """Pose of one person in one image (see the module docstring for every step and convention).
+
+    net: a :class:`~structnet.pose2d.model.PoseNet` (or any module returning ``{"final": (B, K, h, w)}`` or that
+    tensor), run in eval mode without autograd on its own device (its train/eval mode is restored afterwards).
+    image: ``(H, W, 3)`` uint8 RGB (or ``(H, W)`` grey). box: ``(x1, y1, x2, y2)`` person box (None: the whole
+    image); or ``center`` + ``scale`` (window side ``scale * 200`` px). padding: window side / longer box side
+    (default 1.25 for a box, 1.0 for the whole image). flip_test: average with the mirrored crop. scales: window
+    factors of the multi-scale test (``(1.0,)`` = single scale). refine / dark_sigma: heatmap decoding
+    (:meth:`HeatmapCodec.decode`). conditional: a :class:`ConditionalTesting` to enable the paper's conditional
+    testing. layout: keypoint layout for the flip test (default ``net.pose_layout`` or the built-in layout with
+    the model's joint count); codec: default ``net.pose_codec`` or ``HeatmapCodec()``. precision: ``"auto"``,
+    ``"float32"``, ``"bfloat16"`` (:func:`structnet.nn.precision.inference_context`).
+
+    Returns a dict: ``keypoints`` (K, 2) image px, ``scores`` (K,), ``center`` (2,), ``scale`` and ``box`` (None
+    when center/scale were given) of the window, ``heatmaps`` (K, h, w) float32 (trial 0, flip- and scale-fused, in
+    its crop frame), ``trials``: a list with one dict per trial (``center``, ``scale``, ``perturbation``
+    ``(dx, dy, f)`` (``(0, 0, 1)`` for trial 0), ``keypoints``, ``scores``), and for conditional testing
+    ``low`` (K,) bool (joints below tau_c in trial 0; None without it) and ``accepted`` (T, K) bool (trials fused
+    per joint; None when no re-trial ran).
+    """
+    img = _image_tensor(image)
+    factors = _check_scales(scales)
+    refine = _check_refine(refine)
+    batch_size = _check_batch_size(batch_size)
+    if conditional is not None and not isinstance(conditional, ConditionalTesting):
+        raise ValueError(f"conditional must be a ConditionalTesting or None, got {type(conditional).__name__}")
+    codec = _resolve_codec(net, codec)
+    h, w = img.shape[1:]
+    c0, s0, box_used = _window((h, w), box, center, scale, padding)
+    device = _device_of(net)
+    img = img.to(device)
+
+    def layout_fn(k: int) -> KeypointLayout:
+        return _resolve_layout(net, layout, k)
+
+    with _EvalMode(net):
+        heat, pts, sc = _run_trials(net, img, c0[None], np.array([s0]), factors, flip_test, layout_fn, codec,
+                                    refine, dark_sigma, batch_size, precision)
+        trials = [{"center": c0.copy(), "scale": s0, "perturbation": (0.0, 0.0, 1.0), "keypoints": pts[0],
+                   "scores": sc[0]}]
+        result: Dict[str, Any] = {"keypoints": pts[0], "scores": sc[0], "center": c0, "scale": s0, "box": box_used,
+                                  "heatmaps": heat[0].cpu().numpy().astype(np.float32), "trials": trials,
+                                  "low": None, "accepted": None}
+        if conditional is None:
+            return result
+        k = pts.shape[1]
+        low = sc[0] < conditional.thresholds_for(k)
+        result["low"] = low
+        if not low.any():
+            return result
+        side = s0 * PIXEL_STD
+        pert = np.asarray(conditional.perturbations, dtype=np.float64)
+        centers = c0[None] + pert[:, :2] * side
+        scales_ = s0 * pert[:, 2]
+        _, pts_r, sc_r = _run_trials(net, img, centers, scales_, factors, flip_test, layout_fn, codec, refine,
+                                     dark_sigma, batch_size, precision)
+    for i, p in enumerate(conditional.perturbations):
+        trials.append({"center": centers[i], "scale": float(scales_[i]), "perturbation": p,
+                       "keypoints": pts_r[i], "scores": sc_r[i]})
+    all_pts = np.concatenate([pts, pts_r], 0)
+    all_sc = np.concatenate([sc, sc_r], 0)
+    fused_pts, fused_sc, accepted = fuse_trials(all_pts, all_sc, low, conditional.fuse_threshold)
+    result.update(keypoints=fused_pts, scores=fused_sc, accepted=accepted)
+    return result
+
+
+def predict_batch(net: nn.Module, crops, flip_test: bool = True, refine: str = "dark", *, layout=None,
+                  codec: Optional[HeatmapCodec] = None, dark_sigma: Optional[float] = None, precision: str = "auto",
+                  batch_size: int = DEFAULT_BATCH_SIZE) -> Dict[str, np.ndarray]:
+    """Batched inference on crops that a dataset pipeline already made (evaluation).
+
+    crops: ``(B, 3, H, W)`` tensor or array, float in ``[0, 1]`` (uint8 is divided by 255), ``(H, W)`` = the
+    codec's ``input_size``; moved to the model's device. Flip test as :func:`predict_pose`. Returns numpy
+    ``heatmaps`` (B, K, h, w) float32 (flip-averaged), ``keypoints`` (B, K, 2) float64 **crop** pixel coordinates
+    (map them to the image with the crop's inverse matrix, e.g. :meth:`PoseCrop.to_image`) and ``scores`` (B, K).
+    """
+    x = crops if isinstance(crops, torch.Tensor) else torch.as_tensor(np.asarray(crops))
+    codec = _resolve_codec(net, codec)
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"crops must be (B, 3, H, W), got shape {tuple(x.shape)}")
+    if tuple(x.shape[-2:]) != tuple(codec.input_size):
+        raise ValueError(f"crops are {x.shape[-2]}x{x.shape[-1]} but the model input is "
+                         f"{codec.input_size[0]}x{codec.input_size[1]}")
+    refine = _check_refine(refine)
+    batch_size = _check_batch_size(batch_size)
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    x = x.to(_device_of(net))
+    with _EvalMode(net):
+        hm = _forward_flip(net, x, flip_test, lambda k: _resolve_layout(net, layout, k), batch_size, precision)
+    pts, sc = _decode(codec, hm, refine, dark_sigma)
+    return {"heatmaps": hm.cpu().numpy().astype(np.float32), "keypoints": pts, "scores": sc}
+
+
+# ---------------------------------------------------------------------------------------- saving / loading
+def _layout_spec(layout: KeypointLayout) -> Dict[str, Any]:
+    return {"name": layout.name, "joints": list(layout.joints), "flip_pairs": [list(p) for p in layout.flip_pairs],
+            "edges": [list(e) for e in layout.edges], "structure_groups": [list(g) for g in layout.structure_groups],
+            "torso": None if layout.torso is None else list(layout.torso)}
+
+
+def _layout_from_spec(spec: Mapping, path) -> KeypointLayout:
+    try:
+        return KeypointLayout(str(spec["name"]), tuple(str(j) for j in spec["joints"]),
+                              tuple((int(a), int(b)) for a, b in spec["flip_pairs"]),
+                              tuple((int(a), int(b)) for a, b in spec["edges"]),
+                              tuple(tuple(int(i) for i in g) for g in spec["structure_groups"]),
+                              None if spec.get("torso") is None else (int(spec["torso"][0]), int(spec["torso"][1])))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: malformed layout_spec in the metadata ({type(e).__name__}: {e})") from None
+
+
+def save_pose_model(net: nn.Module, path, layout, extra_meta: Optional[Mapping[str, object]] = None,
+                    codec: Optional[HeatmapCodec] = None) -> Path:
+    """Write ``net`` (a :class:`~structnet.pose2d.model.PoseNet`) as safetensors with the metadata of the module
+    docstring. layout: a name or :class:`KeypointLayout` (its joint count must match the model); codec: the
+    training codec (default ``net.pose_codec`` or ``HeatmapCodec()``); extra_meta: more metadata (strings, or
+    values stored as JSON), e.g. the training config and metrics; the reserved keys
+    ``task, model_config, layout, layout_spec, input_size, codec`` are refused."""
+    from ..engine.checkpoint import export_weights
+
+    model = net.module if isinstance(net, (nn.parallel.DistributedDataParallel, nn.DataParallel)) else net
+    if not callable(getattr(model, "config", None)) or not hasattr(model, "num_joints"):
+        raise ValueError(f"save_pose_model needs a PoseNet (with config() and num_joints), got {type(model).__name__}")
+    lay = get_layout(layout)
+    if lay.num_joints != model.num_joints:
+        raise ValueError(f"layout {lay.name!r} has {lay.num_joints} joints but the model predicts {model.num_joints}")
+    codec = _resolve_codec(model, codec)
+    extra = dict(extra_meta or {})
+    clash = sorted(set(extra) & set(_RESERVED_META))
+    if clash:
+        raise ValueError(f"extra_meta must not set reserved key(s) {', '.join(clash)}")
+    meta = {**{str(k): v for k, v in extra.items()},
+            "task": "pose2d", "model_config": model.config(), "layout": lay.name, "layout_spec": _layout_spec(lay),
+            "input_size": list(codec.input_size),
+            "codec": {"input_size": list(codec.input_size), "heatmap_size": list(codec.heatmap_size),
+                      "sigma": float(codec.sigma), "scales": list(codec.scales)}}
+    return export_weights(model, path, meta)
+
+
+def load_pose_model(weights=None, model: Optional[str] = None, device=None) -> nn.Module:
+    """A :class:`~structnet.pose2d.model.PoseNet` in eval mode from a file written by :func:`save_pose_model`
+    (``weights``), or the bundled model ``model`` (default :data:`DEFAULT_POSE_MODEL`) from
+    ``structnet/weights/<name>.safetensors``. The model carries ``pose_layout`` (:class:`KeypointLayout`),
+    ``pose_codec`` (:class:`HeatmapCodec`) and ``metadata`` (decoded dict). ``device``: where to put it (CPU)."""
+    from ..engine.checkpoint import load_weights, read_weights_metadata
+    from .model import build_pose_model
+
+    if weights is None:
+        name = DEFAULT_POSE_MODEL if model is None else str(model)
+        if name not in BUNDLED:
+            raise KeyError(f"unknown bundled pose model {name!r}; valid names: {', '.join(sorted(BUNDLED))}")
+        weights = BUNDLED[name]
+        if not Path(weights).is_file():
+            raise FileNotFoundError(f"bundled pose model {name!r} not found: {weights} (it is written by the "
+                                    f"project's pose2d training; pass weights= a file from save_pose_model)")
+    elif model is not None:
+        raise ValueError("give either weights (a file) or model (a bundled name), not both")
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    meta = read_weights_metadata(path, decode=True)
+    cfg = meta.get("model_config")
+    if not isinstance(cfg, dict) or "num_joints" not in cfg or meta.get("task", "pose2d") != "pose2d":
+        raise ValueError(f"{path}: not a structnet pose2d weights file (no pose model_config in its metadata)")
+    try:
+        net = build_pose_model(**cfg)
+    except TypeError as e:
+        raise ValueError(f"{path}: model_config does not fit build_pose_model ({e})") from None
+    load_weights(net, path)
+    if isinstance(meta.get("layout_spec"), dict):
+        lay = _layout_from_spec(meta["layout_spec"], path)
+    elif "layout" in meta:
+        lay = get_layout(str(meta["layout"]))
+    else:
+        lay = _resolve_layout(net, None, net.num_joints)
+    if lay.num_joints != net.num_joints:
+        raise ValueError(f"{path}: layout {lay.name!r} has {lay.num_joints} joints but the model has {net.num_joints}")
+    cc = meta.get("codec") if isinstance(meta.get("codec"), dict) else {}
+    isz = cc.get("input_size", meta.get("input_size", (256, 256)))
+    try:
+        codec = HeatmapCodec(input_size=tuple(isz), heatmap_size=tuple(cc.get("heatmap_size", (64, 64))),
+                             sigma=float(cc.get("sigma", 1.0)), scales=tuple(cc.get("scales", (1, 2, 4, 8))))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: bad codec settings in the metadata ({e})") from None
+    net.pose_layout, net.pose_codec, net.metadata = lay, codec, meta
+    if device is not None:
+        net = net.to(device)
+    return net.eval()
+
+
+# ------------------------------------------------------------------------------------------------ outputs
+def _as_kp_scores(keypoints, scores, k: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+    kp = np.asarray(keypoints, dtype=np.float64)
+    if kp.ndim != 2 or kp.shape[1] != 2 or (k is not None and kp.shape[0] != k):
+        want = f"({k}, 2)" if k is not None else "(K, 2)"
+        raise ValueError(f"keypoints must be {want}, got shape {kp.shape}")
+    sc = np.ones(kp.shape[0]) if scores is None else np.asarray(scores, dtype=np.float64)
+    if sc.shape != (kp.shape[0],):
+        raise ValueError(f"scores must have shape ({kp.shape[0]},), got {sc.shape}")
+    return kp, sc
+
+
+def _num(v: float) -> Optional[float]:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def pose_to_json(result: Mapping[str, Any], image_path, width: int, height: int, layout) -> Dict[str, Any]:
+    """The per-image pose record: ``{"image": str(image_path), "width", "height", "joints": [{"name", "x", "y",
+    "score"}, ...]}`` with one joint per layout joint, in layout order (LSP models: right_ankle ... head_top);
+    ``x``, ``y`` image pixels (pixel centres at integers), plain Python floats (non-finite values become null)."""
+    lay = get_layout(layout)
+    kp, sc = _as_kp_scores(result["keypoints"], result["scores"], lay.num_joints)
+    wd, ht = int(width), int(height)
+    if wd < 1 or ht < 1:
+        raise ValueError(f"width and height must be positive, got {width}x{height}")
+    joints = [{"name": n, "x": _num(kp[i, 0]), "y": _num(kp[i, 1]), "score": _num(sc[i])}
+              for i, n in enumerate(lay.joints)]
+    return {"image": str(image_path), "width": wd, "height": ht, "joints": joints}
+
+
+def _sides(layout: KeypointLayout) -> np.ndarray:
+    """Per joint: 1 = the person's left, -1 = right, 0 = neither. From the names ("left"/"right" in them, or an
+    ``l_`` / ``r_`` prefix); joints of a flip pair without such names: first = right, second = left."""
+    side = np.zeros(layout.num_joints, np.int64)
+    for i, n in enumerate(layout.joints):
+        low = n.lower()
+        if "left" in low or low.startswith("l_"):
+            side[i] = 1
+        elif "right" in low or low.startswith("r_"):
+            side[i] = -1
+    for a, b in layout.flip_pairs:
+        if side[a] == 0 and side[b] == 0:
+            side[a], side[b] = -1, 1
+    return side
+
+
+def draw_pose_overlay(image: np.ndarray, keypoints, scores, layout,
+                      score_threshold: float = DEFAULT_DRAW_THRESHOLD) -> np.ndarray:
+    """A copy of ``image`` (uint8 ``(H, W, 3)`` RGB; ``(H, W)`` grey becomes RGB) with the skeleton drawn: the
+    layout's edges as lines and the joints as filled circles, only for joints whose score is ``>=
+    score_threshold`` (``scores=None``: all) and whose coordinates are finite. Colours: :data:`LEFT_COLOUR` for the
+    person's left side, :data:`RIGHT_COLOUR` for the right, :data:`CENTRE_COLOUR` for the rest (an edge takes its
+    joints' side when they agree). Line width ``max(1, round(min(H, W) / 160))`` px, circle radius twice that;
+    anti-aliased, sub-pixel positions (OpenCV ``shift`` = 4 fractional bits)."""
+    import cv2
+
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8 or img.shape[0] < 1 or img.shape[1] < 1:
+        raise ValueError(f"image must be uint8 (H, W, 3) or (H, W), got {img.dtype} {np.asarray(image).shape}")
+    lay = get_layout(layout)
+    kp, sc = _as_kp_scores(keypoints, scores, lay.num_joints)
+    thr = _finite(score_threshold, "score_threshold")
+    out = np.ascontiguousarray(img.copy())
+    h, w = out.shape[:2]
+    lw = max(1, int(round(min(h, w) / 160)))
+    shift = 4
+    ok = np.isfinite(kp).all(axis=1) & np.isfinite(sc) & (sc >= thr)
+    big = 4.0 * max(h, w)                           # keep OpenCV's int coordinates in range
+    fixed = np.round(np.clip(np.nan_to_num(kp), -big, big) * (1 << shift)).astype(np.int64)
+    side = _sides(lay)
+    colour = {1: LEFT_COLOUR, -1: RIGHT_COLOUR, 0: CENTRE_COLOUR}
+    for a, b in lay.edges:
+        if ok[a] and ok[b]:
+            s = side[a] if side[a] == side[b] else 0
+            cv2.line(out, (int(fixed[a, 0]), int(fixed[a, 1])), (int(fixed[b, 0]), int(fixed[b, 1])), colour[s],
+                     lw, cv2.LINE_AA, shift)
+    for i in np.flatnonzero(ok):
+        cv2.circle(out, (int(fixed[i, 0]), int(fixed[i, 1])), (2 * lw) << shift, colour[int(side[i])], -1,
+                   cv2.LINE_AA, shift)
+    return out
+
+
+def predict_file(net: nn.Module, path, out_dir, box=None, flip_test: bool = True, scales: Sequence[float] = (1.0,),
+                 refine: str = "dark", conditional: Optional[ConditionalTesting] = None, *, layout=None,
+                 score_threshold: float = DEFAULT_DRAW_THRESHOLD, precision: str = "auto",
+                 **predict_kwargs) -> Dict[str, Any]:
+    """Run :func:`predict_pose` on one image file and write ``<out_dir>/<stem>_pose.json`` (:func:`pose_to_json`)
+    and ``<out_dir>/<stem>_overlay.png`` (:func:`draw_pose_overlay`). Returns the JSON dict.
+
+    A missing / corrupt / non-image file raises :class:`~structnet.data.io.ImageReadError` (one line naming the
+    file) before anything is written, so :func:`~structnet.data.io.process_batch` goes on with the other files and
+    :func:`~structnet.data.io.report_failures` lists it. ``predict_kwargs`` go to :func:`predict_pose`.
+    """
+    from ..engine.checkpoint import atomic_write
+
+    image = read_image(path)
+    res = predict_pose(net, image, box=box, flip_test=flip_test, scales=scales, refine=refine,
+                       conditional=conditional, layout=layout, precision=precision, **predict_kwargs)
+    lay = _resolve_layout(net, layout, res["keypoints"].shape[0])
+    record = pose_to_json(res, path, image.shape[1], image.shape[0], lay)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = Path(path).stem
+    text = json.dumps(record, indent=2) + "\n"
+    atomic_write(out_dir / f"{stem}_pose.json", lambda f: f.write(text.encode("utf-8")))
+    write_png(out_dir / f"{stem}_overlay.png", draw_pose_overlay(image, res["keypoints"], res["scores"], lay,
+                                                                  score_threshold))
+    return record
