@@ -39,9 +39,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/results/skeleton_speed.json")
+    ap.add_argument("--modes", default=None,
+                    help="comma list of float32,bfloat16 (default: bfloat16 too only where the CPU runs it natively)")
     a = ap.parse_args()
     torch.manual_seed(0)
-    modes = ["float32", "bfloat16"] if cpu_has_fast_bf16() else ["float32"]
+    modes = a.modes.split(",") if a.modes else (["float32", "bfloat16"] if cpu_has_fast_bf16() else ["float32"])
     res = {"machine": {"threads": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__,
                        "fast_bf16": cpu_has_fast_bf16()}, "inference_ms_300x400": {}, "train_images_per_s_320x240": {}}
     x = torch.rand(1, 3, 300, 400)

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from structnet.engine.checkpoint import export_weights, read_weights_metadata
+from structnet.nn.precision import cpu_has_fast_bf16
 from structnet.skeleton.predict import WEIGHTS_DIR, load_skeleton_model
 
 
@@ -23,6 +24,7 @@ def main() -> None:
     ap.add_argument("--label", default="LMSDS")
     ap.add_argument("--config", required=True)
     ap.add_argument("--name", default="lmsds_efficientnet_lite0")
+    ap.add_argument("--card-only", action="store_true", help="rewrite MODEL_CARD.md, keep the weights file")
     a = ap.parse_args()
     ev = json.loads(Path(a.eval).read_text())
     m = ev["models"][a.label]
@@ -32,7 +34,8 @@ def main() -> None:
                  "test_ods_f": f"{m['ods_f']:.4f}", "test_ois_f": f"{m['ois_f']:.4f}", "test_ap": f"{m['ap']:.4f}",
                  "command": f"structnet train skeleton --config {a.config}"})
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
-    export_weights(net, out, meta)
+    if not a.card_only:
+        export_weights(net, out, meta)
     card = f"""# Model card: {a.name}
 
 * **Architecture**: LMSDS (Shen et al. 2017) on EfficientNet-Lite0, taps {net.taps}, receptive fields
@@ -43,7 +46,8 @@ def main() -> None:
 * **Command**: `structnet train skeleton --config {a.config}` (config committed; seed 0), then
   `python benchmarks/bundle_skeleton_model.py ...` (this file).
 * **Budget**: {json.loads(meta.get('train_config', '{}')).get('train', {}).get('max_iters')} iterations at batch 1,
-  {float(m.get('train_seconds', float('nan'))) / 60:.1f} min wall time on 2 CPU cores (bfloat16 autocast, AMX).
+  {float(m.get('train_seconds', float('nan'))) / 60:.1f} min wall time on 2 CPU cores shared with other jobs at times
+  (`precision: auto`: {'bfloat16 autocast' if cpu_has_fast_bf16() else 'float32, as this CPU has no native bfloat16'}).
 * **Test (SK-LARGE test, 745 images, skeval protocol, 100 thresholds, tolerance 0.01, inputs at longer side 320)**:
   ODS F {m['ods_f']:.4f} (P {m['ods_p']:.4f}, R {m['ods_r']:.4f}), OIS F {m['ois_f']:.4f}, AP {m['ap']:.4f}.
   Paper (LMSDS on VGG16, 20k iterations on a GPU, full-size images): ODS F 0.649. Object segments are not

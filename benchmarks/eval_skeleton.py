@@ -48,6 +48,8 @@ def main() -> None:
     ap.add_argument("--segments", action="store_true")
     ap.add_argument("--out", required=True)
     ap.add_argument("--plot", default=None)
+    ap.add_argument("--append", action="store_true",
+                    help="keep the other models already in --out (same dataset and protocol) and add/replace these")
     a = ap.parse_args()
     if len(a.weights) != len(a.labels):
         ap.error("--weights and --labels need the same length")
@@ -60,6 +62,11 @@ def main() -> None:
               "machine": {"cpu_threads": torch.get_num_threads(), "platform": platform.platform(),
                           "torch": torch.__version__},
               "paper_ods_f": PAPER.get(a.dataset, {}), "models": {}}
+    if a.append and Path(a.out).is_file():
+        old = json.loads(Path(a.out).read_text())
+        if (old.get("dataset"), old.get("split"), old.get("protocol")) != (a.dataset, a.split, report["protocol"]):
+            ap.error(f"--append: {a.out} holds another dataset/split/protocol")
+        report["models"].update(old.get("models", {}))
     curves = {}
     for w, label in zip(a.weights, a.labels):
         net = load_skeleton_model(w)
@@ -80,12 +87,15 @@ def main() -> None:
             f, c, n = PAPER_SEGMENTS[a.dataset][label]
             res["paper_segments"] = {"f_measure": f, "covering": c, "mean_segments": n}
         report["models"][label] = res
-        names = {f.name for f in dataclasses.fields(SkeletonEvalResult)}
-        curves[label] = SkeletonEvalResult(**{k: v for k, v in res.items() if k in names})
         print(f"{label}: ODS F {res['ods_f']:.4f} (paper {PAPER.get(a.dataset, {}).get(label)})  OIS {res['ois_f']:.4f}  "
               f"AP {res['ap']:.4f}  {res.get('segments', '')}  [{res['wall_seconds']} s]", flush=True)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(report, indent=1))
+    names = {f.name for f in dataclasses.fields(SkeletonEvalResult)}
+    order = [k for k in PAPER.get(a.dataset, {}) if k in report["models"]] + \
+        [k for k in report["models"] if k not in PAPER.get(a.dataset, {})]
+    for label in order:
+        curves[label] = SkeletonEvalResult(**{k: v for k, v in report["models"][label].items() if k in names})
     if a.plot:
         plot_pr(curves, a.plot, paper_points=PAPER.get(a.dataset))
 

@@ -3,7 +3,7 @@
     python benchmarks/report_skeleton.py            # prints the tables; paste them into README.md
 
 Reads benchmarks/results/skeleton_{sk-large,weizmann-horse}.json (benchmarks/eval_skeleton.py),
-skeleton_sk-large_lmsds_float32.json (same model, float32 inference), skeleton_speed.json
+skeleton_sk-large_lmsds_{float32,bfloat16}.json (the LMSDS model with each inference precision), skeleton_speed.json
 (bench_skeleton_speed.py) and skeleton_eval_speed.json (bench_skeleton_eval.py). Missing files are skipped.
 """
 from __future__ import annotations
@@ -67,13 +67,14 @@ def segments_table() -> str:
 
 
 def precision_line() -> str:
-    sk, f32 = _load("skeleton_sk-large.json"), _load("skeleton_sk-large_lmsds_float32.json")
-    if not sk or not f32:
+    f32, bf = _load("skeleton_sk-large_lmsds_float32.json"), _load("skeleton_sk-large_lmsds_bfloat16.json")
+    if not f32 or not bf:
         return ""
-    a, b = sk["models"]["LMSDS"], f32["models"]["LMSDS"]
-    return (f"LMSDS on SK-LARGE test with `--precision {sk['protocol']['precision']}` (bfloat16 where supported): ODS F "
-            f"{a['ods_f']:.4f}; float32: {b['ods_f']:.4f}; difference {abs(a['ods_f'] - b['ods_f']):.4f} "
-            f"(prediction {a['predict_seconds']:.0f} s vs {b['predict_seconds']:.0f} s for 745 images).")
+    a, b = f32["models"]["LMSDS"], bf["models"]["LMSDS"]
+    return (f"LMSDS on SK-LARGE test (745 images): float32 ODS F {a['ods_f']:.4f}, OIS {a['ois_f']:.4f}, AP {a['ap']:.4f}; "
+            f"bfloat16 (channels_last + autocast, forced) ODS F {b['ods_f']:.4f}, OIS {b['ois_f']:.4f}, AP {b['ap']:.4f}: "
+            f"ODS difference {abs(a['ods_f'] - b['ods_f']):.4f} (prediction {a['predict_seconds']:.0f} s vs "
+            f"{b['predict_seconds']:.0f} s).")
 
 
 def speed_table() -> str:
