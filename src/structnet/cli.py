@@ -10,9 +10,10 @@ import sys
 from typing import List, Optional
 
 from . import __version__
+from .pose2d import cli as pose2d_cli
 from .skeleton import cli as skeleton_cli
 
-TASKS = {"skeleton": skeleton_cli}
+TASKS = {"skeleton": skeleton_cli, "pose2d": pose2d_cli}
 
 
 def build_parser() -> argparse.ArgumentParser:
