@@ -120,7 +120,7 @@ from torch import nn
 
 from ..data.io import image_to_tensor, read_image, write_png
 from ..nn.precision import inference_context
-from .augment import PIXEL_STD, center_scale_from_box, crop_matrix
+from .augment import PIXEL_STD, _finite_number, center_scale_from_box, crop_matrix
 from .codec import REFINEMENTS, HeatmapCodec, average_flip
 from .layouts import KeypointLayout, get_layout, list_layouts
 
@@ -170,14 +170,7 @@ _RESERVED_META = ("task", "model_config", "layout", "layout_spec", "input_size",
 
 
 # --------------------------------------------------------------------------------------------- validation
-def _finite(v, name: str, positive: bool = False) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {v!r}") from None
-    if not math.isfinite(f) or (positive and f <= 0):
-        raise ValueError(f"{name} must be a finite{' positive' if positive else ''} number, got {v!r}")
-    return f
+_finite = _finite_number  # from .augment: one validation rule for both
 
 
 def _check_scales(scales) -> Tuple[float, ...]:
