@@ -67,6 +67,17 @@ def _finite_number(v, name: str, positive: bool = False) -> float:
     return f
 
 
+def _positive_range(v, name: str, low: str, high: str) -> Tuple[float, float]:
+    """``(a, b)`` with finite ``0 < a <= b``, else a one-line ValueError naming ``name``."""
+    try:
+        a, b = (float(x) for x in v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair ({low}, {high}), got {v!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b) and 0 < a <= b):
+        raise ValueError(f"{name} must satisfy 0 < {low} <= {high}, got {v!r}")
+    return a, b
+
+
 def _prob(v, name: str) -> float:
     f = _finite_number(v, name)
     if not 0.0 <= f <= 1.0:
@@ -246,12 +257,7 @@ def sample_augment_params(rng: np.random.Generator, rotation_max: float = 30.0, 
     if rmax < 0:
         raise ValueError(f"rotation_max must be >= 0 degrees, got {rotation_max!r}")
     rp, fp = _prob(rotation_prob, "rotation_prob"), _prob(flip_prob, "flip_prob")
-    try:
-        lo, hi = (float(x) for x in scale_range)
-    except (TypeError, ValueError):
-        raise ValueError(f"scale_range must be a pair (low, high), got {scale_range!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
-        raise ValueError(f"scale_range must satisfy 0 < low <= high, got {scale_range!r}")
+    lo, hi = _positive_range(scale_range, "scale_range", "low", "high")
     u_rot, u_flip = rng.random(2)
     if distribution == "uniform":
         a, b = rng.random(2)
@@ -338,12 +344,7 @@ def keypoint_masking(image, keypoints, visible, rng: np.random.Generator, person
     h_img, w_img = img.shape[:2]
     po, pd = _prob(occlusion_prob, "occlusion_prob"), _prob(distractor_prob, "distractor_prob")
     frac = _finite_number(patch_frac, "patch_frac", positive=True)
-    try:
-        dmin, dmax = (float(x) for x in distractor_distance)
-    except (TypeError, ValueError):
-        raise ValueError(f"distractor_distance must be a pair (min, max), got {distractor_distance!r}") from None
-    if not (math.isfinite(dmin) and math.isfinite(dmax) and 0 < dmin <= dmax):
-        raise ValueError(f"distractor_distance must satisfy 0 < min <= max, got {distractor_distance!r}")
+    dmin, dmax = _positive_range(distractor_distance, "distractor_distance", "min", "max")
     if not isinstance(max_tries, (int, np.integer)) or max_tries < 1:
         raise ValueError(f"max_tries must be a positive int, got {max_tries!r}")
     finite = np.isfinite(pts).all(axis=1)

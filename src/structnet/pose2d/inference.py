@@ -170,15 +170,12 @@ _RESERVED_META = ("task", "model_config", "layout", "layout_spec", "input_size",
 
 
 # --------------------------------------------------------------------------------------------- validation
-_finite = _finite_number  # from .augment: one validation rule for both
-
-
 def _check_scales(scales) -> Tuple[float, ...]:
     vals = (scales,) if np.isscalar(scales) else tuple(scales) if isinstance(scales, (tuple, list, np.ndarray)) \
         else None
     if not vals:
         raise ValueError(f"scales must be a non-empty sequence of positive window factors, got {scales!r}")
-    return tuple(_finite(s, "scales entry", positive=True) for s in vals)
+    return tuple(_finite_number(s, "scales entry", positive=True) for s in vals)
 
 
 def _check_refine(refine: str) -> str:
@@ -210,10 +207,10 @@ class ConditionalTesting:
     def __post_init__(self):
         th = self.thresholds
         if np.isscalar(th):
-            th = _finite(th, "ConditionalTesting.thresholds")
+            th = _finite_number(th, "ConditionalTesting.thresholds")
         else:
             try:
-                th = tuple(_finite(t, "ConditionalTesting.thresholds entry") for t in th)
+                th = tuple(_finite_number(t, "ConditionalTesting.thresholds entry") for t in th)
             except TypeError:
                 raise ValueError(f"ConditionalTesting.thresholds must be a number or a sequence of numbers, "
                                  f"got {self.thresholds!r}") from None
@@ -227,10 +224,10 @@ class ConditionalTesting:
         if not pert or any(len(p) != 3 for p in pert):
             raise ValueError(f"ConditionalTesting.perturbations must be a non-empty sequence of (dx, dy, scale "
                              f"factor) triples, got {self.perturbations!r}")
-        pert = tuple((_finite(p[0], "perturbation dx"), _finite(p[1], "perturbation dy"),
-                      _finite(p[2], "perturbation scale factor", positive=True)) for p in pert)
+        pert = tuple((_finite_number(p[0], "perturbation dx"), _finite_number(p[1], "perturbation dy"),
+                      _finite_number(p[2], "perturbation scale factor", positive=True)) for p in pert)
         object.__setattr__(self, "perturbations", pert)
-        object.__setattr__(self, "fuse_threshold", _finite(self.fuse_threshold, "ConditionalTesting.fuse_threshold"))
+        object.__setattr__(self, "fuse_threshold", _finite_number(self.fuse_threshold, "ConditionalTesting.fuse_threshold"))
 
     def thresholds_for(self, num_joints: int) -> np.ndarray:
         """tau_c as a ``(num_joints,)`` array (ValueError when a sequence has another length)."""
@@ -260,7 +257,7 @@ def fuse_trials(keypoints, scores, low, fuse_threshold: float = DEFAULT_FUSE_THR
         raise ValueError(f"scores must have shape {kp.shape[:2]} (trials, joints), got {sc.shape}")
     if lo.shape != (kp.shape[1],):
         raise ValueError(f"low must have shape ({kp.shape[1]},) (one flag per joint), got {lo.shape}")
-    tau = _finite(fuse_threshold, "fuse_threshold")
+    tau = _finite_number(fuse_threshold, "fuse_threshold")
     accepted = (sc > tau) & lo[None, :]
     w = np.where(accepted, sc, 0.0)
     wsum = w.sum(axis=0)
@@ -424,7 +421,7 @@ def _window(image_hw: Tuple[int, int], box, center, scale, padding) -> Tuple[np.
         c = np.asarray(center, dtype=np.float64)
         if c.shape != (2,) or not np.isfinite(c).all():
             raise ValueError(f"center must be a finite (x, y), got {center!r}")
-        return c, _finite(scale, "scale", positive=True), None
+        return c, _finite_number(scale, "scale", positive=True), None
     if box is None:
         b = (-0.5, -0.5, w - 0.5, h - 0.5)
         pad = WHOLE_IMAGE_PADDING if padding is None else padding
@@ -731,7 +728,7 @@ def draw_pose_overlay(image: np.ndarray, keypoints, scores, layout,
         raise ValueError(f"image must be uint8 (H, W, 3) or (H, W), got {img.dtype} {np.asarray(image).shape}")
     lay = get_layout(layout)
     kp, sc = _as_kp_scores(keypoints, scores, lay.num_joints)
-    thr = _finite(score_threshold, "score_threshold")
+    thr = _finite_number(score_threshold, "score_threshold")
     out = np.ascontiguousarray(img.copy())
     h, w = out.shape[:2]
     lw = max(1, int(round(min(h, w) / 160)))

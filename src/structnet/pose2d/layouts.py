@@ -62,8 +62,6 @@ def _err(src, msg: str) -> ValueError:
 
 
 def _parse(d: dict, src) -> KeypointLayout:
-    import yaml  # noqa: F401  (keeps the dependency explicit)
-
     if not isinstance(d, dict):
         raise _err(src, "expected a mapping")
     known = {"name", "joints", "flip_pairs", "edges", "structure_groups", "torso"}
