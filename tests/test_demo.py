@@ -1,4 +1,4 @@
-"""`structnet demo` on the bundled model: runs offline and writes every output."""
+"""`structnet demo` on the bundled models: runs offline and writes every output."""
 import json
 
 from structnet.cli import main
@@ -24,3 +24,30 @@ def test_demo_writes_outputs(tmp_path):
     # the black-on-white horse silhouette is the easiest input: the model must find a skeleton on it
     horse = next(r for r in summary["images"] if r["image"].endswith("horse.png"))
     assert horse["skeleton_pixels"] > 50 and horse["segments"] >= 1
+    # pose on every photo (whole image as the person window): the issue's JSON schema with the LSP joint names
+    lsp = ["right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
+           "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top"]
+    assert len(summary["poses"]) == 5
+    for stem in ("astronaut", "chelsea", "coffee", "rocket", "horse"):
+        assert (out / "pose" / f"{stem}_overlay.png").is_file(), stem
+        rec = json.loads((out / "pose" / f"{stem}_pose.json").read_text())
+        assert set(rec) == {"image", "width", "height", "joints"}
+        assert [j["name"] for j in rec["joints"]] == lsp
+        for j in rec["joints"]:
+            assert set(j) == {"name", "x", "y", "score"}
+            # the square window pads the shorter side, so a joint may lie a little outside the photo
+            side = max(rec["width"], rec["height"])
+            assert abs(j["x"] - rec["width"] / 2) <= side / 2 + 1 and abs(j["y"] - rec["height"] / 2) <= side / 2 + 1
+            assert isinstance(j["score"], float) and abs(j["score"]) < 10.0
+
+
+def test_bundled_pose_model_loads_with_metadata():
+    from structnet.pose2d.inference import BUNDLED as POSE_BUNDLED, DEFAULT_POSE_MODEL, load_pose_model
+
+    net = load_pose_model()
+    assert net.pose_layout.name == "lsp14" and net.num_joints == 14
+    cfg = net.metadata["model_config"]
+    assert cfg["stacks"] == 2 and cfg["mss"] and cfg["msr"]
+    assert net.metadata["name"] == DEFAULT_POSE_MODEL
+    assert 0.0 < float(net.metadata["test_pck"]) <= 1.0
+    assert POSE_BUNDLED[DEFAULT_POSE_MODEL].stat().st_size <= 20 * 1024 * 1024

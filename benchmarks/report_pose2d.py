@@ -1,0 +1,87 @@
+"""Markdown tables for the README from the committed 2D pose benchmark results.
+
+    python benchmarks/report_pose2d.py            # prints the tables; paste them into README.md
+
+Reads benchmarks/results/pose2d_ladder_<rung>.json ('structnet eval pose2d --json' of each ladder rung),
+benchmarks/logs/train_pose2d_<rung>.log (the wall time printed by /usr/bin/time -v), pose2d_efficiency.json
+(bench_pose2d_efficiency.py) and pose2d_speed.json (bench_pose2d_speed.py). Missing files are skipped.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+RESULTS, LOGS = BENCH / "results", BENCH / "logs"
+#: rung -> (label, paper PCKh@0.5 on MPII val, Sec. 4.3)
+RUNGS = {"1_hourglass": ("hourglass (Newell et al.)", 87.1), "2_mss": ("+ MSS", 87.6), "3_msr": ("+ MSR", 88.1),
+         "4_struct": ("+ structure-aware loss", 88.3), "5_masking": ("+ keypoint masking", 88.4)}
+COLS = ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle")
+
+
+def _load(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _f(x, nd=1):
+    return "-" if x is None or x != x else f"{x:.{nd}f}"
+
+
+def _wall_minutes(rung: str):
+    log = LOGS / f"train_pose2d_{rung}.log"
+    if not log.is_file():
+        return None
+    m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", log.read_text())
+    if not m:
+        return None
+    h, mi, s = int(m.group(1) or 0), int(m.group(2)), float(m.group(3))
+    return h * 60 + mi + s / 60
+
+
+def ladder_table() -> str:
+    rows = ["| rung | " + " | ".join(COLS) + " | PCK@0.2 mean | AUC | training wall time | paper PCKh@0.5 (MPII val) |",
+            "|---|" + "---|" * (len(COLS) + 4)]
+    for rung, (label, paper) in RUNGS.items():
+        r = _load(RESULTS / f"pose2d_ladder_{rung}.json")
+        if r is None:
+            rows.append(f"| {label} | " + " | ".join("-" for _ in COLS) + f" | not run | - | - | {paper} |")
+            continue
+        wall = _wall_minutes(rung)
+        rows.append(f"| {label} | " + " | ".join(_f(r["table"].get(c)) for c in COLS) +
+                    f" | **{_f(100 * r['mean'])}** | {_f(100 * r['auc'])} | "
+                    f"{'-' if wall is None else f'{wall:.0f} min'} | {paper} |")
+    return "\n".join(rows)
+
+
+def efficiency_table() -> str:
+    r = _load(RESULTS / "pose2d_efficiency.json")
+    if r is None:
+        return ""
+    rows = ["| test setting (flip test on) | PCK@0.2 | AUC | ms / person | time vs 6 scales | paper PCKh@0.5 (MPII val) |",
+            "|---|---|---|---|---|---|"]
+    for k, v in r["settings"].items():
+        rows.append(f"| {k} | {_f(100 * v['pck'])} | {_f(100 * v['auc'])} | {v['ms_per_person']:.0f} | "
+                    f"{v['time_vs_6_scales']:.2f}x | {r['paper_mpii_val_pckh'].get(k, '-')} |")
+    return "\n".join(rows)
+
+
+def speed_table() -> str:
+    r = _load(RESULTS / "pose2d_speed.json")
+    if r is None:
+        return ""
+    rows = [f"| model (MSS + MSR) | parameters | inference ms / person | with flip test | training images / s "
+            f"(batch {r['settings']['batch']}) |", "|---|---|---|---|---|"]
+    for k, v in r["models"].items():
+        rows.append(f"| {k} | {v['params_M']:.1f} M | {v['inference_ms']:.0f} | {v['inference_flip_ms']:.0f} | "
+                    f"{v['train_images_per_s']:.2f} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    for title, table in (("ladder", ladder_table()), ("efficiency", efficiency_table()), ("speed", speed_table())):
+        print(f"<!-- {title} -->\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()
