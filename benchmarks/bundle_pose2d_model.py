@@ -49,7 +49,8 @@ def main() -> None:
 * **Initialisation**: random (no pretrained backbone; the paper trains from scratch too).
 * **Training data**: LSP-extended train (4000 persons, `../shared/data/lspet`), rotation +-{data.get('rotation')}
   deg, scale {data.get('scale_range')}, flip, keypoint masking {data.get('keypoint_masking')}; loss Eq. 1 at every
-  scale plus the structure-aware Eq. 2 (alpha {tc.get('loss', {}).get('alpha')}).
+  scale plus the structure-aware Eq. 2 (alpha {tc.get('loss', {}).get('alpha')}); Gaussian targets of sigma
+  {net.pose_codec.sigma:g} map px at every scale (the paper: 1).
 * **Command**: `structnet train pose2d --config {a.config}` (config committed, seed {tr.get('seed')}), then this
   script. It is rung 5 of the ablation ladder (`benchmarks/train_pose2d_ladder.sh`).
 * **Budget**: {tr.get('max_iters')} steps of batch {tr.get('batch_size')} with Adam lr
@@ -65,9 +66,11 @@ def main() -> None:
   | joint | PCK@0.2 (%) |
   |---|---|
 {joints}
-* **Limits**: a few CPU epochs at 128 px input: expect wrong limbs under occlusion, left/right confusions and
-  misses for small persons; it expects one roughly centred person per window (no detector is included).
-  Research use (LSP-extended images come from Flickr).
+* **Limits**: **most joints are wrong** (PCK@0.2 {100 * ev['mean']:.0f} %): 4 epochs from scratch on 2 CPU cores is
+  far too little for an hourglass (the paper trains 300 epochs on a GPU). The model shows the whole pipeline
+  working end to end (demo, formats, flip test, decoding); it is not a usable pose estimator. Retrain with
+  `configs/pose2d/mpii_paper_stage*.yaml` or longer CPU configs for real use. It expects one roughly centred
+  person per window (no detector is included). Research use (LSP-extended images come from Flickr).
 """
     card_path = WEIGHTS_DIR / f"MODEL_CARD_{a.name}.md"
     card_path.write_text(card)

@@ -37,7 +37,7 @@ def residual(cin, cout):
 
 def stack_count(f, n, depth, mss, merge):
     c = (3 * depth + 1 + 1) * residual(f, f) + conv(f, f) + bn(f) + conv(f, n)   # hourglass + res, lin, head
-    c += (depth - 1) * conv(f, n) if mss else 0
+    c += (depth - 1) * (bn(f) + conv(f, n)) if mss else 0                         # MSS heads: BN, ReLU, 1x1
     c += conv(f, f) + conv(n, f) if merge else 0
     return c
 
@@ -87,7 +87,7 @@ def test_counts_of_variants_match_hand_formula(kw):
 def test_mss_adds_exactly_the_coarse_heads():
     a = build_pose_model(16, stacks=2, features=32, mss=False, msr=False)
     b = build_pose_model(16, stacks=2, features=32, mss=True, msr=False)
-    assert nparams(b) - nparams(a) == 2 * 3 * (32 * 16 + 16)
+    assert nparams(b) - nparams(a) == 2 * 3 * (2 * 32 + 32 * 16 + 16)  # per stack 3 heads: BN (2 x 32), 1x1 conv
 
 
 # ---------------------------------------------------------------- shapes
@@ -158,7 +158,7 @@ def test_intermediate_supervision_reinjection():
     assert not torch.allclose(a["stacks"][1][16], b["stacks"][1][16])          # re-injected into stack 2
     # the coarse MSS heads are supervision taps only: changing one moves its own map and nothing else
     with torch.no_grad():
-        net.stacks[0].mss_heads[0].weight.add_(0.5)
+        net.stacks[0].mss_heads[0][2].weight.add_(0.5)
     c = _run(net, x)
     assert not torch.allclose(b["stacks"][0][8], c["stacks"][0][8])
     assert torch.equal(b["stacks"][0][16], c["stacks"][0][16])
@@ -181,12 +181,12 @@ def test_msr_reads_every_scale_of_the_last_stack_only():
     x = torch.rand(1, 3, 64, 64)
     a = _run(net, x)
     with torch.no_grad():
-        net.stacks[1].mss_heads[2].weight.add_(0.5)                            # last stack, 2x2 head
+        net.stacks[1].mss_heads[2][2].weight.add_(0.5)                            # last stack, 2x2 head
     b = _run(net, x)
     assert torch.equal(a["stacks"][1][16], b["stacks"][1][16])
     assert not torch.allclose(a["final"], b["final"])
     with torch.no_grad():
-        net.stacks[0].mss_heads[0].weight.add_(0.5)                            # first stack's coarse head
+        net.stacks[0].mss_heads[0][2].weight.add_(0.5)                            # first stack's coarse head
     c = _run(net, x)
     assert torch.equal(b["final"], c["final"])
 
