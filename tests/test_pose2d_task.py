@@ -75,8 +75,12 @@ def test_shipped_configs_parse_and_are_consistent(path):
     cfg = load_config(Pose2DConfig, path)
     check_config(cfg)
     make_codec(cfg)
-    assert cfg.data.sigma == 1.0 and cfg.data.rotation == 30.0 and tuple(cfg.data.scale_range) == (0.75, 1.25)
-    assert cfg.data.input_size == (128 if cfg.data.dataset == "synthetic" else 256)
+    assert cfg.data.rotation == 30.0 and tuple(cfg.data.scale_range) == (0.75, 1.25)
+    if path.name.startswith("ladder_"):  # the CPU ladder's documented deviations (README, docs/pose2d.md)
+        assert (cfg.data.sigma, cfg.data.input_size, cfg.optim.lr) == (2.0, 128, 2e-3)
+    else:
+        assert cfg.data.sigma == 1.0
+        assert cfg.data.input_size == (128 if cfg.data.dataset == "synthetic" else 256)
 
 
 def test_paper_stage_configs_follow_sec_4_1():
