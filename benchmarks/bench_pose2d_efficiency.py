@@ -20,7 +20,8 @@ from pathlib import Path
 from structnet.engine.config import load_config
 from structnet.pose2d.config import Pose2DConfig
 from structnet.pose2d.inference import SIX_SCALES, load_pose_model, predict_pose
-from structnet.pose2d.task import build_eval_dataset, evaluate_pose2d
+from structnet.pose2d.evaluate import evaluate_pose2d
+from structnet.pose2d.train import build_eval_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "pose2d" / "ladder_lspet_cpu"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from structnet.engine.checkpoint import export_weights, read_weights_metadata
 from structnet.nn.precision import cpu_has_fast_bf16
-from structnet.skeleton.predict import WEIGHTS_DIR, load_skeleton_model
+from structnet.skeleton.inference import WEIGHTS_DIR, load_skeleton_model
 
 
 def main() -> None:

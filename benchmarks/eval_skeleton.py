@@ -20,8 +20,9 @@ import torch
 
 from structnet.skeleton.config import SkeletonDataConfig
 from structnet.skeleton.metrics import SkeletonEvalResult, plot_pr
-from structnet.skeleton.predict import load_skeleton_model
-from structnet.skeleton.task import build_dataset, evaluate_model
+from structnet.skeleton.inference import load_skeleton_model
+from structnet.skeleton.evaluate import evaluate_model
+from structnet.skeleton.train import build_dataset
 
 PAPER = {  # ODS F, Shen et al. 2017 Tables II and IV
     "sk-large": {"HED": 0.497, "FSDS": 0.633, "LMSDS": 0.649},

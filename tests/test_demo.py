@@ -2,7 +2,7 @@
 import json
 
 from structnet.cli import main
-from structnet.skeleton.predict import BUNDLED, load_skeleton_model
+from structnet.skeleton.inference import BUNDLED, load_skeleton_model
 
 
 def test_bundled_model_loads_with_metadata():

@@ -7,7 +7,8 @@ import pytest
 from structnet.pose2d.config import Pose2DConfig
 from structnet.pose2d.inference import load_pose_model
 from structnet.pose2d.metrics import pck_torso
-from structnet.pose2d.task import build_eval_dataset, evaluate_pose2d
+from structnet.pose2d.evaluate import evaluate_pose2d
+from structnet.pose2d.train import build_eval_dataset
 
 #: PCK@0.2 and AUC of the bundled model on the first 100 LSPET val persons (flip test on, float32, DARK decoding),
 #: measured when it was bundled; the full val set (1000 persons) gives 0.187 (benchmarks/results/).

@@ -16,8 +16,9 @@ from structnet.pose2d.codec import HeatmapCodec
 from structnet.pose2d.config import Pose2DConfig
 from structnet.pose2d.layouts import get_layout
 from structnet.pose2d.synthetic import PALETTE, SyntheticFigures, SyntheticPoseDataset, write_lspet_folder
-from structnet.pose2d.task import (PlateauHook, build_eval_dataset, build_model, build_train_dataset, check_config,
-                                   evaluate_pose2d, load_init_weights, load_stage_configs, make_codec, train_pose2d)
+from structnet.pose2d.evaluate import evaluate_pose2d
+from structnet.pose2d.train import (PlateauHook, build_eval_dataset, build_model, build_train_dataset, check_config,
+                                   load_init_weights, load_stage_configs, make_codec, train)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "pose2d"
@@ -380,8 +381,8 @@ def test_training_with_validation_plateau_and_resume(tmp_path):
             "train.checkpoint_every=3", "train.log_every=1", "train.eval_every=1", "eval.max_images=4",
             "eval.flip_test=false", "plateau.enabled=true", "plateau.patience=1", "plateau.factor=2",
             "plateau.threshold=1.0", "optim.lr=1e-3", "schedule.name=constant"]
-    train_pose2d(tiny_cfg(tmp_path, *over, "train.max_iters=3"))
-    train_pose2d(tiny_cfg(tmp_path, *over, "train.max_iters=4"))          # resumes from step 3
+    train(tiny_cfg(tmp_path, *over, "train.max_iters=3"))
+    train(tiny_cfg(tmp_path, *over, "train.max_iters=4"))          # resumes from step 3
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
     lrs = [float(r.split(",")[1]) for r in rows]
     assert lrs == pytest.approx([1e-3, 1e-3, 5e-4, 2.5e-4])
@@ -404,7 +405,7 @@ def test_tiny_training_beats_the_untrained_model(tmp_path):
     val = build_eval_dataset(cfg, max_images=48)
     torch.manual_seed(0)
     before = evaluate_pose2d(build_model(cfg), val, layout="lsp14", codec=codec)
-    weights = train_pose2d(cfg, resume=False)
+    weights = train(cfg, resume=False)
     from structnet.pose2d.inference import load_pose_model
 
     net = load_pose_model(weights)
@@ -479,7 +480,7 @@ def test_stage_chain_errors(tmp_path):
     with pytest.raises(ValueError, match="same train.out_dir"):
         load_stage_configs([b, b])
     with pytest.raises(ValueError, match="previous"):
-        train_pose2d(load_config(Pose2DConfig, a, TINY + ["data.dataset=synthetic", "model.msr=false"]))
+        train(load_config(Pose2DConfig, a, TINY + ["data.dataset=synthetic", "model.msr=false"]))
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -542,7 +543,7 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
 
 @pytest.mark.skipif(not MPII_VALID.is_file(), reason=f"MPII validation annotations not available at {MPII_VALID}")
 def test_mpii_annotations_without_images_are_refused_in_one_line(tmp_path, capsys):
-    from structnet.pose2d.task import load_records
+    from structnet.pose2d.train import load_records
 
     recs = load_records("mpii", str(MPII_VALID), "val")
     assert len(recs) == 2958 and recs[0].layout == "mpii16" and recs[0].norm_kind == "head"

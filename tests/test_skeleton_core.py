@@ -8,7 +8,7 @@ import torch
 from structnet.skeleton.losses import (balanced_bce_loss, class_balance_weights, masked_scale_loss,
                                        skeleton_losses, weighted_softmax_loss)
 from structnet.skeleton.model import SkeletonNet
-from structnet.skeleton.targets import IGNORE, SkeletonCodec, quantize_scales, regression_target, stage_target
+from structnet.skeleton.codec import IGNORE, SkeletonCodec, quantize_scales, regression_target, stage_target
 from toy_backbone import ToyBackbone
 
 VGG_FIELDS = (14, 40, 92, 196)

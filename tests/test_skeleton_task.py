@@ -10,7 +10,8 @@ import torch
 from structnet.cli import main
 from structnet.engine.config import load_config
 from structnet.skeleton.config import SkeletonConfig
-from structnet.skeleton.task import build_dataset, build_model, evaluate_model, train
+from structnet.skeleton.evaluate import evaluate_model
+from structnet.skeleton.train import build_dataset, build_model, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +37,7 @@ def test_tiny_training_beats_untrained(tmp_path):
     before = evaluate_model(untrained, val, **kw)
     weights = train(cfg)
     assert weights.is_file()
-    from structnet.skeleton.predict import load_skeleton_model
+    from structnet.skeleton.inference import load_skeleton_model
 
     net = load_skeleton_model(str(weights))
     after = evaluate_model(net, val, **kw)

@@ -25,7 +25,7 @@ def run_demo(out: str = "structnet-demo", precision: str = "auto") -> int:
     from .data.io import write_png
     from .pose2d.inference import DEFAULT_DRAW_THRESHOLD, load_pose_model
     from .pose2d.inference import predict_file as predict_pose_file
-    from .skeleton.predict import load_skeleton_model, predict_file
+    from .skeleton.inference import load_skeleton_model, predict_file
 
     out_dir = Path(out)
     inputs = out_dir / "inputs"

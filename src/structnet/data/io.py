@@ -225,19 +225,66 @@ def write_png(path: PathLike, array: np.ndarray) -> Path:
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(a))
     if not ok:
         raise ValueError(f"write_png({str(p)!r}): PNG encoding failed")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    return atomic_write(p, lambda f: f.write(buf.tobytes()))
+
+
+def _mkstemp(path: Path) -> Tuple[int, str]:
+    """A temp file next to ``path`` with the permissions a plain ``open`` would give (mkstemp uses 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _default_mode(tmp)
+    return fd, tmp
+
+
+def _default_mode(path) -> None:
+    """Give ``path`` the mode a plain ``open`` would (0666 minus the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    try:
+        os.chmod(path, 0o666 & ~mask)
+    except OSError:
+        pass
+
+
+def atomic_write(path: PathLike, write) -> Path:
+    """Calls ``write(binary_file)`` on a temp file next to ``path``, fsyncs it and renames it onto ``path``.
+
+    The one atomic writer of structnet (images, JSON, NPZ, checkpoints, weights): a kill leaves the old file or the
+    new one, never half of one, and the file gets the mode a plain ``open`` would give (0666 minus the umask), not
+    ``mkstemp``'s 0600."""
+    path = Path(path)
+    fd, tmp = _mkstemp(path)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, p)
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        Path(tmp).unlink(missing_ok=True)
         raise
-    return p
+    try:  # make the rename itself durable (POSIX); harmless to skip elsewhere
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return path
+
+
+def write_json(path: PathLike, obj) -> Path:
+    """``obj`` as indented JSON (UTF-8, trailing newline), written atomically."""
+    import json
+
+    data = (json.dumps(obj, indent=1) + "\n").encode("utf-8")
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def write_npz(path: PathLike, **arrays) -> Path:
+    """Compressed NPZ of ``arrays``, written atomically."""
+    return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def list_images(paths_or_dirs: Union[PathLike, Iterable[PathLike]], exts: Sequence[str] = IMAGE_EXTS,

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
@@ -25,11 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.io import atomic_write
 from .logging import HookBase
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "checkpoint_path", "list_checkpoints",
            "load_latest_checkpoint", "prune_checkpoints", "capture_rng", "restore_rng", "CheckpointHook",
-           "export_weights", "load_weights", "read_weights_metadata", "atomic_write"]
+           "export_weights", "load_weights", "read_weights_metadata"]
 
 FORMAT = "structnet-checkpoint-1"
 LAST = "last_checkpoint"
@@ -39,48 +39,6 @@ PathLike = Union[str, os.PathLike]
 
 class CheckpointError(RuntimeError):
     """A checkpoint or weights file that cannot be read (the message names the file)."""
-
-
-def _mkstemp(path: Path) -> Tuple[int, str]:
-    """A temp file next to ``path`` with the permissions a plain ``open`` would give (mkstemp uses 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    _default_mode(tmp)
-    return fd, tmp
-
-
-def _default_mode(path) -> None:
-    """Give ``path`` the mode a plain ``open`` would (0666 minus the umask)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    try:
-        os.chmod(path, 0o666 & ~mask)
-    except OSError:
-        pass
-
-
-def atomic_write(path: PathLike, write) -> Path:
-    """Calls ``write(binary_file)`` on a temp file next to ``path``, fsyncs it and renames it onto ``path``."""
-    path = Path(path)
-    fd, tmp = _mkstemp(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable (POSIX); harmless to skip elsewhere
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-    return path
 
 
 # ----------------------------------------------------------------------------------------------- RNG
@@ -217,19 +175,14 @@ def export_weights(model: nn.Module, path: PathLike, metadata: Optional[Dict[str
     from safetensors.torch import save_model
 
     meta = {str(k): (v if isinstance(v, str) else json.dumps(v)) for k, v in (metadata or {}).items()}
+    import tempfile
+
     path = Path(path)
-    fd, tmp = _mkstemp(path)
-    os.close(fd)
-    try:
-        save_model(_unwrap(model), tmp, metadata=meta)  # drops duplicate names of tied weights
-        _default_mode(tmp)  # safetensors recreates the file with mode 0600
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with tempfile.TemporaryDirectory() as tmp:  # save_model writes a path; then one atomic copy onto ``path``
+        tmp_file = Path(tmp) / "weights.safetensors"
+        save_model(_unwrap(model), str(tmp_file), metadata=meta)  # drops duplicate names of tied weights
+        data = tmp_file.read_bytes()
+    return atomic_write(path, lambda f: f.write(data))
 
 
 def read_weights_metadata(path: PathLike, decode: bool = False) -> Dict[str, object]:

@@ -86,7 +86,7 @@ def _report(failures) -> int:
 def _train(args) -> int:
     from ..engine.config import load_config
     from .config import Pose2DConfig
-    from .task import load_stage_configs, train_pose2d, train_stages
+    from .train import load_stage_configs, train, train_stages
 
     resume = not args.no_resume
     if args.stages:
@@ -98,7 +98,7 @@ def _train(args) -> int:
     if args.out_root:
         raise ValueError("--out-root goes with --stages (one stage: override train.out_dir)")
     cfg = load_config(Pose2DConfig, args.config, args.overrides)
-    print(f"weights: {train_pose2d(cfg, resume=resume)}")
+    print(f"weights: {train(cfg, resume=resume)}")
     return 0
 
 
@@ -106,7 +106,8 @@ def _eval(args) -> int:
     from ..engine.config import load_config
     from .config import Pose2DConfig
     from .inference import load_pose_model
-    from .task import build_eval_dataset, evaluate_pose2d, format_results, layout_of
+    from .evaluate import evaluate_pose2d, format_results
+    from .train import build_eval_dataset, layout_of
 
     over: List[str] = list(args.overrides)
     cfg = load_config(Pose2DConfig, args.config, over)

@@ -760,7 +760,7 @@ def predict_file(net: nn.Module, path, out_dir, box=None, flip_test: bool = True
     file) before anything is written, so :func:`~structnet.data.io.process_batch` goes on with the other files and
     :func:`~structnet.data.io.report_failures` lists it. ``predict_kwargs`` go to :func:`predict_pose`.
     """
-    from ..engine.checkpoint import atomic_write
+    from ..data.io import atomic_write
 
     image = read_image(path)
     res = predict_pose(net, image, box=box, flip_test=flip_test, scales=scales, refine=refine,

@@ -46,7 +46,7 @@ def add_predict_parser(sub) -> None:
 def _train(args) -> int:
     from ..engine.config import load_config
     from .config import SkeletonConfig
-    from .task import train
+    from .train import train
 
     cfg = load_config(SkeletonConfig, args.config, args.overrides)
     weights = train(cfg, resume=not args.no_resume)
@@ -81,7 +81,7 @@ def _report(failures) -> int:
 
 def _predict(args) -> int:
     from ..data.io import list_images, process_batch
-    from .predict import load_skeleton_model, predict_file
+    from .inference import load_skeleton_model, predict_file
 
     net = load_skeleton_model(args.weights, args.model)
     paths = list_images(args.inputs)

@@ -25,7 +25,7 @@ from typing import Dict
 import torch
 import torch.nn.functional as F
 
-from .targets import IGNORE
+from .codec import IGNORE
 
 REDUCTIONS = ("weighted_mean", "mean", "sum")
 

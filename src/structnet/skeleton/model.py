@@ -26,7 +26,7 @@ from torch import nn
 
 from ..backbones import Backbone, create_backbone
 from ..nn.side_outputs import SideOutput, WeightedFusion, pad_to_multiple, upsample
-from .targets import SkeletonCodec
+from .codec import SkeletonCodec
 
 METHODS = ("lmsds", "fsds", "hed")
 

@@ -1,0 +1,13 @@
+"""User-facing errors.
+
+Every mistake a user can make (a bad path, a bad number, a corrupt file, a run folder of another model) raises a
+:class:`UserError` (a ``ValueError``) whose message is one line naming the thing and, where there is one, the fix.
+The CLI prints ``structnet: error: <message>`` and exits with status 2; library callers catch ``ValueError``.
+"""
+from __future__ import annotations
+
+__all__ = ["UserError"]
+
+
+class UserError(ValueError):
+    """A user error with a one-line message (see the module docstring)."""
