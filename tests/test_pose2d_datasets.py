@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import scipy.io as sio
 
+from structnet.data.io import ImageReadError
 from structnet.engine.trainer import collate_samples
 from structnet.pose2d.datasets import (COCOKeypointsDataset, LSPETDataset, LSPMatDataset, MPIIDataset, PoseDataset,
                                       box_to_center_scale, coco_to_records, joint_boxes, read_lsp_mat, read_lspet,
-                                      read_mpii, read_mpii_h5, read_mpii_json, read_mpii_npz, read_mpii_release,
-                                      records_to_arrays, torso_norm)
+                                      missing_images, read_mpii, read_mpii_h5, read_mpii_json, read_mpii_npz,
+                                      read_mpii_release, records_to_arrays, torso_norm)
 from structnet.pose2d.layouts import get_layout
 
 LSP_NAMES = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
@@ -222,6 +223,34 @@ def test_lspet_dataset_transform_is_keyed(tmp_path):
         ds[3]
     with pytest.raises(ValueError, match="callable"):
         PoseDataset(ds.records, transform=5)
+
+
+def test_missing_images_listed_without_decoding(tmp_path):
+    names = _write_lspet(tmp_path, _lsp_joints(4), n_train=4)
+    (tmp_path / "images" / f"{names[1]}.jpg").unlink()                       # absent
+    (tmp_path / "images" / f"{names[2]}.jpg").unlink()
+    (tmp_path / "images" / f"{names[2]}.jpg").mkdir()                        # a folder, not a file
+    (tmp_path / "images" / f"{names[3]}.jpg").write_bytes(b"not a jpeg")     # present: not decoded, not listed
+    ds = LSPETDataset(tmp_path, "train")
+    want = [(names[i], tmp_path / "images" / f"{names[i]}.jpg") for i in (1, 2)]
+    assert ds.missing_images() == want == missing_images(ds.records)
+    assert ds.missing_image_indices() == [1, 2]
+    assert ds[0]["image"].shape == (30, 40, 3)                               # the others still load
+    with pytest.raises(ImageReadError, match=names[1]):                      # what the check spares a caller
+        ds[1]
+    # several persons per image (MPII): each missing file once, every person of it in the indices
+    z = _mpii_arrays()
+    z["imgname"] = np.array(["a.jpg", "b.jpg", "a.jpg"])
+    np.savez(tmp_path / "v.npz", **z)
+    (tmp_path / "mpii").mkdir()
+    (tmp_path / "mpii" / "b.jpg").write_bytes(b"")
+    mp = MPIIDataset(tmp_path / "v.npz", image_dir=tmp_path / "mpii")
+    assert mp.missing_images() == [("a.jpg", tmp_path / "mpii" / "a.jpg")]
+    assert mp.missing_image_indices() == [0, 2]
+    # annotation-only records have no file to miss
+    bare = MPIIDataset(tmp_path / "v.npz")
+    assert bare.missing_images() == [] and bare.missing_image_indices() == []
+    assert missing_images([]) == []
 
 
 # --------------------------------------------------------------------------------------- LSP joints.mat
