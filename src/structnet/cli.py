@@ -1,51 +1,327 @@
-"""``structnet`` command line: ``structnet train|eval|predict <task> ...`` and ``structnet demo``.
+"""``structnet`` command line, generated from the task registry (:mod:`structnet.tasks`).
 
-Each task module contributes its subcommands through ``add_<verb>_parser`` functions; this file only
-wires them (explicit imports, no string lookups).
+``structnet train|eval|predict <task>`` exists for every registered task and ``structnet score <task>`` for tasks
+that score prediction files; the flags common to all tasks are defined here once, each task adds its own through
+its ``add_*_arguments`` slots. ``structnet models`` lists the bundled models, ``structnet configs`` the packaged
+configs, ``structnet demo`` runs the bundled models on sample photos. A new task needs no edit of this file.
+
+Every user error ends in one line ``structnet: error: ...`` on stderr and exit status 2; a batch where some inputs
+failed exits with 1 after listing them; success is 0.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 from . import __version__
-from .pose2d import cli as pose2d_cli
-from .skeleton import cli as skeleton_cli
+from .errors import UserError
+from .tasks.args import nonneg_int, positive_int
 
-TASKS = {"skeleton": skeleton_cli, "pose2d": pose2d_cli}
+__all__ = ["build_parser", "main"]
+
+PRECISIONS = ["auto", "float32", "bfloat16"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``structnet: error: <what> (see '<prog> --help')``."""
+
+    def error(self, message):  # noqa: D102
+        sys.stderr.write(f"structnet: error: {message} (see '{self.prog} --help')\n")
+        sys.exit(2)
+
+
+def _threads_arg(p) -> None:
+    p.add_argument("--threads", type=nonneg_int, default=None,
+                   help="CPU threads (default: $STRUCTNET_THREADS, else the cores idle right now)")
+
+
+def _model_args(p, task) -> None:
+    default = task.default_model or "none: give a weights file"
+    p.add_argument("--model", default=None,
+                   help=f"bundled model name or weights file (default: {default}; see 'structnet models')")
+    p.add_argument("--weights", default=None, help="a weights file from 'structnet train' (same as --model FILE)")
+
+
+def _add_train(verbs, tasks) -> None:
+    vp = verbs.add_parser("train", help="train a task's model")
+    sub = vp.add_subparsers(dest="task", required=True, metavar="{" + ",".join(tasks.names()) + "}",
+                            parser_class=_Parser)
+    for name in tasks.names():
+        t = tasks.get(name)
+        p = sub.add_parser(name, help=t.summary,
+                           description=f"Train a {name} model. One run: --config NAME_OR_FILE; stages trained in order: "
+                                       f"--stages a,b,c (a stage with model.init: previous starts from the previous "
+                                       f"stage's weights). Overrides are dotted keys, e.g. train.max_iters=100 "
+                                       f"optim.lr=1e-4. Packaged configs: 'structnet configs {name}'.")
+        g = p.add_mutually_exclusive_group(required=True)
+        g.add_argument("--config", help="packaged config name or YAML file")
+        g.add_argument("--stages", help="comma-separated config names or files trained in order")
+        p.add_argument("--out-root", default=None,
+                       help="with --stages: stage k writes to OUT_ROOT/<config stem> instead of its train.out_dir")
+        p.add_argument("--no-resume", action="store_true", help="start afresh even if out_dir has a checkpoint")
+        _threads_arg(p)
+        p.add_argument("overrides", nargs="*", help="key=value overrides of the config(s)")
+        p.set_defaults(func=_train)
+
+
+def _add_eval(verbs, tasks) -> None:
+    vp = verbs.add_parser("eval", help="run a model on a dataset and score it with the published protocol")
+    sub = vp.add_subparsers(dest="task", required=True, metavar="{" + ",".join(tasks.names()) + "}",
+                            parser_class=_Parser)
+    for name in tasks.names():
+        t = tasks.get(name)
+        p = sub.add_parser(name, help=f"evaluate a {name} model on a dataset",
+                           description=f"Run a {name} model on the dataset of the config's eval section (flags "
+                                       f"override it) and score it. Images that cannot be read are listed and the "
+                                       f"rest evaluated (exit status 1).")
+        _model_args(p, t)
+        p.add_argument("--config", default=None, help="packaged config name or YAML file whose eval section is used")
+        p.add_argument("--dataset", default=None, help="eval dataset name (see the task's docs)")
+        p.add_argument("--root", default=None, help="dataset folder or annotation file")
+        p.add_argument("--split", default=None, help="dataset split")
+        p.add_argument("--max-images", type=positive_int, default=None, help="evaluate the first N items only")
+        p.add_argument("--precision", default=None, choices=PRECISIONS, help="inference precision")
+        p.add_argument("--json", default=None, help="write the result as JSON here")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        _threads_arg(p)
+        t.add_eval_arguments(p)
+        p.add_argument("overrides", nargs="*", help="key=value overrides of the config (eval.*, data.*)")
+        p.set_defaults(func=_eval)
+
+
+def _add_predict(verbs, tasks) -> None:
+    vp = verbs.add_parser("predict", help="run a model on image files")
+    sub = vp.add_subparsers(dest="task", required=True, metavar="{" + ",".join(tasks.names()) + "}",
+                            parser_class=_Parser)
+    for name in tasks.names():
+        t = tasks.get(name)
+        p = sub.add_parser(name, help=t.summary,
+                           description=f"Writes {t.outputs}. <name> is the input's stem, or stem_extension / the "
+                                       f"relative path where stems collide. Files that cannot be read are listed "
+                                       f"at the end (exit status 1); the others are written.")
+        p.add_argument("inputs", nargs="+", help="image files or folders")
+        p.add_argument("--out", required=True, help="output folder")
+        _model_args(p, t)
+        p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                       help="auto = bfloat16 where the CPU/GPU runs it natively, else float32")
+        p.add_argument("--quiet", action="store_true", help="no progress bar and no per-image lines")
+        _threads_arg(p)
+        t.add_predict_arguments(p)
+        p.set_defaults(func=_predict)
+
+
+def _add_score(verbs, tasks) -> None:
+    scorers = [n for n in tasks.names() if tasks.get(n).can_score]
+    if not scorers:
+        return
+    vp = verbs.add_parser("score", help="score prediction files against ground truth")
+    sub = vp.add_subparsers(dest="task", required=True, metavar="{" + ",".join(scorers) + "}", parser_class=_Parser)
+    for name in scorers:
+        t = tasks.get(name)
+        p = sub.add_parser(name, help=f"score {name} prediction files",
+                           description=f"Score a folder of {name} predictions against ground truth with the "
+                                       f"published protocol. Missing or unreadable predictions are listed (exit "
+                                       f"status 1) and the rest scored.")
+        t.add_score_arguments(p)
+        p.add_argument("--json", default=None, help="write the result as JSON here")
+        p.set_defaults(func=_score)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="structnet", description="Deep multi-scale structure extraction.")
+    from . import tasks
+
+    p = _Parser(prog="structnet", description="Deep multi-scale structure extraction.")
     p.add_argument("--version", action="version", version=f"structnet {__version__}")
-    verbs = p.add_subparsers(dest="verb", required=True, metavar="{train,eval,predict,demo}")
-    for verb in ("train", "eval", "predict"):
-        vp = verbs.add_parser(verb, help=f"{verb} a task's model")
-        tasks = vp.add_subparsers(dest="task", required=True, metavar="{" + ",".join(TASKS) + "}")
-        for name, mod in TASKS.items():
-            getattr(mod, f"add_{verb}_parser")(tasks)
+    verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser,
+                             metavar="{train,eval,predict,score,models,configs,demo}")
+    _add_train(verbs, tasks)
+    _add_eval(verbs, tasks)
+    _add_predict(verbs, tasks)
+    _add_score(verbs, tasks)
+    mp = verbs.add_parser("models", help="list the bundled models")
+    mp.add_argument("--task", default=None, help="only this task's models")
+    mp.add_argument("--json", action="store_true", help="print JSON")
+    mp.set_defaults(func=_models)
+    cp = verbs.add_parser("configs", help="list the packaged training configs")
+    cp.add_argument("task", nargs="?", default=None, help="only this task's configs")
+    cp.set_defaults(func=_configs)
     dp = verbs.add_parser("demo", help="run the bundled models on sample photos that need no download")
     dp.add_argument("--out", default="structnet-demo", help="output folder (default: ./structnet-demo)")
-    dp.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
+    dp.add_argument("--precision", default="auto", choices=PRECISIONS)
+    _threads_arg(dp)
     dp.set_defaults(func=_demo)
     return p
 
 
+# -------------------------------------------------------------------------------------------------- verbs
+def _write_json(path: Optional[str], obj) -> None:
+    if path:
+        from .data.io import write_json
+
+        write_json(Path(path), obj)
+
+
+def _report(failures, what: str = "file(s)") -> int:
+    if not failures:
+        return 0
+    print(f"{len(failures)} {what} failed:", file=sys.stderr)
+    for path, why in failures:
+        print(f"  {path}: {why}", file=sys.stderr)
+    return 1
+
+
+def _load_model(args, task):
+    from . import hub
+
+    if args.model is not None and args.weights is not None:
+        raise UserError("give --model or --weights, not both")
+    return hub.load(args.weights if args.weights is not None else args.model, task=task.name)
+
+
+def _train(args) -> int:
+    from . import tasks
+    from .engine.config import load_config
+    from .runtime import set_threads
+    from .tasks import run
+
+    task = tasks.get(args.task)
+    set_threads(args.threads)
+    resume = not args.no_resume
+    if args.stages:
+        names = [s.strip() for s in args.stages.split(",") if s.strip()]
+        for w in run.train_stages(task, run.load_stage_configs(task, names, args.overrides, args.out_root),
+                                  resume=resume):
+            print(f"weights: {w}")
+        return 0
+    if args.out_root:
+        raise UserError("--out-root goes with --stages (one run: override train.out_dir)")
+    cfg = load_config(task.config_class, args.config, args.overrides, task=task.name)
+    print(f"weights: {run.train(task, cfg, resume=resume)}")
+    return 0
+
+
+def _eval(args) -> int:
+    from . import tasks
+    from .engine.config import load_config
+    from .runtime import set_threads
+    from .tasks import run
+
+    task = tasks.get(args.task)
+    set_threads(args.threads)
+    config = args.config if args.config is not None else task.default_eval_config
+    cfg = load_config(task.config_class, config, list(args.overrides), task=task.name)
+    e = cfg.eval
+    for key in ("dataset", "root", "split", "precision", "max_images"):
+        v = getattr(args, key, None)
+        if v is not None:
+            if not hasattr(e, key):
+                raise UserError(f"--{key.replace('_', '-')}: the {task.name} eval config has no {key!r}")
+            setattr(e, key, v)
+    task.apply_eval_arguments(cfg, args)
+    model = _load_model(args, task)
+    res = run.evaluate(task, model, cfg, max_images=getattr(e, "max_images", None), quiet=args.quiet)
+    res["model"] = model.name
+    res["weights"] = str(model.source)
+    res["dataset"] = {k: getattr(e, k) for k in ("dataset", "root", "split") if hasattr(e, k)}
+    evaluator = task.build_evaluator(cfg, model)
+    print(evaluator.format(res))
+    _write_json(args.json, res)
+    return _report(res.get("failed", []), "item(s)")
+
+
+def _predict(args) -> int:
+    from . import tasks
+    from .runtime import set_threads
+    from .tasks import run
+
+    task = tasks.get(args.task)
+    set_threads(args.threads)
+    model = _load_model(args, task)
+
+    def say(path, result):
+        if not args.quiet:
+            line = task.describe(result)
+            print(f"{path}: {line}" if line else str(path))
+
+    report = run.predict(task, model, args.inputs, args.out, args, quiet=args.quiet, on_result=say)
+    for path, name in report.renamed.items():
+        print(f"note: {path} is written as {name}* (its stem collides with another input's)", file=sys.stderr)
+    print(f"{len(report.results)} image(s) written to {args.out}")
+    return _report(report.failures)
+
+
+def _score(args) -> int:
+    from . import tasks
+
+    task = tasks.get(args.task)
+    summary, evaluator, failures = task.score(args)
+    summary["failed"] = [list(f) for f in failures]
+    print(evaluator.format(summary))
+    _write_json(args.json, summary)
+    return _report(failures)
+
+
+def _models(args) -> int:
+    import json
+
+    from . import hub, tasks
+
+    if args.task is not None:
+        tasks.get(args.task)  # validates the name
+    rows = hub.models(args.task)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], indent=1))
+        return 0
+    if not rows:
+        print("no bundled models" + (f" for {args.task}" if args.task else ""))
+        return 0
+    w = max(len(r.name) for r in rows)
+    print(f"{'name':{w}s}  {'task':9s}  {'size':>8s}  headline")
+    for r in rows:
+        print(f"{r.name:{w}s}  {r.task:9s}  {r.size_mb:6.1f} MB  {r.headline}")
+    return 0
+
+
+def _configs(args) -> int:
+    from . import tasks
+    from .engine.config import list_configs
+
+    names = [args.task] if args.task else tasks.names()
+    for n in names:
+        tasks.get(n)
+        for c in list_configs(n):
+            print(f"{n:9s} {c}")
+    return 0
+
+
 def _demo(args) -> int:
     from .demo import run_demo
+    from .runtime import set_threads
 
+    set_threads(args.threads)
     return run_demo(args.out, precision=args.precision)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
-    except (FileNotFoundError, KeyError, ValueError) as e:  # user errors: one line, no traceback
+    except (UserError, FileNotFoundError, KeyError, ValueError) as e:  # user errors: one line, no traceback
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"structnet: error: {msg}", file=sys.stderr)
+        print(f"structnet: error: {' '.join(str(msg).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("structnet: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. 'structnet configs | head': the reader left, nothing to report
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,12 @@
-"""``structnet demo``: the bundled models on sample photos shipped with scikit-image (no download)."""
+"""``structnet demo``: the bundled models on sample photos shipped with scikit-image (no download).
+
+Each bundled task model runs through the same generic prediction as ``structnet predict <task>``
+(:func:`structnet.tasks.run.predict`): skeletons (maps, thin skeleton, segments) and 2D poses (the whole photo is
+the person window: there is no person detector in the demo).
+"""
 from __future__ import annotations
 
-import json
+import argparse
 import time
 from pathlib import Path
 
@@ -22,38 +27,36 @@ def sample_images():
 
 
 def run_demo(out: str = "structnet-demo", precision: str = "auto") -> int:
-    from .data.io import write_png
-    from .pose2d.inference import DEFAULT_DRAW_THRESHOLD, load_pose_model
-    from .pose2d.inference import predict_file as predict_pose_file
-    from .skeleton.inference import load_skeleton_model, predict_file
+    from . import hub, tasks
+    from .data.io import write_json, write_png
+    from .tasks import run
 
     out_dir = Path(out)
     inputs = out_dir / "inputs"
-    inputs.mkdir(parents=True, exist_ok=True)
-    net = load_skeleton_model()
-    pose_net = load_pose_model()
-    summary = {"skeleton_model": net.metadata.get("name", "lmsds_efficientnet_lite0"),
-               "pose_model": pose_net.metadata.get("name", "mss_msr_hourglass2_lsp"), "images": [], "poses": []}
     paths = []
     for name, img in sample_images():
-        path = inputs / f"{name}.png"
-        write_png(path, img)
-        paths.append(path)
-        t0 = time.perf_counter()
-        r = predict_file(net, path, out_dir / "skeleton", precision=precision)
-        r["seconds"] = round(time.perf_counter() - t0, 3)
-        summary["images"].append(r)
-        print(f"skeleton  {name:10s} {r['width']}x{r['height']}  {r['skeleton_pixels']:5d} skeleton px  "
-              f"{r['segments']:2d} segment(s)  {r['seconds']:.2f} s")
-    for path in paths:  # the whole photo is the person window (no person detector in the demo)
-        t0 = time.perf_counter()
-        r = predict_pose_file(pose_net, path, out_dir / "pose", precision=precision)
-        r["seconds"] = round(time.perf_counter() - t0, 3)
-        summary["poses"].append(r)
-        good = sum(1 for j in r["joints"] if j["score"] is not None and j["score"] >= DEFAULT_DRAW_THRESHOLD)
-        print(f"pose      {path.stem:10s} {r['width']}x{r['height']}  {good:2d}/{len(r['joints'])} joints with "
-              f"score >= {DEFAULT_DRAW_THRESHOLD:g}  {r['seconds']:.2f} s")
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+        paths.append(write_png(inputs / f"{name}.png", img))
+    summary = {"models": {}, "results": {}}
+    for task_name in ("skeleton", "pose2d"):
+        task = tasks.get(task_name)
+        model = hub.load(None, task=task_name)
+        summary["models"][task_name] = model.name
+        options = argparse.Namespace(precision=precision)
+        task.add_predict_arguments(parser := argparse.ArgumentParser(add_help=False))
+        options = parser.parse_args([], namespace=options)
+        rows = summary["results"][task_name] = []
+        t0 = [time.perf_counter()]
+
+        def say(path, result, task=task, rows=rows, t0=t0):
+            seconds = time.perf_counter() - t0[0]
+            t0[0] = time.perf_counter()
+            rows.append({"image": str(path), "summary": task.describe(result), "seconds": round(seconds, 3)})
+            print(f"{task.name:9s} {path.stem:10s} {task.describe(result)}  {seconds:.2f} s")
+
+        report = run.predict(task, model, paths, out_dir / task_name, options, on_result=say)
+        for path, why in report.failures:
+            print(f"{task_name}: {path}: {why}")
+    write_json(out_dir / "summary.json", summary)
     print(f"skeleton overlays, segments and maps in {out_dir / 'skeleton'}; pose JSON and overlays in "
-          f"{out_dir / 'pose'}; summary in {out_dir / 'summary.json'}")
+          f"{out_dir / 'pose2d'}; summary in {out_dir / 'summary.json'}")
     return 0

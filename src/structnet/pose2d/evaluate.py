@@ -1,104 +1,158 @@
-"""Evaluation of a 2D pose model on a dataset of raw samples: PCK@0.2 (torso, LSP) or PCKh@0.5 (MPII) per joint,
-mean and AUC (see docs/pose2d.md)."""
+"""Evaluation of a 2D pose model: PCK@0.2 (torso, LSP protocol) or PCKh@0.5 (MPII) per joint, mean and AUC.
+
+:class:`PoseEvaluator` accumulates predictions and ground truth one person at a time (the evaluator protocol of
+:mod:`structnet.tasks`); :func:`evaluate_pose2d` runs a model over a dataset of raw samples through the shared
+loop (:func:`structnet.tasks.run.run_evaluation`): persons whose image cannot be read are listed in ``failed``
+and the rest evaluated. See docs/pose2d.md.
+"""
 from __future__ import annotations
 
 import math
-import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
 
+from ..errors import UserError
+from ..tasks.base import Evaluator
+from ..tasks.run import run_evaluation
 from .codec import HeatmapCodec
 from .layouts import get_layout
+
+__all__ = ["PoseEvaluator", "evaluate_pose2d", "format_results"]
+
 
 def _nan_to_none(v):
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
 
 
-def evaluate_pose2d(net: torch.nn.Module, ds, *, layout=None, codec: Optional[HeatmapCodec] = None,
+class PoseEvaluator(Evaluator):
+    """PCK / PCKh of keypoint predictions against the samples' ground truth.
+
+    layout: the keypoint layout (name or :class:`KeypointLayout`). metric: ``"pck"`` (torso PCK, LSP's
+    ``eval_pck.m``), ``"pckh"`` (MPII; needs head normalisers, sample key ``norm``) or ``"auto"`` (pckh for
+    mpii16, else pck); threshold: default 0.2 (pck) / 0.5 (pckh); protocol: the PCKh reference implementation
+    (:data:`~structnet.pose2d.metrics.PCKH_PROTOCOLS`). settings: recorded in the summary.
+    ``process(sample, prediction)``: ``sample`` with ``keypoints`` (K, 2), ``annotated`` (K,), ``norm``;
+    ``prediction`` with ``keypoints`` (K, 2) image pixels and ``scores`` (K,)."""
+
+    def __init__(self, layout, metric: str = "auto", threshold: Optional[float] = None, protocol: str = "official",
+                 settings: Optional[Dict[str, Any]] = None):
+        self.layout = get_layout(layout)
+        if metric == "auto":
+            metric = "pckh" if self.layout.name == "mpii16" else "pck"
+        if metric not in ("pck", "pckh"):
+            raise UserError(f"metric must be 'pck', 'pckh' or 'auto', got {metric!r}")
+        self.metric, self.protocol = metric, protocol
+        self.threshold = float(threshold) if threshold is not None else (0.5 if metric == "pckh" else 0.2)
+        if not (math.isfinite(self.threshold) and self.threshold > 0):
+            raise UserError(f"the {metric} threshold must be > 0, got {threshold}")
+        self.settings = dict(settings or {})
+        self.reset()
+
+    def reset(self) -> None:
+        self._pred: List[np.ndarray] = []
+        self._scores: List[np.ndarray] = []
+        self._gt: List[np.ndarray] = []
+        self._vis: List[np.ndarray] = []
+        self._norm: List[float] = []
+
+    def process(self, sample: Dict[str, Any], prediction: Dict[str, Any]) -> None:
+        k = self.layout.num_joints
+        kp = np.asarray(prediction["keypoints"], np.float64).reshape(k, 2)
+        self._pred.append(kp)
+        self._scores.append(np.asarray(prediction["scores"], np.float64).reshape(k))
+        self._gt.append(np.asarray(sample["keypoints"], np.float64).reshape(k, 2))
+        self._vis.append(np.asarray(sample["annotated"], bool).reshape(k))
+        self._norm.append(float(sample["norm"]))
+
+    def arrays(self):
+        """``(pred, scores, gt, visible, norm)`` of the processed persons as arrays."""
+        k = self.layout.num_joints
+        n = len(self._pred)
+        if n == 0:
+            return np.zeros((0, k, 2)), np.zeros((0, k)), np.zeros((0, k, 2)), np.zeros((0, k), bool), np.zeros(0)
+        return (np.stack(self._pred), np.stack(self._scores), np.stack(self._gt), np.stack(self._vis),
+                np.asarray(self._norm))
+
+    def summarize(self) -> Dict[str, Any]:
+        from . import metrics as M
+
+        pred, _, gt, vis, norm = self.arrays()
+        if len(pred) == 0:
+            raise UserError("no person was evaluated")
+        lay, t = self.layout, self.threshold
+        if self.metric == "pck":
+            per_joint, mean = M.pck_torso(pred, gt, vis, t, layout=lay)
+            nrm = M.torso_normalizer(gt, vis, layout=lay)
+            used = vis & np.isfinite(nrm)[:, None]
+            steps = max(2, int(round(t / 0.01)) + 1)
+            auc = M.auc(pred, gt, used, np.where(np.isfinite(nrm), nrm, 1.0), max_threshold=t, num_thresholds=steps)
+            name, auc_range = f"PCK@{t:g}", [0.0, t]
+            table = dict(M.per_joint_table(per_joint, lay, mean))
+        else:
+            used = vis & np.isfinite(norm)[:, None] & (norm > 0)[:, None]
+            nrm = np.where(np.isfinite(norm) & (norm > 0), norm, 1.0)
+            per_joint, mean = M.pckh(pred, gt, used, norm=nrm, threshold=t, protocol=self.protocol, layout=lay)
+            summ = M.pckh_summary(pred, gt, used, norm=nrm, protocol=self.protocol, thresholds=(t, 0.1), layout=lay)
+            auc, name, auc_range = summ["AUC"], f"PCKh@{t:g}", [0.0, 0.5]
+            table = {c: v * 100.0 for c, v in summ.items()}
+        settings = dict(self.settings)
+        settings["protocol"] = self.protocol if self.metric == "pckh" else None
+        return {"metric": name, "layout": lay.name, "n": len(pred), "n_persons": len(pred),
+                "n_scored": int(used.sum()),
+                "per_joint": {j: _nan_to_none(float(v)) for j, v in zip(lay.joints, per_joint)},
+                "mean": _nan_to_none(float(mean)), "auc": _nan_to_none(float(auc)), "auc_range": auc_range,
+                "table": {c: _nan_to_none(float(v)) for c, v in table.items()}, "settings": settings}
+
+    def format(self, summary: Dict[str, Any]) -> str:
+        return format_results(summary)
+
+
+def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = None,
                     metric: str = "auto", threshold: Optional[float] = None, protocol: str = "official",
                     flip_test: bool = True, scales: Sequence[float] = (1.0,), refine: str = "dark",
                     window: str = "annotation", precision: str = "float32", max_images: Optional[int] = None,
                     progress: bool = False, return_predictions: bool = False) -> Dict[str, Any]:
     """Accuracy of a pose model on a dataset of raw samples (a :class:`PoseDataset` without transform, e.g.
-    :func:`build_eval_dataset`).
+    :func:`~structnet.pose2d.train.build_eval_dataset`).
 
-    layout: default ``net.pose_layout`` (models from ``load_pose_model``), else the dataset's; codec: default
-    ``net.pose_codec`` (else ``HeatmapCodec()``: 256 input). metric: ``"pck"`` (torso PCK, LSP protocol),
-    ``"pckh"`` (MPII, needs head normalisers in the records) or ``"auto"`` (pckh for mpii16, else pck);
-    threshold: default 0.2 (pck) / 0.5 (pckh). protocol: the PCKh reference implementation
-    (:data:`~structnet.pose2d.metrics.PCKH_PROTOCOLS`). flip_test, scales, refine, precision: as
+    net: a :class:`~structnet.hub.LoadedModel` or a bare module. layout: default the loaded model's, else the
+    dataset's; codec: default the loaded model's (else ``HeatmapCodec()``: 256 input). metric / threshold /
+    protocol: as :class:`PoseEvaluator`. flip_test, scales, refine, precision: as
     :func:`~structnet.pose2d.inference.predict_pose`. window: ``"annotation"`` (the record's centre / scale) or
     ``"image"`` (whole image).
 
     Returns a JSON-ready dict: ``metric`` (e.g. ``"PCK@0.2"``), ``layout``, ``n_persons``, ``n_scored`` (joints
     that count), ``per_joint`` {joint name: fraction or None}, ``mean`` (fraction), ``auc`` (fraction; thresholds
     ``0 .. threshold`` step 0.01 for PCK, ``0 .. 0.5`` for PCKh), ``table`` (README columns in percent),
-    ``settings`` and ``seconds``; with ``return_predictions`` also ``predictions`` (N, K, 2) image pixels and
-    ``scores`` (N, K) as numpy arrays.
+    ``settings``, ``seconds`` and ``failed`` (persons whose image could not be read: ``[[name, reason], ...]``);
+    with ``return_predictions`` also ``predictions`` (N, K, 2) image pixels and ``scores`` (N, K) as numpy arrays.
     """
-    from . import metrics as M
-    from .inference import predict_pose
+    from .inference import predict_pose, unpack_model
 
     if getattr(ds, "transform", None) is not None:
         raise ValueError("evaluate_pose2d needs raw samples: pass a dataset without transform (build_eval_dataset)")
     if window not in ("annotation", "image"):
         raise ValueError(f"window must be 'annotation' or 'image', got {window!r}")
-    lay = get_layout(layout if layout is not None else getattr(net, "pose_layout", None) or ds.layout)
-    if metric == "auto":
-        metric = "pckh" if lay.name == "mpii16" else "pck"
-    if metric not in ("pck", "pckh"):
-        raise ValueError(f"metric must be 'pck', 'pckh' or 'auto', got {metric!r}")
-    t = float(threshold) if threshold is not None else (0.5 if metric == "pckh" else 0.2)
-    if metric == "pckh" and any(r.norm_kind != "head" for r in getattr(ds, "records", [])[:1]):
+    module, model_layout, codec = unpack_model(net, layout, codec)
+    lay = get_layout(model_layout if model_layout is not None else ds.layout)
+    ev = PoseEvaluator(lay, metric, threshold, protocol,
+                       settings={"flip_test": bool(flip_test), "scales": [float(x) for x in scales],
+                                 "refine": refine, "window": window, "precision": precision})
+    if ev.metric == "pckh" and any(r.norm_kind != "head" for r in getattr(ds, "records", [])[:1]):
         raise ValueError("metric pckh needs MPII head normalisers; this dataset's records are normalised by "
                          f"{ds.records[0].norm_kind!r} (use metric pck)")
-    n = len(ds) if max_images is None else min(len(ds), int(max_images))
-    if n < 1:
-        raise ValueError("evaluate_pose2d: empty dataset")
-    k = lay.num_joints
-    pred, scores = np.zeros((n, k, 2)), np.zeros((n, k))
-    gt, vis, norm = np.zeros((n, k, 2)), np.zeros((n, k), bool), np.zeros(n)
-    it = range(n)
-    if progress:
-        from tqdm import tqdm
-        it = tqdm(it, desc="eval pose2d", leave=False)
-    t0 = time.perf_counter()
-    for i in it:
-        s = ds[i]
+
+    def predict_sample(s):
         if s.get("image") is None:
-            raise ValueError(f"sample {s.get('name')!r} has no image (annotation-only source: set eval.image_dir)")
+            raise UserError(f"sample {s.get('name')!r} has no image (annotation-only source: set eval.image_dir)")
         win = {"center": s["center"], "scale": float(s["scale"])} if window == "annotation" else {}
-        res = predict_pose(net, s["image"], flip_test=flip_test, scales=tuple(scales), refine=refine, layout=lay,
-                           codec=codec, precision=precision, **win)
-        pred[i], scores[i] = res["keypoints"], res["scores"]
-        gt[i], vis[i], norm[i] = s["keypoints"], s["annotated"], float(s["norm"])
-    seconds = time.perf_counter() - t0
-    if metric == "pck":
-        per_joint, mean = M.pck_torso(pred, gt, vis, t, layout=lay)
-        nrm = M.torso_normalizer(gt, vis, layout=lay)
-        used = vis & np.isfinite(nrm)[:, None]
-        steps = max(2, int(round(t / 0.01)) + 1)
-        auc = M.auc(pred, gt, used, np.where(np.isfinite(nrm), nrm, 1.0), max_threshold=t, num_thresholds=steps)
-        name, auc_range = f"PCK@{t:g}", [0.0, t]
-        table = dict(M.per_joint_table(per_joint, lay, mean))
-    else:
-        used = vis & np.isfinite(norm)[:, None] & (norm > 0)[:, None]
-        nrm = np.where(np.isfinite(norm) & (norm > 0), norm, 1.0)
-        per_joint, mean = M.pckh(pred, gt, used, norm=nrm, threshold=t, protocol=protocol, layout=lay)
-        summ = M.pckh_summary(pred, gt, used, norm=nrm, protocol=protocol, thresholds=(t, 0.1), layout=lay)
-        auc, name, auc_range = summ["AUC"], f"PCKh@{t:g}", [0.0, 0.5]
-        table = {c: v * 100.0 for c, v in summ.items()}
-    out: Dict[str, Any] = {
-        "metric": name, "layout": lay.name, "n_persons": n, "n_scored": int(used.sum()),
-        "per_joint": {j: _nan_to_none(float(v)) for j, v in zip(lay.joints, per_joint)},
-        "mean": _nan_to_none(float(mean)), "auc": _nan_to_none(float(auc)), "auc_range": auc_range,
-        "table": {c: _nan_to_none(float(v)) for c, v in table.items()},
-        "settings": {"flip_test": bool(flip_test), "scales": [float(x) for x in scales], "refine": refine,
-                     "window": window, "precision": precision, "protocol": protocol if metric == "pckh" else None},
-        "seconds": round(seconds, 2)}
+        return predict_pose(module, s["image"], flip_test=flip_test, scales=tuple(scales), refine=refine,
+                            layout=lay, codec=codec, precision=precision, **win)
+
+    out = run_evaluation(ds, ev, predict_sample, max_images=max_images, quiet=not progress, desc="eval pose2d")
     if return_predictions:
+        pred, scores, _, _, _ = ev.arrays()
         out["predictions"], out["scores"] = pred, scores
     return out
 

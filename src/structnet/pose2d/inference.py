@@ -96,21 +96,16 @@ Default thresholds: tau_c = tau_s = 0.2 (:data:`DEFAULT_KEYPOINT_THRESHOLD`, :da
 HRNet's keypoint-confidence threshold for heatmap peaks of unit-height Gaussian targets; the paper tunes both on a
 validation set.
 
-Saved models
-------------
-:func:`save_pose_model` writes safetensors (:func:`structnet.engine.checkpoint.export_weights`) whose string
-metadata holds ``task`` = ``"pose2d"``, ``model_config`` (JSON of :meth:`PoseNet.config`), ``layout`` (the layout
-name), ``layout_spec`` (JSON: joints, flip pairs, edges, structure groups, torso; so custom layouts load too),
-``input_size`` (JSON ``[H, W]``) and ``codec`` (JSON of the :class:`HeatmapCodec` settings). :func:`load_pose_model`
-rebuilds the model from them and attaches ``pose_layout``, ``pose_codec`` and ``metadata`` to it; with no
-argument it loads the bundled model :data:`DEFAULT_POSE_MODEL` from ``structnet/weights/``.
+Models
+------
+``net`` is a :class:`~structnet.pose2d.model.PoseNet` (or any module returning ``{"final": heatmaps}``) with
+``layout`` / ``codec`` passed explicitly, or a :class:`structnet.hub.LoadedModel` (``structnet.hub.load``) whose
+layout and codec are used. Saved models and their metadata: :mod:`structnet.pose2d.task`; per-image files:
+:mod:`structnet.pose2d.writer`.
 """
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -118,26 +113,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.io import image_to_tensor, read_image, write_png
+from ..data.io import image_to_tensor
 from ..nn.precision import inference_context
 from .augment import PIXEL_STD, _finite_number, center_scale_from_box, crop_matrix
 from .codec import REFINEMENTS, HeatmapCodec, average_flip
 from .layouts import KeypointLayout, get_layout, list_layouts
 
 __all__ = [
-    "DEFAULT_POSE_MODEL", "WEIGHTS_DIR", "BUNDLED", "BOX_PADDING", "WHOLE_IMAGE_PADDING", "SIX_SCALES",
+    "DEFAULT_POSE_MODEL", "BOX_PADDING", "WHOLE_IMAGE_PADDING", "SIX_SCALES",
     "ANTIALIAS_BELOW", "SCALE_WARP_MODE", "MIN_COVERAGE", "DEFAULT_KEYPOINT_THRESHOLD", "DEFAULT_FUSE_THRESHOLD",
-    "DEFAULT_PERTURBATIONS",
-    "DEFAULT_DRAW_THRESHOLD", "DEFAULT_BATCH_SIZE", "ConditionalTesting", "save_pose_model", "load_pose_model",
-    "predict_pose", "predict_batch", "fuse_scales", "fuse_trials", "pose_to_json", "draw_pose_overlay",
-    "predict_file", "LEFT_COLOUR", "RIGHT_COLOUR", "CENTRE_COLOUR",
+    "DEFAULT_PERTURBATIONS", "DEFAULT_DRAW_THRESHOLD", "DEFAULT_BATCH_SIZE", "ConditionalTesting", "load_pose_model",
+    "predict_pose", "predict_batch", "fuse_scales", "fuse_trials",
 ]
 
 #: Name of the bundled default model (a 2-stack MSS + MSR hourglass trained on LSP-extended).
 DEFAULT_POSE_MODEL = "mss_msr_hourglass2_lsp"
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-#: Bundled models by name -> safetensors path (the file may not exist before the model is trained).
-BUNDLED: Dict[str, Path] = {DEFAULT_POSE_MODEL: WEIGHTS_DIR / f"{DEFAULT_POSE_MODEL}.safetensors"}
 
 #: Window side / longer person-box side for a given box (HRNet / mmpose; the LSPET training records use it).
 BOX_PADDING = 1.25
@@ -161,12 +151,6 @@ DEFAULT_PERTURBATIONS: Tuple[Tuple[float, float, float], ...] = (
 DEFAULT_DRAW_THRESHOLD = 0.2
 #: Crops per forward pass.
 DEFAULT_BATCH_SIZE = 32
-#: Overlay colours (RGB): the person's left side, right side, and joints / bones on neither or both sides.
-LEFT_COLOUR = (40, 120, 255)
-RIGHT_COLOUR = (255, 60, 40)
-CENTRE_COLOUR = (40, 220, 60)
-
-_RESERVED_META = ("task", "model_config", "layout", "layout_spec", "input_size", "codec")
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -285,20 +269,26 @@ def _device_of(net: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def _resolve_codec(net: nn.Module, codec: Optional[HeatmapCodec]) -> HeatmapCodec:
+def unpack_model(net, layout=None, codec: Optional[HeatmapCodec] = None):
+    """``(module, layout, codec)`` of a :class:`~structnet.hub.LoadedModel` (explicit arguments win over the
+    model's) or of a bare module (layout / codec as given)."""
+    from ..hub import LoadedModel
+
+    if isinstance(net, LoadedModel):
+        return net.network, (layout if layout is not None else net.layout), (codec if codec is not None else net.codec)
+    return net, layout, codec
+
+
+def _resolve_codec(codec: Optional[HeatmapCodec]) -> HeatmapCodec:
     if codec is not None:
         if not isinstance(codec, HeatmapCodec):
             raise ValueError(f"codec must be a HeatmapCodec, got {type(codec).__name__}")
         return codec
-    c = getattr(net, "pose_codec", None)
-    return c if isinstance(c, HeatmapCodec) else HeatmapCodec()
+    return HeatmapCodec()
 
 
-def _resolve_layout(net: nn.Module, layout, num_joints: int) -> KeypointLayout:
-    """Explicit layout > ``net.pose_layout`` (set by :func:`load_pose_model`) > the only built-in layout with
-    ``num_joints`` joints."""
-    if layout is None:
-        layout = getattr(net, "pose_layout", None)
+def _resolve_layout(layout, num_joints: int) -> KeypointLayout:
+    """Explicit layout > the only built-in layout with ``num_joints`` joints."""
     if layout is None:
         fits = [get_layout(n) for n in list_layouts()]
         fits = [l for l in fits if l.num_joints == num_joints]
@@ -468,7 +458,7 @@ class _EvalMode:
         return False
 
 
-def predict_pose(net: nn.Module, image: np.ndarray, box=None, flip_test: bool = True,
+def predict_pose(net, image: np.ndarray, box=None, flip_test: bool = True,
                  scales: Sequence[float] = (1.0,), refine: str = "dark",
                  conditional: Optional[ConditionalTesting] = None, *, center=None, scale: Optional[float] = None,
                  padding: Optional[float] = None, layout=None, codec: Optional[HeatmapCodec] = None,
@@ -476,15 +466,15 @@ def predict_pose(net: nn.Module, image: np.ndarray, box=None, flip_test: bool = 
                  batch_size: int = DEFAULT_BATCH_SIZE) -> Dict[str, Any]:
     """Pose of one person in one image (see the module docstring for every step and convention).
 
-    net: a :class:`~structnet.pose2d.model.PoseNet` (or any module returning ``{"final": (B, K, h, w)}`` or that
-    tensor), run in eval mode without autograd on its own device (its train/eval mode is restored afterwards).
+    net: a :class:`~structnet.hub.LoadedModel` of a pose model, or a :class:`~structnet.pose2d.model.PoseNet` (or
+    any module returning ``{"final": (B, K, h, w)}`` or that tensor), run in eval mode without autograd on its own device (its train/eval mode is restored afterwards).
     image: ``(H, W, 3)`` uint8 RGB (or ``(H, W)`` grey). box: ``(x1, y1, x2, y2)`` person box (None: the whole
     image); or ``center`` + ``scale`` (window side ``scale * 200`` px). padding: window side / longer box side
     (default 1.25 for a box, 1.0 for the whole image). flip_test: average with the mirrored crop. scales: window
     factors of the multi-scale test (``(1.0,)`` = single scale). refine / dark_sigma: heatmap decoding
     (:meth:`HeatmapCodec.decode`). conditional: a :class:`ConditionalTesting` to enable the paper's conditional
-    testing. layout: keypoint layout for the flip test (default ``net.pose_layout`` or the built-in layout with
-    the model's joint count); codec: default ``net.pose_codec`` or ``HeatmapCodec()``. precision: ``"auto"``,
+    testing. layout: keypoint layout for the flip test (default: the loaded model's, else the built-in layout with
+    the model's joint count); codec: default the loaded model's, else ``HeatmapCodec()``. precision: ``"auto"``,
     ``"float32"``, ``"bfloat16"`` (:func:`structnet.nn.precision.inference_context`).
 
     Returns a dict: ``keypoints`` (K, 2) image px, ``scores`` (K,), ``center`` (2,), ``scale`` and ``box`` (None
@@ -500,14 +490,15 @@ def predict_pose(net: nn.Module, image: np.ndarray, box=None, flip_test: bool = 
     batch_size = _check_batch_size(batch_size)
     if conditional is not None and not isinstance(conditional, ConditionalTesting):
         raise ValueError(f"conditional must be a ConditionalTesting or None, got {type(conditional).__name__}")
-    codec = _resolve_codec(net, codec)
+    net, layout, codec = unpack_model(net, layout, codec)
+    codec = _resolve_codec(codec)
     h, w = img.shape[1:]
     c0, s0, box_used = _window((h, w), box, center, scale, padding)
     device = _device_of(net)
     img = img.to(device)
 
     def layout_fn(k: int) -> KeypointLayout:
-        return _resolve_layout(net, layout, k)
+        return _resolve_layout(layout, k)
 
     with _EvalMode(net):
         heat, pts, sc = _run_trials(net, img, c0[None], np.array([s0]), factors, flip_test, layout_fn, codec,
@@ -540,7 +531,7 @@ def predict_pose(net: nn.Module, image: np.ndarray, box=None, flip_test: bool = 
     return result
 
 
-def predict_batch(net: nn.Module, crops, flip_test: bool = True, refine: str = "dark", *, layout=None,
+def predict_batch(net, crops, flip_test: bool = True, refine: str = "dark", *, layout=None,
                   codec: Optional[HeatmapCodec] = None, dark_sigma: Optional[float] = None, precision: str = "auto",
                   batch_size: int = DEFAULT_BATCH_SIZE) -> Dict[str, np.ndarray]:
     """Batched inference on crops that a dataset pipeline already made (evaluation).
@@ -551,7 +542,8 @@ def predict_batch(net: nn.Module, crops, flip_test: bool = True, refine: str = "
     (map them to the image with the crop's inverse matrix, e.g. :meth:`PoseCrop.to_image`) and ``scores`` (B, K).
     """
     x = crops if isinstance(crops, torch.Tensor) else torch.as_tensor(np.asarray(crops))
-    codec = _resolve_codec(net, codec)
+    net, layout, codec = unpack_model(net, layout, codec)
+    codec = _resolve_codec(codec)
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"crops must be (B, 3, H, W), got shape {tuple(x.shape)}")
     if tuple(x.shape[-2:]) != tuple(codec.input_size):
@@ -562,216 +554,16 @@ def predict_batch(net: nn.Module, crops, flip_test: bool = True, refine: str = "
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
     x = x.to(_device_of(net))
     with _EvalMode(net):
-        hm = _forward_flip(net, x, flip_test, lambda k: _resolve_layout(net, layout, k), batch_size, precision)
+        hm = _forward_flip(net, x, flip_test, lambda k: _resolve_layout(layout, k), batch_size, precision)
     pts, sc = _decode(codec, hm, refine, dark_sigma)
     return {"heatmaps": hm.cpu().numpy().astype(np.float32), "keypoints": pts, "scores": sc}
 
 
-# ---------------------------------------------------------------------------------------- saving / loading
-def _layout_spec(layout: KeypointLayout) -> Dict[str, Any]:
-    return {"name": layout.name, "joints": list(layout.joints), "flip_pairs": [list(p) for p in layout.flip_pairs],
-            "edges": [list(e) for e in layout.edges], "structure_groups": [list(g) for g in layout.structure_groups],
-            "torso": None if layout.torso is None else list(layout.torso)}
+def load_pose_model(weights=None, model: Optional[str] = None, device=None):
+    """A pose model as a :class:`~structnet.hub.LoadedModel` (``structnet.hub.load`` restricted to pose2d): a
+    weights file (``weights``) or a bundled name (``model``, default :data:`DEFAULT_POSE_MODEL`)."""
+    from ..hub import load
 
-
-def _layout_from_spec(spec: Mapping, path) -> KeypointLayout:
-    try:
-        return KeypointLayout(str(spec["name"]), tuple(str(j) for j in spec["joints"]),
-                              tuple((int(a), int(b)) for a, b in spec["flip_pairs"]),
-                              tuple((int(a), int(b)) for a, b in spec["edges"]),
-                              tuple(tuple(int(i) for i in g) for g in spec["structure_groups"]),
-                              None if spec.get("torso") is None else (int(spec["torso"][0]), int(spec["torso"][1])))
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"{path}: malformed layout_spec in the metadata ({type(e).__name__}: {e})") from None
-
-
-def save_pose_model(net: nn.Module, path, layout, extra_meta: Optional[Mapping[str, object]] = None,
-                    codec: Optional[HeatmapCodec] = None) -> Path:
-    """Write ``net`` (a :class:`~structnet.pose2d.model.PoseNet`) as safetensors with the metadata of the module
-    docstring. layout: a name or :class:`KeypointLayout` (its joint count must match the model); codec: the
-    training codec (default ``net.pose_codec`` or ``HeatmapCodec()``); extra_meta: more metadata (strings, or
-    values stored as JSON), e.g. the training config and metrics; the reserved keys
-    ``task, model_config, layout, layout_spec, input_size, codec`` are refused."""
-    from ..engine.checkpoint import export_weights
-
-    model = net.module if isinstance(net, (nn.parallel.DistributedDataParallel, nn.DataParallel)) else net
-    if not callable(getattr(model, "config", None)) or not hasattr(model, "num_joints"):
-        raise ValueError(f"save_pose_model needs a PoseNet (with config() and num_joints), got {type(model).__name__}")
-    lay = get_layout(layout)
-    if lay.num_joints != model.num_joints:
-        raise ValueError(f"layout {lay.name!r} has {lay.num_joints} joints but the model predicts {model.num_joints}")
-    codec = _resolve_codec(model, codec)
-    extra = dict(extra_meta or {})
-    clash = sorted(set(extra) & set(_RESERVED_META))
-    if clash:
-        raise ValueError(f"extra_meta must not set reserved key(s) {', '.join(clash)}")
-    meta = {**{str(k): v for k, v in extra.items()},
-            "task": "pose2d", "model_config": model.config(), "layout": lay.name, "layout_spec": _layout_spec(lay),
-            "input_size": list(codec.input_size),
-            "codec": {"input_size": list(codec.input_size), "heatmap_size": list(codec.heatmap_size),
-                      "sigma": float(codec.sigma), "scales": list(codec.scales)}}
-    return export_weights(model, path, meta)
-
-
-def load_pose_model(weights=None, model: Optional[str] = None, device=None) -> nn.Module:
-    """A :class:`~structnet.pose2d.model.PoseNet` in eval mode from a file written by :func:`save_pose_model`
-    (``weights``), or the bundled model ``model`` (default :data:`DEFAULT_POSE_MODEL`) from
-    ``structnet/weights/<name>.safetensors``. The model carries ``pose_layout`` (:class:`KeypointLayout`),
-    ``pose_codec`` (:class:`HeatmapCodec`) and ``metadata`` (decoded dict). ``device``: where to put it (CPU)."""
-    from ..engine.checkpoint import load_weights, read_weights_metadata
-    from .model import build_pose_model
-
-    if weights is None:
-        name = DEFAULT_POSE_MODEL if model is None else str(model)
-        if name not in BUNDLED:
-            raise KeyError(f"unknown bundled pose model {name!r}; valid names: {', '.join(sorted(BUNDLED))}")
-        weights = BUNDLED[name]
-        if not Path(weights).is_file():
-            raise FileNotFoundError(f"bundled pose model {name!r} not found: {weights} (it is written by the "
-                                    f"project's pose2d training; pass weights= a file from save_pose_model)")
-    elif model is not None:
+    if weights is not None and model is not None:
         raise ValueError("give either weights (a file) or model (a bundled name), not both")
-    path = Path(weights)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    meta = read_weights_metadata(path, decode=True)
-    cfg = meta.get("model_config")
-    if not isinstance(cfg, dict) or "num_joints" not in cfg or meta.get("task", "pose2d") != "pose2d":
-        raise ValueError(f"{path}: not a structnet pose2d weights file (no pose model_config in its metadata)")
-    try:
-        net = build_pose_model(**cfg)
-    except TypeError as e:
-        raise ValueError(f"{path}: model_config does not fit build_pose_model ({e})") from None
-    load_weights(net, path)
-    if isinstance(meta.get("layout_spec"), dict):
-        lay = _layout_from_spec(meta["layout_spec"], path)
-    elif "layout" in meta:
-        lay = get_layout(str(meta["layout"]))
-    else:
-        lay = _resolve_layout(net, None, net.num_joints)
-    if lay.num_joints != net.num_joints:
-        raise ValueError(f"{path}: layout {lay.name!r} has {lay.num_joints} joints but the model has {net.num_joints}")
-    cc = meta.get("codec") if isinstance(meta.get("codec"), dict) else {}
-    isz = cc.get("input_size", meta.get("input_size", (256, 256)))
-    try:
-        codec = HeatmapCodec(input_size=tuple(isz), heatmap_size=tuple(cc.get("heatmap_size", (64, 64))),
-                             sigma=float(cc.get("sigma", 1.0)), scales=tuple(cc.get("scales", (1, 2, 4, 8))))
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{path}: bad codec settings in the metadata ({e})") from None
-    net.pose_layout, net.pose_codec, net.metadata = lay, codec, meta
-    if device is not None:
-        net = net.to(device)
-    return net.eval()
-
-
-# ------------------------------------------------------------------------------------------------ outputs
-def _as_kp_scores(keypoints, scores, k: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
-    kp = np.asarray(keypoints, dtype=np.float64)
-    if kp.ndim != 2 or kp.shape[1] != 2 or (k is not None and kp.shape[0] != k):
-        want = f"({k}, 2)" if k is not None else "(K, 2)"
-        raise ValueError(f"keypoints must be {want}, got shape {kp.shape}")
-    sc = np.ones(kp.shape[0]) if scores is None else np.asarray(scores, dtype=np.float64)
-    if sc.shape != (kp.shape[0],):
-        raise ValueError(f"scores must have shape ({kp.shape[0]},), got {sc.shape}")
-    return kp, sc
-
-
-def _num(v: float) -> Optional[float]:
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def pose_to_json(result: Mapping[str, Any], image_path, width: int, height: int, layout) -> Dict[str, Any]:
-    """The per-image pose record: ``{"image": str(image_path), "width", "height", "joints": [{"name", "x", "y",
-    "score"}, ...]}`` with one joint per layout joint, in layout order (LSP models: right_ankle ... head_top);
-    ``x``, ``y`` image pixels (pixel centres at integers), plain Python floats (non-finite values become null)."""
-    lay = get_layout(layout)
-    kp, sc = _as_kp_scores(result["keypoints"], result["scores"], lay.num_joints)
-    wd, ht = int(width), int(height)
-    if wd < 1 or ht < 1:
-        raise ValueError(f"width and height must be positive, got {width}x{height}")
-    joints = [{"name": n, "x": _num(kp[i, 0]), "y": _num(kp[i, 1]), "score": _num(sc[i])}
-              for i, n in enumerate(lay.joints)]
-    return {"image": str(image_path), "width": wd, "height": ht, "joints": joints}
-
-
-def _sides(layout: KeypointLayout) -> np.ndarray:
-    """Per joint: 1 = the person's left, -1 = right, 0 = neither. From the names ("left"/"right" in them, or an
-    ``l_`` / ``r_`` prefix); joints of a flip pair without such names: first = right, second = left."""
-    side = np.zeros(layout.num_joints, np.int64)
-    for i, n in enumerate(layout.joints):
-        low = n.lower()
-        if "left" in low or low.startswith("l_"):
-            side[i] = 1
-        elif "right" in low or low.startswith("r_"):
-            side[i] = -1
-    for a, b in layout.flip_pairs:
-        if side[a] == 0 and side[b] == 0:
-            side[a], side[b] = -1, 1
-    return side
-
-
-def draw_pose_overlay(image: np.ndarray, keypoints, scores, layout,
-                      score_threshold: float = DEFAULT_DRAW_THRESHOLD) -> np.ndarray:
-    """A copy of ``image`` (uint8 ``(H, W, 3)`` RGB; ``(H, W)`` grey becomes RGB) with the skeleton drawn: the
-    layout's edges as lines and the joints as filled circles, only for joints whose score is ``>=
-    score_threshold`` (``scores=None``: all) and whose coordinates are finite. Colours: :data:`LEFT_COLOUR` for the
-    person's left side, :data:`RIGHT_COLOUR` for the right, :data:`CENTRE_COLOUR` for the rest (an edge takes its
-    joints' side when they agree). Line width ``max(1, round(min(H, W) / 160))`` px, circle radius twice that;
-    anti-aliased, sub-pixel positions (OpenCV ``shift`` = 4 fractional bits)."""
-    import cv2
-
-    img = np.asarray(image)
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8 or img.shape[0] < 1 or img.shape[1] < 1:
-        raise ValueError(f"image must be uint8 (H, W, 3) or (H, W), got {img.dtype} {np.asarray(image).shape}")
-    lay = get_layout(layout)
-    kp, sc = _as_kp_scores(keypoints, scores, lay.num_joints)
-    thr = _finite_number(score_threshold, "score_threshold")
-    out = np.ascontiguousarray(img.copy())
-    h, w = out.shape[:2]
-    lw = max(1, int(round(min(h, w) / 160)))
-    shift = 4
-    ok = np.isfinite(kp).all(axis=1) & np.isfinite(sc) & (sc >= thr)
-    big = 4.0 * max(h, w)                           # keep OpenCV's int coordinates in range
-    fixed = np.round(np.clip(np.nan_to_num(kp), -big, big) * (1 << shift)).astype(np.int64)
-    side = _sides(lay)
-    colour = {1: LEFT_COLOUR, -1: RIGHT_COLOUR, 0: CENTRE_COLOUR}
-    for a, b in lay.edges:
-        if ok[a] and ok[b]:
-            s = side[a] if side[a] == side[b] else 0
-            cv2.line(out, (int(fixed[a, 0]), int(fixed[a, 1])), (int(fixed[b, 0]), int(fixed[b, 1])), colour[s],
-                     lw, cv2.LINE_AA, shift)
-    for i in np.flatnonzero(ok):
-        cv2.circle(out, (int(fixed[i, 0]), int(fixed[i, 1])), (2 * lw) << shift, colour[int(side[i])], -1,
-                   cv2.LINE_AA, shift)
-    return out
-
-
-def predict_file(net: nn.Module, path, out_dir, box=None, flip_test: bool = True, scales: Sequence[float] = (1.0,),
-                 refine: str = "dark", conditional: Optional[ConditionalTesting] = None, *, layout=None,
-                 score_threshold: float = DEFAULT_DRAW_THRESHOLD, precision: str = "auto",
-                 **predict_kwargs) -> Dict[str, Any]:
-    """Run :func:`predict_pose` on one image file and write ``<out_dir>/<stem>_pose.json`` (:func:`pose_to_json`)
-    and ``<out_dir>/<stem>_overlay.png`` (:func:`draw_pose_overlay`). Returns the JSON dict.
-
-    A missing / corrupt / non-image file raises :class:`~structnet.data.io.ImageReadError` (one line naming the
-    file) before anything is written, so :func:`~structnet.data.io.process_batch` goes on with the other files and
-    :func:`~structnet.data.io.report_failures` lists it. ``predict_kwargs`` go to :func:`predict_pose`.
-    """
-    from ..data.io import atomic_write
-
-    image = read_image(path)
-    res = predict_pose(net, image, box=box, flip_test=flip_test, scales=scales, refine=refine,
-                       conditional=conditional, layout=layout, precision=precision, **predict_kwargs)
-    lay = _resolve_layout(net, layout, res["keypoints"].shape[0])
-    record = pose_to_json(res, path, image.shape[1], image.shape[0], lay)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = Path(path).stem
-    text = json.dumps(record, indent=2) + "\n"
-    atomic_write(out_dir / f"{stem}_pose.json", lambda f: f.write(text.encode("utf-8")))
-    write_png(out_dir / f"{stem}_overlay.png", draw_pose_overlay(image, res["keypoints"], res["scores"], lay,
-                                                                  score_threshold))
-    return record
+    return load(weights if weights is not None else (model or DEFAULT_POSE_MODEL), task="pose2d", device=device)

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -65,7 +64,6 @@ import numpy as np
 import torch
 
 from ..data.io import image_to_tensor
-from ..engine.config import config_to_dict, load_config
 from ..engine.logging import HookBase, get_logger
 from .augment import keypoint_masking, person_crop, random_person_crop
 from .codec import HeatmapCodec
@@ -79,8 +77,7 @@ __all__ = ["layout_of", "load_records", "usable_records", "PoseTrainTransform", 
            "build_eval_dataset", "build_model", "make_codec", "load_init_weights", "check_config", "make_loss_fn",
            "PlateauHook", "train", "load_stage_configs", "train_stages", "PREVIOUS"]
 
-#: ``model.init`` value that means "the previous stage's weights" in a :func:`train_stages` chain.
-PREVIOUS = "previous"
+from ..tasks.run import PREVIOUS  # noqa: E402  (``model.init: previous``)
 
 
 # ------------------------------------------------------------------------------------------------- data
@@ -245,7 +242,7 @@ def load_init_weights(net: PoseNet, path: Union[str, Path]) -> Dict[str, object]
     ValueError naming the file. Returns the file's metadata."""
     from safetensors import safe_open
 
-    from ..engine.checkpoint import load_weights
+    from ..nn.weights import load_weights
 
     p = Path(path)
     if not p.is_file():
@@ -385,100 +382,28 @@ class PlateauHook(HookBase):
 
 
 # ------------------------------------------------------------------------------------------------ train
-def _resolve_init(init: Optional[str], previous: Optional[Path]) -> Optional[Path]:
-    if init is None or init == "":
-        return None
-    if init == PREVIOUS:
-        if previous is None:
-            raise ValueError("model.init: 'previous' means the previous stage's weights, but this is the first "
-                             "stage (chain stages with --stages a.yaml,b.yaml)")
-        return Path(previous)
-    return Path(init)
-
-
 def train(cfg: Pose2DConfig, resume: Union[bool, str] = True, previous: Optional[Path] = None) -> Path:
-    """Train one stage per the config; returns ``<train.out_dir>/model.safetensors`` (written by
-    :func:`~structnet.pose2d.inference.save_pose_model`, with the training config, the layout, the codec and the
-    final validation metrics, if any, in its metadata). ``previous``: the weights ``model.init: previous`` means."""
-    from ..engine import Trainer
-    from ..engine.distributed import barrier, is_main_process
-    from .inference import save_pose_model
+    """Train one stage per the config through the generic :func:`structnet.tasks.run.train`; returns
+    ``<train.out_dir>/model.safetensors`` (with the training config, the layout, the codec and the final
+    validation metrics, if any, in its metadata). ``previous``: the weights ``model.init: previous`` means."""
+    from ..tasks import run
+    from .task import TASK
 
-    check_config(cfg)
-    layout = layout_of(cfg.data.dataset)
-    codec = make_codec(cfg)
-    torch.manual_seed(cfg.train.seed)
-    net = build_model(cfg)
-    init = _resolve_init(cfg.model.init, previous)
-    if init is not None:
-        load_init_weights(net, init)
-    for part in cfg.model.freeze:
-        net.freeze(part)
-    ds = build_train_dataset(cfg.data, codec)
-    eval_fn, hooks = None, []
-    if cfg.train.eval_every > 0:
-        if layout_of(cfg.eval.dataset) != layout:
-            raise ValueError(f"eval.dataset {cfg.eval.dataset!r} ({layout_of(cfg.eval.dataset)}) does not match "
-                             f"data.dataset {cfg.data.dataset!r} ({layout})")
-        val = build_eval_dataset(cfg, cfg.eval.max_images)
-        e = cfg.eval
-
-        def eval_fn(model):
-            from .evaluate import evaluate_pose2d
-
-            r = evaluate_pose2d(model, val, layout=layout, codec=codec, metric=e.metric, threshold=e.threshold,
-                                protocol=e.protocol, flip_test=e.flip_test, scales=tuple(e.scales),
-                                refine=e.refine, window=e.window, precision=e.precision)
-            return {"mean": r["mean"], "auc": r["auc"]}
-
-        if cfg.plateau.enabled:
-            hooks.append(PlateauHook(cfg.plateau))
-    trainer = Trainer(net, make_loss_fn(cfg, layout), ds, cfg.train, cfg.optim, cfg.schedule, config=cfg,
-                      eval_fn=eval_fn, hooks=hooks)
-    t0 = time.time()
-    trainer.train(resume=resume)
-    out = Path(cfg.train.out_dir) / "model.safetensors"
-    if is_main_process() and (trainer.step > trainer.start_step or not out.is_file()):  # a finished stage: keep it
-        meta = {"train_config": config_to_dict(cfg), "train_seconds": round(time.time() - t0, 1),
-                "train_steps": trainer.step, "init": "" if init is None else str(init)}
-        if trainer.metrics:
-            meta["val_metrics"] = trainer.metrics
-        save_pose_model(net, out, layout, meta, codec=codec)
-    barrier()  # the next stage (every rank) reads this file
-    return out
+    return run.train(TASK, cfg, resume=resume, previous=previous)
 
 
 def load_stage_configs(paths: Sequence[Union[str, Path]], overrides: Sequence[str] = (),
                        out_root: Optional[Union[str, Path]] = None) -> List[Pose2DConfig]:
-    """Configs of a stage chain: each file is a whole config; ``overrides`` apply to every stage; with
-    ``out_root`` stage k writes to ``out_root/<file stem>`` (otherwise to its own ``train.out_dir``). Stages must
-    write to different folders, and only a later stage may say ``model.init: previous``."""
-    if not paths:
-        raise ValueError("--stages: no stage config given")
-    cfgs = []
-    for p in paths:
-        cfg = load_config(Pose2DConfig, p, overrides)
-        if out_root is not None:
-            cfg.train.out_dir = str(Path(out_root) / Path(p).stem)
-        cfgs.append(cfg)
-    dirs = [str(Path(c.train.out_dir).resolve()) for c in cfgs]
-    dup = sorted({d for d in dirs if dirs.count(d) > 1})
-    if dup:
-        raise ValueError(f"--stages: several stages write to the same train.out_dir {dup[0]} (give each stage its "
-                         f"own out_dir, or use --out-root)")
-    if cfgs[0].model.init == PREVIOUS:
-        raise ValueError(f"--stages: the first stage {str(paths[0])!r} has model.init: previous, but no stage "
-                         f"precedes it")
-    return cfgs
+    """Configs of a pose2d stage chain (:func:`structnet.tasks.run.load_stage_configs`)."""
+    from ..tasks import run
+    from .task import TASK
+
+    return run.load_stage_configs(TASK, [str(p) for p in paths], overrides, out_root)
 
 
 def train_stages(cfgs: Sequence[Pose2DConfig], resume: Union[bool, str] = True) -> List[Path]:
-    """Train the stages in order (each :func:`train`), passing each stage's weights to the next as
-    ``previous``. Re-running a finished chain does no training (each stage's last checkpoint is complete); an
-    interrupted chain resumes in the stage that was running. Returns the weights of every stage."""
-    out, previous = [], None
-    for i, cfg in enumerate(cfgs):
-        get_logger().info(f"stage {i + 1}/{len(cfgs)}: {cfg.train.out_dir}")
-        previous = train(cfg, resume=resume, previous=previous)
-        out.append(previous)
-    return out
+    """Train the stages in order (:func:`structnet.tasks.run.train_stages`)."""
+    from ..tasks import run
+    from .task import TASK
+
+    return run.train_stages(TASK, cfgs, resume=resume)

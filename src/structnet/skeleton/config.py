@@ -1,4 +1,4 @@
-"""Typed configuration of the skeleton task (YAML files under ``configs/skeleton/``)."""
+"""Typed configuration of the skeleton task (YAML files under ``structnet/configs/skeleton/``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,7 +23,7 @@ class SkeletonModelConfig:
 @dataclass
 class SkeletonDataConfig:
     dataset: str = "sk-large"  # sk-large | weizmann-horse | synthetic
-    root: str = "../shared/data/sk-large"
+    root: str = "${data}/sk-large"
     split: str = "train"
     augment: bool = True  # the paper's 4 rotations x 3 flips x 3 resize factors, sampled on the fly
     max_side: Optional[int] = None  # resize so the longer side is at most this (scales multiplied)
@@ -44,12 +44,15 @@ class SkeletonLossConfig:
 @dataclass
 class SkeletonEvalConfig:
     dataset: str = "sk-large"
-    root: str = "../shared/data/sk-large"
+    root: str = "${data}/sk-large"
     split: str = "test"
     max_side: Optional[int] = None  # predict at reduced size, maps resized back to the GT size
     thresholds: int = 100
     tolerance: float = 0.01
     max_images: Optional[int] = None
+    precision: str = "auto"  # inference precision: auto | float32 | bfloat16 (nn/precision.py)
+    segments: bool = False  # also score object segments rebuilt from skeleton + scale (needs GT masks)
+    workers: Optional[int] = None  # processes for the matching (None: all cores)
 
 
 @dataclass

@@ -1,9 +1,6 @@
 """The skeleton task wired to the engine: datasets from the config, named losses, training, evaluation."""
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -88,32 +85,10 @@ def make_loss_fn(cfg: SkeletonConfig):
     return loss_fn
 
 
-def model_metadata(cfg: SkeletonConfig, net: SkeletonNet, **extra) -> Dict[str, str]:
-    meta = {"structnet_task": "skeleton", "model_config": json.dumps({**asdict(cfg.model), **net.config()}),
-            "train_config": json.dumps(asdict(cfg))}
-    meta.update({k: (v if isinstance(v, str) else json.dumps(v)) for k, v in extra.items()})
-    return meta
-
-
 def train(cfg: SkeletonConfig, resume: bool = True) -> Path:
-    """Train per the config; returns the path of the exported safetensors weights (``<out_dir>/model.safetensors``)."""
-    from ..engine import Trainer
-    from ..engine.checkpoint import export_weights
-    from ..engine.distributed import is_main_process
+    """Train per the config through the generic :func:`structnet.tasks.run.train`; returns the exported weights
+    ``<out_dir>/model.safetensors``."""
+    from ..tasks import run
+    from .task import TASK
 
-    if cfg.loss.lam > 0 and cfg.model.method == "fsds":
-        cfg.loss.lam = 0.0  # FSDS has no scale regressors
-    torch.manual_seed(cfg.train.seed)
-    net = build_model(cfg.model)
-    if cfg.model.init:
-        from ..engine.checkpoint import load_weights
-
-        load_weights(net, cfg.model.init)
-    ds = build_dataset(cfg.data, seed=cfg.train.seed)
-    trainer = Trainer(net, make_loss_fn(cfg), ds, cfg.train, cfg.optim, cfg.schedule, config=cfg)
-    t0 = time.time()
-    trainer.train(resume=resume)
-    out = Path(cfg.train.out_dir) / "model.safetensors"
-    if is_main_process():
-        export_weights(net, out, model_metadata(cfg, net, train_seconds=round(time.time() - t0, 1)))
-    return out
+    return run.train(TASK, cfg, resume=resume)

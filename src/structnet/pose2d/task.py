@@ -1,0 +1,378 @@
+"""The 2D pose task (Ke et al. 2018: multi-scale structure-aware hourglass) in the task contract
+(:mod:`structnet.tasks`), and the saved-model format of pose models.
+
+Slots: config :class:`~structnet.pose2d.config.Pose2DConfig`; model, training data, loss, stage freezing and the
+reduce-on-plateau hook in :mod:`structnet.pose2d.train`; evaluation (PCK / PCKh, AUC) in
+:mod:`structnet.pose2d.evaluate`; prediction (crop, flip and multi-scale test, conditional testing) in
+:mod:`structnet.pose2d.inference`; files in :mod:`structnet.pose2d.writer`. ``structnet score pose2d`` scores a
+folder of ``<stem>_pose.json`` files against a dataset's annotations.
+
+Saved models
+------------
+Weights files (safetensors, :mod:`structnet.nn.weights`) carry in their metadata ``structnet_task`` and ``task`` =
+``"pose2d"``, ``model_config`` (JSON of :meth:`PoseNet.config`), ``layout`` (the layout name), ``layout_spec``
+(JSON: joints, flip pairs, edges, structure groups, torso; so custom layouts load too), ``input_size`` (JSON
+``[H, W]``) and ``codec`` (JSON of the :class:`HeatmapCodec` settings). :meth:`Pose2DTask.model_from_metadata`
+(called by :func:`structnet.hub.load`) rebuilds the model, layout and codec from them.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+import numpy as np
+
+from ..errors import UserError
+from ..tasks.args import floats
+from ..tasks.base import Task
+from .codec import HeatmapCodec
+from .config import Pose2DConfig
+from .layouts import KeypointLayout, get_layout
+
+__all__ = ["Pose2DTask", "TASK", "pose_model_metadata", "save_pose_model", "RESERVED_META"]
+
+#: Metadata keys written by :func:`pose_model_metadata` (refused in ``extra_meta``).
+RESERVED_META = ("task", "structnet_task", "model_config", "layout", "layout_spec", "input_size", "codec")
+
+
+# ------------------------------------------------------------------------------------------- saved models
+def _layout_spec(layout: KeypointLayout) -> Dict[str, Any]:
+    return {"name": layout.name, "joints": list(layout.joints), "flip_pairs": [list(p) for p in layout.flip_pairs],
+            "edges": [list(e) for e in layout.edges], "structure_groups": [list(g) for g in layout.structure_groups],
+            "torso": None if layout.torso is None else list(layout.torso)}
+
+
+def _layout_from_spec(spec: Mapping, path) -> KeypointLayout:
+    try:
+        return KeypointLayout(str(spec["name"]), tuple(str(j) for j in spec["joints"]),
+                              tuple((int(a), int(b)) for a, b in spec["flip_pairs"]),
+                              tuple((int(a), int(b)) for a, b in spec["edges"]),
+                              tuple(tuple(int(i) for i in g) for g in spec["structure_groups"]),
+                              None if spec.get("torso") is None else (int(spec["torso"][0]), int(spec["torso"][1])))
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{path}: malformed layout_spec in the metadata ({type(e).__name__}: {e})") from None
+
+
+def pose_model_metadata(net, layout, codec: Optional[HeatmapCodec] = None) -> Dict[str, Any]:
+    """The metadata that rebuilds a PoseNet with its layout and codec (module docstring)."""
+    from ..nn.modules import unwrap
+
+    model = unwrap(net)
+    if not callable(getattr(model, "config", None)) or not hasattr(model, "num_joints"):
+        raise ValueError(f"a pose model must be a PoseNet (with config() and num_joints), got {type(model).__name__}")
+    lay = get_layout(layout)
+    if lay.num_joints != model.num_joints:
+        raise ValueError(f"layout {lay.name!r} has {lay.num_joints} joints but the model predicts {model.num_joints}")
+    codec = codec if codec is not None else HeatmapCodec()
+    return {"task": "pose2d", "structnet_task": "pose2d", "model_config": model.config(), "layout": lay.name,
+            "layout_spec": _layout_spec(lay), "input_size": list(codec.input_size),
+            "codec": {"input_size": list(codec.input_size), "heatmap_size": list(codec.heatmap_size),
+                      "sigma": float(codec.sigma), "scales": list(codec.scales)}}
+
+
+def save_pose_model(net, path, layout, extra_meta: Optional[Mapping[str, object]] = None,
+                    codec: Optional[HeatmapCodec] = None) -> Path:
+    """Write ``net`` (a :class:`~structnet.pose2d.model.PoseNet`) as safetensors with the metadata of the module
+    docstring. layout: a name or :class:`KeypointLayout` (its joint count must match the model); codec: the
+    training codec (default ``HeatmapCodec()``); extra_meta: more metadata (strings, or values stored as JSON),
+    e.g. the training config and metrics; the reserved keys (:data:`RESERVED_META`) are refused."""
+    from ..nn.modules import unwrap
+    from ..nn.weights import save_weights
+
+    extra = dict(extra_meta or {})
+    clash = sorted(set(extra) & set(RESERVED_META))
+    if clash:
+        raise ValueError(f"extra_meta must not set reserved key(s) {', '.join(clash)}")
+    meta = {**{str(k): v for k, v in extra.items()}, **pose_model_metadata(net, layout, codec)}
+    return save_weights(unwrap(net), path, meta)
+
+
+def _codec_from_meta(meta: Dict[str, Any], path) -> HeatmapCodec:
+    cc = meta.get("codec") if isinstance(meta.get("codec"), dict) else {}
+    isz = cc.get("input_size", meta.get("input_size", (256, 256)))
+    try:
+        return HeatmapCodec(input_size=tuple(isz), heatmap_size=tuple(cc.get("heatmap_size", (64, 64))),
+                            sigma=float(cc.get("sigma", 1.0)), scales=tuple(cc.get("scales", (1, 2, 4, 8))))
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{path}: bad codec settings in the metadata ({e})") from None
+
+
+# ------------------------------------------------------------------------------------------------- task
+class Pose2DTask(Task):
+    name = "pose2d"
+    summary = "2D human pose: multi-scale structure-aware stacked hourglass (MSS, MSR, keypoint masking)"
+    config_class = Pose2DConfig
+    default_model = "mss_msr_hourglass2_lsp"
+    outputs = "<name>_pose.json and <name>_overlay.png per image"
+
+    # ----------------------------------------------------------------------------------------------- model
+    def build_model(self, cfg: Pose2DConfig):
+        from .train import build_model
+
+        return build_model(cfg)
+
+    def load_init(self, net, path: Path) -> None:
+        from .train import load_init_weights
+
+        load_init_weights(net, path)
+
+    def prepare_model(self, cfg: Pose2DConfig, net) -> None:
+        for part in cfg.model.freeze:
+            net.freeze(part)
+
+    def model_metadata(self, cfg: Pose2DConfig, net) -> Dict[str, Any]:
+        from .train import layout_of, make_codec
+
+        return pose_model_metadata(net, layout_of(cfg.data.dataset), make_codec(cfg))
+
+    def model_from_metadata(self, meta: Dict[str, Any], path: Path):
+        from ..hub import LoadedModel
+        from ..nn.weights import load_weights
+        from .inference import _resolve_layout
+        from .model import build_pose_model
+
+        cfg = meta.get("model_config")
+        if isinstance(cfg, str):
+            try:
+                cfg = json.loads(cfg)
+            except ValueError:
+                cfg = None
+        if not isinstance(cfg, dict) or "num_joints" not in cfg:
+            raise UserError(f"{path}: not a structnet pose2d weights file (no pose model_config in its metadata)")
+        try:
+            net = build_pose_model(**cfg)
+        except TypeError as e:
+            raise UserError(f"{path}: model_config does not fit build_pose_model ({e})") from None
+        load_weights(net, path)
+        if isinstance(meta.get("layout_spec"), dict):
+            lay = _layout_from_spec(meta["layout_spec"], path)
+        elif "layout" in meta:
+            lay = get_layout(str(meta["layout"]))
+        else:
+            lay = _resolve_layout(None, net.num_joints)
+        if lay.num_joints != net.num_joints:
+            raise UserError(f"{path}: layout {lay.name!r} has {lay.num_joints} joints but the model has "
+                            f"{net.num_joints}")
+        return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or ""), source=Path(path),
+                           codec=_codec_from_meta(meta, path), layout=lay)
+
+    def headline(self, meta: Dict[str, Any]) -> str:
+        if "test_pck" not in meta:
+            return ""
+        return (f"{meta.get('test_dataset', '?')} {meta.get('test_metric', 'PCK')} "
+                f"{100 * float(meta['test_pck']):.1f} %")
+
+    # -------------------------------------------------------------------------------------------- training
+    def check_config(self, cfg: Pose2DConfig) -> None:
+        from .train import check_config, layout_of
+
+        check_config(cfg)
+        if cfg.train.eval_every > 0 and layout_of(cfg.eval.dataset) != layout_of(cfg.data.dataset):
+            raise UserError(f"eval.dataset {cfg.eval.dataset!r} ({layout_of(cfg.eval.dataset)}) does not match "
+                            f"data.dataset {cfg.data.dataset!r} ({layout_of(cfg.data.dataset)})")
+
+    def build_train_dataset(self, cfg: Pose2DConfig):
+        from .train import build_train_dataset, make_codec
+
+        return build_train_dataset(cfg.data, make_codec(cfg))
+
+    def build_loss(self, cfg: Pose2DConfig):
+        from .train import layout_of, make_loss_fn
+
+        return make_loss_fn(cfg, layout_of(cfg.data.dataset))
+
+    def train_hooks(self, cfg: Pose2DConfig) -> List[Any]:
+        from .train import PlateauHook
+
+        return [PlateauHook(cfg.plateau)] if cfg.plateau.enabled and cfg.train.eval_every > 0 else []
+
+    def train_eval_fn(self, cfg: Pose2DConfig):
+        from .evaluate import evaluate_pose2d
+        from .train import build_eval_dataset, layout_of, make_codec
+
+        val = build_eval_dataset(cfg, cfg.eval.max_images)
+        layout, codec, e = layout_of(cfg.data.dataset), make_codec(cfg), cfg.eval
+
+        def eval_fn(model):
+            r = evaluate_pose2d(model, val, layout=layout, codec=codec, metric=e.metric, threshold=e.threshold,
+                                protocol=e.protocol, flip_test=e.flip_test, scales=tuple(e.scales),
+                                refine=e.refine, window=e.window, precision=e.precision)
+            return {"mean": r["mean"], "auc": r["auc"]}
+
+        return eval_fn
+
+    # ------------------------------------------------------------------------------------------ evaluation
+    def build_eval_dataset(self, cfg: Pose2DConfig, max_images: Optional[int] = None):
+        from .train import build_eval_dataset
+
+        return build_eval_dataset(cfg, max_images)
+
+    def check_eval(self, cfg: Pose2DConfig, model) -> None:
+        from .train import layout_of
+
+        want = layout_of(cfg.eval.dataset)
+        if model.layout is not None and model.layout.name != want:
+            raise UserError(f"the model predicts {model.layout.name} joints but eval dataset {cfg.eval.dataset!r} "
+                            f"is {want}")
+
+    def build_evaluator(self, cfg: Pose2DConfig, model=None):
+        from .evaluate import PoseEvaluator
+        from .train import layout_of
+
+        e = cfg.eval
+        lay = model.layout if model is not None and model.layout is not None else layout_of(e.dataset)
+        return PoseEvaluator(lay, e.metric, e.threshold, e.protocol,
+                             settings={"flip_test": bool(e.flip_test), "scales": [float(s) for s in e.scales],
+                                       "refine": e.refine, "window": e.window, "precision": e.precision})
+
+    def eval_predictor(self, model, cfg: Pose2DConfig):
+        from .inference import predict_pose
+
+        e = cfg.eval
+
+        def predict_sample(s):
+            if s.get("image") is None:
+                raise UserError(f"sample {s.get('name')!r} has no image (annotation-only source: set eval.image_dir)")
+            win = {"center": s["center"], "scale": float(s["scale"])} if e.window == "annotation" else {}
+            return predict_pose(model, s["image"], flip_test=e.flip_test, scales=tuple(e.scales), refine=e.refine,
+                                precision=e.precision, **win)
+
+        return predict_sample
+
+    def add_eval_arguments(self, p) -> None:
+        p.add_argument("--image-dir", default=None, help="image folder (mpii, coco, lsp-mat)")
+        p.add_argument("--metric", default=None, choices=["auto", "pck", "pckh"])
+        p.add_argument("--threshold", type=floats(1, lambda v: v > 0, "must be > 0"), default=None,
+                       help="PCK threshold (default 0.2 PCK, 0.5 PCKh)")
+        p.add_argument("--protocol", default=None, help="PCKh protocol: official|matlab|hrnet|mmpose")
+        p.add_argument("--flip", dest="flip", action="store_true", default=None, help="flip test (default: on)")
+        p.add_argument("--no-flip", dest="flip", action="store_false", help="no flip test")
+        p.add_argument("--scales", type=floats(None, lambda v: v > 0, "window factors must be > 0"), default=None,
+                       help="comma-separated window factors, e.g. 1.0 or 0.75,1,1.25")
+        p.add_argument("--window", default=None, choices=["annotation", "image"],
+                       help="person window: the annotation's (default) or the whole image")
+
+    def apply_eval_arguments(self, cfg: Pose2DConfig, args) -> None:
+        e = cfg.eval
+        for key in ("image_dir", "metric", "protocol", "window"):
+            v = getattr(args, key, None)
+            if v is not None:
+                setattr(e, key, v)
+        if getattr(args, "threshold", None) is not None:
+            e.threshold = float(args.threshold[0])
+        if getattr(args, "flip", None) is not None:
+            e.flip_test = bool(args.flip)
+        if getattr(args, "scales", None) is not None:
+            e.scales = list(args.scales)
+        from .train import layout_of
+
+        layout_of(e.dataset)  # validates the name
+
+    # ------------------------------------------------------------------------------------------ prediction
+    def add_predict_arguments(self, p) -> None:
+        p.add_argument("--box", type=floats(4), default=None,
+                       help="person box x1,y1,x2,y2 in pixels (default: the whole image)")
+        p.add_argument("--flip", dest="flip", action="store_true", default=True, help="flip test (default)")
+        p.add_argument("--no-flip", dest="flip", action="store_false", help="no flip test")
+        p.add_argument("--scales", type=floats(None, lambda v: v > 0, "window factors must be > 0"), default=(1.0,),
+                       help="comma-separated window factors (default 1.0)")
+        p.add_argument("--refine", default="dark", choices=["dark", "quarter", "none"], help="sub-pixel decoding")
+        p.add_argument("--conditional", action="store_true",
+                       help="the paper's conditional testing (re-trials on perturbed windows for low-score joints)")
+
+    def predictor(self, model, options):
+        from .inference import ConditionalTesting, predict_pose
+
+        box = getattr(options, "box", None)
+        if box is not None and not (box[2] > box[0] and box[3] > box[1]):
+            raise UserError(f"--box: x2 > x1 and y2 > y1 needed, got {','.join(f'{v:g}' for v in box)}")
+        cond = ConditionalTesting() if getattr(options, "conditional", False) else None
+        kw = dict(flip_test=getattr(options, "flip", True), scales=tuple(getattr(options, "scales", (1.0,))),
+                  refine=getattr(options, "refine", "dark"), conditional=cond,
+                  precision=getattr(options, "precision", "auto"))
+
+        def fn(image):
+            if box is not None:
+                h, w = image.shape[:2]
+                if box[2] <= -0.5 or box[3] <= -0.5 or box[0] >= w - 0.5 or box[1] >= h - 0.5:
+                    raise UserError(f"--box {','.join(f'{v:g}' for v in box)} lies outside the {w}x{h} image")
+            res = predict_pose(model, image, box=box, **kw)
+            res["layout"] = model.layout
+            return res
+
+        return fn
+
+    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None) -> List[Path]:
+        from .inference import _resolve_layout
+        from .writer import write_result
+
+        lay = result.get("layout") or _resolve_layout(None, np.asarray(result["keypoints"]).shape[0])
+        return write_result(result, image, out_dir, name, lay, source=source)
+
+    def describe(self, result) -> str:
+        from .inference import DEFAULT_DRAW_THRESHOLD
+
+        sc = np.asarray(result["scores"], np.float64)
+        good = int(np.sum(np.isfinite(sc) & (sc >= DEFAULT_DRAW_THRESHOLD)))
+        return f"{good}/{len(sc)} joints with score >= {DEFAULT_DRAW_THRESHOLD:g}"
+
+    # ---------------------------------------------------------------------------------------------- scoring
+    def add_score_arguments(self, p) -> None:
+        p.add_argument("--pred", required=True, help="folder of <stem>_pose.json files from 'structnet predict pose2d'")
+        p.add_argument("--config", default=None, help="config (name or YAML) whose eval section names the dataset")
+        p.add_argument("--dataset", default=None, choices=["lspet", "mpii", "coco", "lsp-mat"])
+        p.add_argument("--root", default=None, help="dataset folder / annotation file")
+        p.add_argument("--image-dir", default=None, help="image folder (mpii, coco, lsp-mat)")
+        p.add_argument("--split", default=None, help="dataset split (lspet: train|val|all)")
+        p.add_argument("--metric", default=None, choices=["auto", "pck", "pckh"])
+        p.add_argument("--protocol", default=None, help="PCKh protocol: official|matlab|hrnet|mmpose")
+
+    def score(self, args):
+        """Match each annotated person to ``<pred>/<image stem>_pose.json`` (one person per image, as LSP) and
+        score with :class:`PoseEvaluator`; persons without a readable JSON are listed as failures."""
+        from ..engine.config import load_config
+        from .evaluate import PoseEvaluator
+        from .train import layout_of, load_records, usable_records
+
+        cfg = load_config(Pose2DConfig, args.config, [], task=self.name) if args.config else Pose2DConfig()
+        e = cfg.eval
+        for key in ("dataset", "root", "image_dir", "split", "metric", "protocol"):
+            v = getattr(args, key, None)
+            if v is not None:
+                setattr(e, key, v)
+        if e.dataset == "synthetic":
+            raise UserError("score pose2d needs a dataset with files (lspet, mpii, coco, lsp-mat)")
+        pred_dir = Path(args.pred)
+        if not pred_dir.is_dir():
+            raise UserError(f"prediction folder not found: {pred_dir}")
+        recs = usable_records(load_records(e.dataset, e.root, e.split, e.image_dir, cfg.data.box_padding),
+                              need_images=False)
+        ev = PoseEvaluator(layout_of(e.dataset), e.metric, e.threshold, e.protocol, settings={"pred": str(pred_dir)})
+        failures = []
+        for r in recs:
+            stem = Path(str(r.image_path or r.name)).stem
+            f = pred_dir / f"{stem}_pose.json"
+            try:
+                doc = json.loads(f.read_text())
+                joints = doc["joints"]
+                kp = np.array([[np.nan if j["x"] is None else j["x"], np.nan if j["y"] is None else j["y"]]
+                               for j in joints], np.float64)
+                sc = np.array([0.0 if j.get("score") is None else j["score"] for j in joints], np.float64)
+                if kp.shape != (ev.layout.num_joints, 2):
+                    raise ValueError(f"{len(joints)} joints, the {ev.layout.name} layout has {ev.layout.num_joints}")
+            except FileNotFoundError:
+                failures.append((str(f), "no prediction file"))
+                continue
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                failures.append((str(f), f"unreadable pose JSON ({type(err).__name__}: {err})"))
+                continue
+            ev.process({"keypoints": r.keypoints, "annotated": r.annotated, "norm": r.norm},
+                       {"keypoints": kp, "scores": sc})
+        if not ev.arrays()[0].shape[0]:
+            raise UserError(f"no <stem>_pose.json in {pred_dir} matches a person of {e.dataset} {e.split} "
+                            f"({len(recs)} persons)")
+        return ev.summarize(), ev, failures
+
+
+TASK = Pose2DTask()

@@ -1,0 +1,201 @@
+"""The skeleton task (Shen et al. 2017: LMSDS / FSDS / HED) in the task contract (:mod:`structnet.tasks`).
+
+Slots: config :class:`~structnet.skeleton.config.SkeletonConfig`; model :func:`~structnet.skeleton.train.build_model`;
+training data and loss in :mod:`structnet.skeleton.train`; evaluation (ODS / OIS / AP with the skeval protocol,
+optionally object segments) in :mod:`structnet.skeleton.evaluate`; prediction (maps, thin skeleton, segments) in
+:mod:`structnet.skeleton.inference`; files in :mod:`structnet.skeleton.writer`. ``structnet score skeleton``
+scores a folder of predicted PNG maps against a GT folder (:func:`structnet.skeleton.metrics.evaluate_dirs`).
+See docs/skeleton.md.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from ..errors import UserError
+from ..tasks.args import fraction, nonneg_int, positive_int, tolerance
+from ..tasks.base import Task
+from .config import SkeletonConfig, SkeletonDataConfig
+
+
+class SkeletonTask(Task):
+    name = "skeleton"
+    summary = "object skeletons with per-pixel scale and object segments (LMSDS / FSDS / HED)"
+    config_class = SkeletonConfig
+    default_model = "lmsds_efficientnet_lite0"
+    outputs = "<name>_skeleton.png, <name>_overlay.png, <name>_segments.png and <name>.npz per image"
+
+    # ----------------------------------------------------------------------------------------------- model
+    def build_model(self, cfg: SkeletonConfig):
+        from .train import build_model
+
+        return build_model(cfg.model)
+
+    def model_metadata(self, cfg: SkeletonConfig, net) -> Dict[str, Any]:
+        return {"model_config": {**asdict(cfg.model), **net.config()}}
+
+    def model_from_metadata(self, meta: Dict[str, Any], path: Path):
+        from ..hub import LoadedModel
+        from ..nn.weights import load_weights
+        from .model import build_skeleton_model
+
+        cfg = meta.get("model_config")
+        if isinstance(cfg, str):
+            try:
+                cfg = json.loads(cfg)
+            except ValueError:
+                cfg = None
+        if not isinstance(cfg, dict) or "method" not in cfg or "backbone" not in cfg:
+            raise UserError(f"{path}: not a structnet skeleton weights file (no model_config in its metadata)")
+        try:
+            net = build_skeleton_model(method=cfg["method"], backbone=cfg["backbone"], pretrained=False,
+                                       taps=cfg.get("taps"), rho=cfg.get("rho", 1.2),
+                                       beyond=cfg.get("beyond", "clamp"))
+        except (KeyError, TypeError, ValueError) as e:
+            raise UserError(f"{path}: its model_config does not build a skeleton model ({e})") from None
+        load_weights(net, path)
+        try:
+            threshold = float(meta.get("threshold", 0.5))
+        except (TypeError, ValueError):
+            raise UserError(f"{path}: bad threshold {meta.get('threshold')!r} in its metadata") from None
+        return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or ""), source=Path(path),
+                           codec=net.codec, settings={"threshold": threshold, "method": net.method})
+
+    def headline(self, meta: Dict[str, Any]) -> str:
+        if "test_ods_f" not in meta:
+            return ""
+        return (f"{meta.get('test_dataset', '?')} test ODS F {float(meta['test_ods_f']):.3f}, "
+                f"OIS F {float(meta.get('test_ois_f', float('nan'))):.3f}, AP {float(meta.get('test_ap', float('nan'))):.3f}")
+
+    # -------------------------------------------------------------------------------------------- training
+    def check_config(self, cfg: SkeletonConfig) -> None:
+        if cfg.loss.lam > 0 and cfg.model.method == "fsds":
+            cfg.loss.lam = 0.0  # FSDS has no scale regressors
+
+    def build_train_dataset(self, cfg: SkeletonConfig):
+        from .train import build_dataset
+
+        return build_dataset(cfg.data, seed=cfg.train.seed)
+
+    def build_loss(self, cfg: SkeletonConfig):
+        from .train import make_loss_fn
+
+        return make_loss_fn(cfg)
+
+    # ------------------------------------------------------------------------------------------ evaluation
+    def build_eval_dataset(self, cfg: SkeletonConfig, max_images: Optional[int] = None):
+        from .train import build_dataset
+
+        e = cfg.eval
+        data = SkeletonDataConfig(dataset=e.dataset, root=e.root, split=e.split, augment=False,
+                                  cache_dir=cfg.data.cache_dir, synthetic_n=cfg.data.synthetic_n,
+                                  synthetic_size=cfg.data.synthetic_size)
+        return build_dataset(data, split=e.split, augment=False, seed=cfg.train.seed)
+
+    def eval_predictor(self, model, cfg: SkeletonConfig):
+        from .inference import predict_maps
+
+        e = cfg.eval
+
+        def predict_sample(sample):
+            img = np.round(np.transpose(sample["image"], (1, 2, 0)) * 255).astype(np.uint8)
+            return predict_maps(model.network, img, max_side=e.max_side, precision=e.precision)
+
+        return predict_sample
+
+    def build_evaluator(self, cfg: SkeletonConfig, model=None):
+        from .evaluate import SkeletonEvaluator
+
+        e = cfg.eval
+        segments = bool(e.segments) and (model is None or model.settings.get("method") != "hed")
+        return SkeletonEvaluator(thresholds=e.thresholds, tolerance=e.tolerance, workers=e.workers,
+                                 segments=segments)
+
+    def add_eval_arguments(self, p) -> None:
+        p.add_argument("--max-side", type=positive_int, default=None,
+                       help="run the network at this longer side (maps resized back to the GT size)")
+        p.add_argument("--thresholds", type=_thresholds, default=None, help="number of thresholds (default 100)")
+        p.add_argument("--tolerance", type=tolerance, default=None,
+                       help="match distance as a fraction of the image diagonal (default 0.01)")
+        p.add_argument("--segments", action="store_true", default=None,
+                       help="also score object segments rebuilt from skeleton + scale (needs GT masks)")
+        p.add_argument("--workers", type=nonneg_int, default=None, help="processes for matching (default: cores)")
+
+    def apply_eval_arguments(self, cfg: SkeletonConfig, args) -> None:
+        for key in ("max_side", "thresholds", "tolerance", "segments", "workers"):
+            v = getattr(args, key, None)
+            if v is not None:
+                setattr(cfg.eval, key, v)
+
+    # ------------------------------------------------------------------------------------------ prediction
+    def add_predict_arguments(self, p) -> None:
+        p.add_argument("--max-side", type=positive_int, default=None,
+                       help="run the network and post-processing at this longer side; maps come back at input size")
+        p.add_argument("--threshold", type=fraction, default=None,
+                       help="binarisation threshold in [0, 1] for thin skeletons and segments (default: the "
+                            "model's ODS threshold)")
+
+    def predictor(self, model, options):
+        from .inference import predict_image
+
+        threshold = options.threshold if getattr(options, "threshold", None) is not None \
+            else model.settings.get("threshold", 0.5)
+        max_side, precision = getattr(options, "max_side", None), getattr(options, "precision", "auto")
+
+        def fn(image):
+            return predict_image(model.network, image, max_side=max_side, precision=precision, threshold=threshold)
+
+        return fn
+
+    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None) -> List[Path]:
+        from .writer import write_result
+
+        return write_result(result, image, out_dir, name)
+
+    def describe(self, result) -> str:
+        return f"{result['skeleton_pixels']} skeleton px, {result['segments']} segment(s)"
+
+    # ---------------------------------------------------------------------------------------------- scoring
+    def add_score_arguments(self, p) -> None:
+        p.add_argument("--pred", required=True,
+                       help="folder of 8-bit PNG maps named like the GT stems (a _skeleton suffix is accepted)")
+        p.add_argument("--gt", required=True, help="folder of GT: PNG scale maps, binary skeleton PNGs or .mat files")
+        p.add_argument("--tolerance", type=tolerance, default=0.01,
+                       help="match distance as a fraction of the image diagonal (default 0.01)")
+        p.add_argument("--thresholds", type=_thresholds, default=100, help="number of thresholds (default 100)")
+        p.add_argument("--no-nms", action="store_true", help="skip non-maximum suppression (maps already thin)")
+        p.add_argument("--workers", type=nonneg_int, default=None, help="processes (default: all cores)")
+        p.add_argument("--plot", default=None, help="write a PR-curve PNG here")
+
+    def score(self, args):
+        from .metrics import evaluate_dirs
+
+        res, failures = evaluate_dirs(args.pred, args.gt, thresholds=args.thresholds, tolerance=args.tolerance,
+                                      nms=not args.no_nms, workers=args.workers)
+        if res.n_images == 0:
+            raise UserError(f"no prediction in {args.pred} could be scored against {args.gt} "
+                            f"({len(failures)} GT file(s) without a readable prediction <stem>.png or "
+                            f"<stem>_skeleton.png)")
+        if args.plot:
+            from .plots import plot_pr
+
+            plot_pr({Path(args.pred).name: res}, args.plot)
+        from .evaluate import SkeletonEvaluator
+
+        return res.to_dict(), SkeletonEvaluator(), failures
+
+
+def _thresholds(text: str) -> int:
+    n = positive_int(text)
+    if n < 2:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"needs at least 2 thresholds, got {n}")
+    return n
+
+
+TASK = SkeletonTask()

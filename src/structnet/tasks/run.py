@@ -1,0 +1,216 @@
+"""The generic train / evaluate / predict of every task (the CLI's verbs call these).
+
+- :func:`train` builds the task's model, dataset and loss from a config and runs the engine's
+  :class:`~structnet.engine.Trainer` (exact resume, checkpoints, logs), then writes ``<out_dir>/model.safetensors``
+  with the metadata the hub needs to load it (:meth:`Task.model_metadata`). :func:`train_stages` chains configs
+  (``model.init: previous`` starts a stage from the previous stage's weights).
+- :func:`evaluate` runs a loaded model over the task's eval dataset into the task's evaluator; samples that
+  cannot be read (a missing image) are listed and the rest evaluated. :func:`run_evaluation` is the loop itself
+  (tasks reuse it for their own ``evaluate_*`` functions).
+- :func:`predict` runs the task's predictor over image files and writes each result with the task's writer,
+  under distinct output names (colliding stems keep their extension or relative path).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from ..errors import UserError
+from ..runtime import progress
+from .base import Evaluator, Task
+
+__all__ = ["PREVIOUS", "resolve_init", "train", "load_stage_configs", "train_stages", "run_evaluation", "evaluate",
+           "predict", "PredictReport"]
+
+#: ``model.init`` value that means "the previous stage's weights" in a :func:`train_stages` chain.
+PREVIOUS = "previous"
+
+
+# --------------------------------------------------------------------------------------------------- train
+def resolve_init(init: Optional[str], previous: Optional[Path]) -> Optional[Path]:
+    """The weights file ``model.init`` names (``previous``: the previous stage's; empty: none)."""
+    if init is None or init == "":
+        return None
+    if init == PREVIOUS:
+        if previous is None:
+            raise UserError("model.init: 'previous' means the previous stage's weights, but this is the first "
+                            "stage (chain stages with --stages a.yaml,b.yaml)")
+        return Path(previous)
+    p = Path(init)
+    if not p.is_file():
+        raise UserError(f"model.init: weights file not found: {p}")
+    return p
+
+
+def train(task: Task, cfg, resume: Union[bool, str] = True, previous: Optional[Path] = None) -> Path:
+    """Train ``task`` per ``cfg``; returns ``<cfg.train.out_dir>/model.safetensors``.
+
+    The file is (re)written when this call trained at least one step or the file is missing, so re-running a
+    finished run does no training and keeps its weights. ``previous``: the file ``model.init: previous`` means."""
+    import torch
+
+    from ..engine import Trainer
+    from ..engine.config import config_to_dict
+    from ..engine.distributed import barrier, is_main_process
+    from ..nn.weights import save_weights
+
+    task.check_config(cfg)
+    torch.manual_seed(cfg.train.seed)
+    net = task.build_model(cfg)
+    init = resolve_init(getattr(cfg.model, "init", None), previous)
+    if init is not None:
+        task.load_init(net, init)
+    task.prepare_model(cfg, net)
+    ds = task.build_train_dataset(cfg)
+    eval_fn = task.train_eval_fn(cfg) if cfg.train.eval_every > 0 else None
+    trainer = Trainer(net, task.build_loss(cfg), ds, cfg.train, cfg.optim, cfg.schedule, config=cfg,
+                      eval_fn=eval_fn, hooks=task.train_hooks(cfg))
+    t0 = time.time()
+    trainer.train(resume=resume)
+    out = Path(cfg.train.out_dir) / "model.safetensors"
+    if is_main_process() and (trainer.step > trainer.start_step or not out.is_file()):
+        meta = {"train_config": config_to_dict(cfg), "train_seconds": round(time.time() - t0, 1),
+                "train_steps": trainer.step, "init": "" if init is None else str(init)}
+        if trainer.metrics:
+            meta["val_metrics"] = trainer.metrics
+        meta.update(task.model_metadata(cfg, net))
+        meta["structnet_task"] = task.name
+        save_weights(net, out, meta)
+    barrier()  # a next stage (every rank) reads this file
+    return out
+
+
+def load_stage_configs(task: Task, names: Sequence[str], overrides: Sequence[str] = (),
+                       out_root: Optional[Union[str, Path]] = None) -> List[Any]:
+    """Configs of a stage chain: each a whole config (packaged name or path); ``overrides`` apply to every stage;
+    with ``out_root`` stage k writes to ``out_root/<config stem>``. Stages must write to different folders and
+    only a later stage may say ``model.init: previous``."""
+    from ..engine.config import load_config
+
+    if not names:
+        raise UserError("--stages: no stage config given")
+    cfgs = []
+    for n in names:
+        cfg = load_config(task.config_class, n, list(overrides), task=task.name)
+        if out_root is not None:
+            cfg.train.out_dir = str(Path(out_root) / Path(str(n)).stem)
+        cfgs.append(cfg)
+    dirs = [str(Path(c.train.out_dir).resolve()) for c in cfgs]
+    dup = sorted({d for d in dirs if dirs.count(d) > 1})
+    if dup:
+        raise UserError(f"--stages: several stages write to the same train.out_dir {dup[0]} (give each stage its "
+                        f"own out_dir, or use --out-root)")
+    if getattr(cfgs[0].model, "init", None) == PREVIOUS:
+        raise UserError(f"--stages: the first stage {str(names[0])!r} has model.init: previous, but no stage "
+                        f"precedes it")
+    return cfgs
+
+
+def train_stages(task: Task, cfgs: Sequence[Any], resume: Union[bool, str] = True) -> List[Path]:
+    """Train the stages in order, each starting from the previous one's weights where ``model.init: previous``.
+    Re-running a finished chain trains nothing; an interrupted chain resumes in the stage that was running."""
+    from ..engine.logging import get_logger
+
+    out, previous = [], None
+    for i, cfg in enumerate(cfgs):
+        get_logger().info(f"stage {i + 1}/{len(cfgs)}: {cfg.train.out_dir}")
+        previous = train(task, cfg, resume=resume, previous=previous)
+        out.append(previous)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- evaluate
+def _one_line(e: BaseException) -> str:
+    msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+    return " ".join(msg.split()) or type(e).__name__
+
+
+def _sample_name(ds, i: int) -> str:
+    recs = getattr(ds, "records", None)
+    if recs is not None and i < len(recs):
+        return str(getattr(recs[i], "name", i))
+    return f"sample {i}"
+
+
+def run_evaluation(ds, evaluator: Evaluator, predict_sample: Callable[[Dict[str, Any]], Any],
+                   max_images: Optional[int] = None, quiet: bool = True, desc: str = "eval") -> Dict[str, Any]:
+    """The evaluation loop every task shares: ``evaluator.reset()``, then for each sample ``ds[i]`` (the first
+    ``max_images``) ``evaluator.process(sample, predict_sample(sample))``, then ``evaluator.summarize()``.
+
+    A sample that cannot be read (missing or corrupt image: a ValueError or OSError from ``ds[i]``) is skipped
+    and listed in the summary's ``failed`` (``[[name, reason], ...]``); errors of the model or the evaluator
+    propagate. The summary also gets ``seconds``. UserError when the dataset is empty or no sample could be read.
+    """
+    n = len(ds) if max_images is None else min(len(ds), int(max_images))
+    if n < 1:
+        raise UserError("the evaluation dataset is empty (check eval.root / eval.split, or --max-images)")
+    evaluator.reset()
+    failed: List[Tuple[str, str]] = []
+    t0 = time.perf_counter()
+    done = 0
+    for i in progress(range(n), total=n, desc=desc, quiet=quiet):
+        try:
+            sample = ds[i]
+        except (ValueError, OSError) as e:
+            failed.append((_sample_name(ds, i), _one_line(e)))
+            continue
+        evaluator.process(sample, predict_sample(sample))
+        done += 1
+    if done == 0:
+        raise UserError(f"none of the {n} evaluation samples could be read; first: {failed[0][0]}: {failed[0][1]}")
+    summary = evaluator.summarize()
+    summary["failed"] = [list(f) for f in failed]
+    summary.setdefault("seconds", round(time.perf_counter() - t0, 2))
+    return summary
+
+
+def evaluate(task: Task, model, cfg, max_images: Optional[int] = None, quiet: bool = True) -> Dict[str, Any]:
+    """Accuracy of a loaded model (:class:`~structnet.hub.LoadedModel`) on the eval dataset of ``cfg.eval``, with
+    the task's evaluator; see :func:`run_evaluation` for missing samples."""
+    task.check_eval(cfg, model)
+    ds = task.build_eval_dataset(cfg, max_images)
+    evaluator = task.build_evaluator(cfg, model)
+    return run_evaluation(ds, evaluator, task.eval_predictor(model, cfg), max_images=max_images, quiet=quiet,
+                          desc=f"eval {task.name}")
+
+
+# ----------------------------------------------------------------------------------------------- predict
+class PredictReport:
+    """What :func:`predict` did: ``results`` ([(path, result, files)]), ``failures`` ([(path, reason)]) and
+    ``renamed`` ({path: output name} for inputs whose stem collided with another input's)."""
+
+    def __init__(self):
+        self.results: List[Tuple[Path, Any, List[Path]]] = []
+        self.failures: List[Tuple[str, str]] = []
+        self.renamed: Dict[Path, str] = {}
+
+
+def predict(task: Task, model, inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path], options,
+            quiet: bool = True, on_result: Optional[Callable[[Path, Any], None]] = None) -> PredictReport:
+    """Run ``task``'s predictor on every image of ``inputs`` (files or folders) and write the results to
+    ``out_dir`` with the task's writer.
+
+    Output names are the input stems, made distinct where stems collide (:func:`structnet.data.io.output_names`),
+    so no two inputs write the same file. An image that cannot be read or predicted (a UserError / ValueError /
+    OSError) is reported in ``failures`` and the batch goes on. UserError when ``inputs`` hold no image."""
+    from ..data.io import list_images, output_names, output_renamings, read_image
+
+    paths = [Path(p) for p in list_images(list(inputs))]
+    names = output_names(paths)
+    report = PredictReport()
+    report.renamed = dict(output_renamings(names))
+    fn = task.predictor(model, options)
+    out = Path(out_dir)
+    for p in progress(paths, total=len(paths), desc=f"predict {task.name}", quiet=quiet):
+        try:
+            image = read_image(p)
+            result = fn(image)
+            files = task.write(result, image, out, names[p], source=Path(p))
+        except (ValueError, OSError) as e:
+            report.failures.append((str(p), _one_line(e)))
+            continue
+        report.results.append((Path(p), result, files))
+        if on_result is not None:
+            on_result(Path(p), result)
+    return report
