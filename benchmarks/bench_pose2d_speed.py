@@ -30,7 +30,7 @@ from structnet.pose2d.config import Pose2DConfig
 from structnet.pose2d.inference import predict_batch
 from structnet.pose2d.train import build_model, build_train_dataset, make_codec, make_loss_fn
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "pose2d" / "synthetic_demo_cpu.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "src" / "structnet" / "configs" / "pose2d" / "synthetic_demo_cpu.yaml"
 MODELS = {  # name: (stacks, features, input size)
     "2-stack w128 @128 (ladder / bundled)": (2, 128, 128),
     "2-stack w256 @256": (2, 256, 256),

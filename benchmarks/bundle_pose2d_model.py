@@ -3,7 +3,7 @@
     python benchmarks/bundle_pose2d_model.py \
         --weights runs/pose2d/ladder_lspet_cpu/5_masking/model.safetensors \
         --eval benchmarks/results/pose2d_ladder_5_masking.json \
-        --config configs/pose2d/ladder_lspet_cpu_5_masking.yaml --name mss_msr_hourglass2_lsp
+        --config src/structnet/configs/pose2d/ladder_lspet_cpu_5_masking.yaml --name mss_msr_hourglass2_lsp
 
 Writes ``<name>.safetensors`` (same weights, metadata plus the name and the LSPET val results) and
 ``MODEL_CARD_<name>.md`` next to it.
@@ -69,7 +69,7 @@ def main() -> None:
 * **Limits**: **most joints are wrong** (PCK@0.2 {100 * ev['mean']:.0f} %): 4 epochs from scratch on 2 CPU cores is
   far too little for an hourglass (the paper trains 300 epochs on a GPU). The model shows the whole pipeline
   working end to end (demo, formats, flip test, decoding); it is not a usable pose estimator. Retrain with
-  `configs/pose2d/mpii_paper_stage*.yaml` or longer CPU configs for real use. It expects one roughly centred
+  `src/structnet/configs/pose2d/mpii_paper_stage*.yaml` or longer CPU configs for real use. It expects one roughly centred
   person per window (no detector is included). Research use (LSP-extended images come from Flickr).
 """
     card_path = WEIGHTS_DIR / f"MODEL_CARD_{a.name}.md"

@@ -2,7 +2,7 @@
 
     python benchmarks/bundle_skeleton_model.py --weights runs/skeleton/lmsds_lite0_cpu/model.safetensors \
         --eval benchmarks/results/skeleton_sk-large.json --label LMSDS \
-        --config configs/skeleton/lmsds_lite0_cpu.yaml --name lmsds_efficientnet_lite0
+        --config src/structnet/configs/skeleton/lmsds_lite0_cpu.yaml --name lmsds_efficientnet_lite0
 
 Stores the ODS threshold measured on the test set as the model's default binarisation threshold.
 """

@@ -1,5 +1,9 @@
-"""Engine configs (YAML -> dataclasses, overrides, errors), optimizer param groups and LR schedules."""
+"""Engine configs (YAML -> dataclasses, overrides, errors, ``_base_`` files, packaged configs by name, the
+``${data}`` root), optimizer param groups and LR schedules."""
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
@@ -8,6 +12,14 @@ from torch import nn
 
 from structnet.engine import (ConfigError, OptimConfig, ScheduleConfig, TrainConfig, build_optimizer,
                               build_scheduler, config_from_dict, config_to_dict, load_config, save_config)
+from structnet.engine import config as cfgmod
+from structnet.engine.config import expand_data_root, list_configs, load_config_dict, resolve_config_path
+from structnet.errors import UserError
+from structnet.pose2d.config import Pose2DConfig
+from structnet.skeleton.config import SkeletonConfig
+
+TESTS = Path(__file__).resolve().parent
+PACKAGED = {"skeleton": SkeletonConfig, "pose2d": Pose2DConfig}
 
 
 @dataclass
@@ -93,8 +105,200 @@ def test_config_from_dict_and_missing_file(tmp_path):
     assert cfg.batch_size == 4 and cfg.precision == "bfloat16"
     with pytest.raises(ConfigError, match="unknown config key 'max_iter'; valid keys: max_iters, batch_size"):
         config_from_dict(TrainConfig, {"max_iter": 1})
-    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+    with pytest.raises(UserError, match=r"config file not found: .*nope\.yaml$"):
         load_config(TaskConfig, tmp_path / "nope.yaml")
+    assert issubclass(ConfigError, UserError) and issubclass(ConfigError, ValueError)
+
+
+# ----------------------------------------------------------------------------------------------- _base_ files
+def test_base_files_deep_merge(tmp_path, monkeypatch):
+    (tmp_path / "common").mkdir()
+    _write(tmp_path / "common", "model:\n  width: 16\n  taps: [a, b]\noptim:\n  name: adam\n  lr: 0.1\n"
+                                "  lr_mult: {fuse: 5, side: 2}\ntrain:\n  max_iters: 50\n", "base.yaml")
+    _write(tmp_path / "common", "_base_: base.yaml\ntrain:\n  max_iters: 70\n  seed: 3\nextra: {a: 1}\n", "mid.yaml")
+    _write(tmp_path, "optim:\n  momentum: 0.5\ntrain:\n  seed: 9\n", "other.yaml")
+    child = _write(tmp_path, "_base_: [common/mid.yaml, other]\nmodel:\n  taps: [c]\noptim:\n  lr: 0.2\n"
+                             "  lr_mult: {side: 3}\nextra: {b: 2}\n", "child.yaml")
+    monkeypatch.chdir(tmp_path / "common")  # bases are found relative to the including file, not the cwd
+    cfg = load_config(TaskConfig, child, ["optim.lr_mult.x=4"])
+    assert cfg.model.width == 16 and cfg.model.taps == ["c"]  # dicts merge key by key, lists replace
+    assert (cfg.optim.name, cfg.optim.lr, cfg.optim.momentum) == ("adam", 0.2, 0.5)
+    assert cfg.optim.lr_mult == {"fuse": 5.0, "side": 3.0, "x": 4.0}
+    assert (cfg.train.max_iters, cfg.train.seed) == (70, 9)  # later bases override earlier ones, the file both
+    assert cfg.extra == {"a": 1.0, "b": 2.0}
+    assert load_config_dict(TaskConfig, child)["train"] == {"max_iters": 70, "seed": 9}
+    # a scalar (or null) replaces a section of the base; the result must still fit the dataclass
+    bad = _write(tmp_path, "_base_: common/base.yaml\noptim: 3\n", "bad.yaml")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: config key 'optim' is a section"):
+        load_config(TaskConfig, bad)
+
+
+def test_base_errors_name_the_files(tmp_path):
+    a = _write(tmp_path, "_base_: b.yaml\n", "a.yaml")
+    _write(tmp_path, "_base_: [c.yaml]\n", "b.yaml")
+    _write(tmp_path, "_base_: a\n", "c.yaml")
+    with pytest.raises(ConfigError, match=r"^_base_ cycle: \S*a\.yaml -> \S*b\.yaml -> \S*c\.yaml -> \S*a\.yaml$"):
+        load_config(TaskConfig, a)
+    me = _write(tmp_path, "_base_: me.yaml\n", "me.yaml")
+    with pytest.raises(ConfigError, match=r"_base_ cycle: \S*me\.yaml -> \S*me\.yaml$"):
+        load_config(TaskConfig, me)
+    # a file reached twice without a cycle (diamond) is fine
+    _write(tmp_path, "train: {seed: 1}\n", "root.yaml")
+    _write(tmp_path, "_base_: root.yaml\ntrain: {max_iters: 5}\n", "left.yaml")
+    _write(tmp_path, "_base_: root.yaml\ntrain: {log_every: 7}\n", "right.yaml")
+    cfg = load_config(TaskConfig, _write(tmp_path, "_base_: [left.yaml, right.yaml]\n", "diamond.yaml"))
+    assert (cfg.train.seed, cfg.train.max_iters, cfg.train.log_every) == (1, 5, 7)
+    with pytest.raises(ConfigError, match=r"miss\.yaml: _base_ 'nowhere\.yaml' not found in "):
+        load_config(TaskConfig, _write(tmp_path, "_base_: nowhere.yaml\n", "miss.yaml"))
+    with pytest.raises(ConfigError, match=r"typ\.yaml: _base_ must be a file name or a list of file names, got 3"):
+        load_config(TaskConfig, _write(tmp_path, "_base_: 3\n", "typ.yaml"))
+    # an unknown key in a base names the base file, not the including one
+    _write(tmp_path, "optim:\n  lrr: 1\n", "badbase.yaml")
+    with pytest.raises(ConfigError, match=r"badbase\.yaml: unknown config key 'optim\.lrr'"):
+        load_config(TaskConfig, _write(tmp_path, "_base_: badbase.yaml\n", "inc.yaml"))
+
+
+def test_base_falls_back_to_a_packaged_config_of_the_task(tmp_path, monkeypatch):
+    monkeypatch.setenv("STRUCTNET_DATA", "/data")
+    f = _write(tmp_path, "_base_: ladder_lspet_cpu_base\ntrain:\n  out_dir: mine\n", "mine.yaml")
+    cfg = load_config(Pose2DConfig, f)  # task from the class (structnet.pose2d.config)
+    assert cfg == load_config(Pose2DConfig, "ladder_lspet_cpu_base", ["train.out_dir=mine"], task="pose2d")
+    assert (cfg.data.input_size, cfg.data.sigma, cfg.data.root) == (128, 2.0, "/data/lspet")
+    with pytest.raises(ConfigError, match=r"_base_ 'ladder_lspet_cpu_base' not found in \S+$"):
+        load_config(TaskConfig, f)  # no task: nothing packaged to fall back to
+
+
+def test_shipped_rungs_and_stages_are_short(monkeypatch):
+    """The ladder rungs / stages say only what differs from their base."""
+    import yaml
+
+    for n in ("1_hourglass", "2_mss", "3_msr", "4_struct", "5_masking"):
+        d = yaml.safe_load(resolve_config_path("pose2d", f"ladder_lspet_cpu_{n}").read_text())
+        assert d.pop("_base_") == "ladder_lspet_cpu_base.yaml"
+        assert {k: sorted(v) for k, v in d.items()} == {"model": ["msr", "mss"], "loss": ["alpha"],
+                                                         "data": ["keypoint_masking"], "train": ["out_dir"]}
+    for family in ("lspet_cpu", "mpii_paper"):
+        for k in (1, 2, 3):
+            d = yaml.safe_load(resolve_config_path("pose2d", f"{family}_stage{k}").read_text())
+            assert d["_base_"] == f"{family}_base.yaml" and len(yaml.safe_dump(d).splitlines()) <= 25
+
+
+# ----------------------------------------------------------------------------------------------- before/after
+BEFORE = json.loads((TESTS / "data" / "configs_before_base.json").read_text())
+
+
+def test_every_shipped_config_is_in_the_before_fixture():
+    shipped = {f"{t}/{n}" for t in PACKAGED for n in list_configs(t) if not n.endswith("_base")}
+    assert shipped == set(BEFORE)
+
+
+@pytest.mark.parametrize("key", sorted(BEFORE))
+def test_shipped_configs_load_as_before_base_files(key, monkeypatch):
+    """Each config file loads to the same dataclass as its one-file version before ``_base_`` and ``${data}``
+    (tests/data/configs_before_base.json: the YAML of every file at commit de9a38f), with the data root that the
+    old files spelled out."""
+    monkeypatch.setenv("STRUCTNET_DATA", "../shared/data")
+    task, name = key.split("/")
+    cls = PACKAGED[task]
+    new = load_config(cls, name, task=task)
+    assert new == config_from_dict(cls, BEFORE[key])
+    assert new == load_config(cls, resolve_config_path(task, name))  # by path, task from the class
+
+
+# ----------------------------------------------------------------------------------------------- packaged configs
+def test_resolve_and_list_packaged_configs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert list_configs("skeleton") == ["fsds_lite0_cpu", "fsds_lite0_horse_cpu", "fsds_vgg16_paper", "hed_lite0_cpu",
+                                        "hed_lite0_horse_cpu", "hed_vgg16_paper", "lmsds_lite0_cpu",
+                                        "lmsds_lite0_horse_cpu", "lmsds_vgg16_paper"]
+    packaged = cfgmod.CONFIGS_DIR / "skeleton" / "lmsds_lite0_cpu.yaml"
+    assert packaged.is_file() and cfgmod.CONFIGS_DIR.parent.name == "structnet"
+    assert resolve_config_path("skeleton", "lmsds_lite0_cpu") == packaged
+    assert resolve_config_path("skeleton", "lmsds_lite0_cpu.yaml") == packaged
+    # an existing file wins over the packaged name
+    (tmp_path / "lmsds_lite0_cpu.yaml").write_text("train: {max_iters: 3}\n")
+    assert resolve_config_path("skeleton", "lmsds_lite0_cpu.yaml") == Path("lmsds_lite0_cpu.yaml")
+    assert load_config(SkeletonConfig, "lmsds_lite0_cpu.yaml").train.max_iters == 3
+    assert load_config(SkeletonConfig, "lmsds_lite0_cpu").train.max_iters == 6000  # task from the class
+    assert load_config(TaskConfig, str(tmp_path / "lmsds_lite0_cpu.yaml")).train.max_iters == 3
+    with pytest.raises(UserError, match=r"^config 'lmsds_lite' not found: no such file, and no packaged skeleton "
+                                        r"config of that name \(available: fsds_lite0_cpu, .*lmsds_vgg16_paper\)$"):
+        resolve_config_path("skeleton", "lmsds_lite")
+    with pytest.raises(UserError, match=r"not found: no such file, and no packaged skeleton config"):
+        resolve_config_path("skeleton", "../skeleton/lmsds_lite0_cpu")  # names are bare names
+    with pytest.raises(UserError, match=r"no packaged configs for task 'pose3d' \(tasks with configs: pose2d, "
+                                        r"skeleton\)"):
+        list_configs("pose3d")
+    with pytest.raises(UserError, match=r"^config file not found: lmsds_lite0_cpu$"):
+        resolve_config_path(None, "lmsds_lite0_cpu")
+    with pytest.raises(UserError, match=r"available: .*lspet_cpu_stage1"):
+        load_config(Pose2DConfig, "lspet_stage1")
+
+
+# ----------------------------------------------------------------------------------------------- data root
+def _tree(tmp_path, with_data=True):
+    """tmp/repo/src/structnet/configs (a checkout) next to tmp/shared/data."""
+    repo = tmp_path / "repo"
+    (repo / "src" / "structnet" / "configs").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text("")
+    if with_data:
+        (tmp_path / "shared" / "data").mkdir(parents=True)
+    return repo
+
+
+def test_expand_data_root_known_answers(tmp_path, monkeypatch):
+    monkeypatch.setenv("STRUCTNET_DATA", "/srv/data")
+    assert expand_data_root("${data}/lspet") == "/srv/data/lspet"
+    assert expand_data_root("${data}/mpii-valid/valid.npz") == "/srv/data/mpii-valid/valid.npz"
+    assert expand_data_root("${data}") == "/srv/data"
+    for s in ("x/${data}/y", "${database}/x", "../shared/data/lspet", "", "$data/x"):
+        assert expand_data_root(s) == s
+    monkeypatch.setenv("STRUCTNET_DATA", "~/d")
+    assert expand_data_root("${data}/a") == os.path.join(os.path.expanduser("~"), "d", "a")
+    monkeypatch.delenv("STRUCTNET_DATA")
+    repo = _tree(tmp_path)
+    # 1. ../shared/data relative to the current directory: kept relative (what the configs used to say)
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(cfgmod, "CONFIGS_DIR", tmp_path / "elsewhere" / "structnet" / "configs")
+    assert expand_data_root("${data}/lspet") == "../shared/data/lspet"
+    # 2. relative to the repository holding the package source (editable install), from any directory
+    monkeypatch.chdir(tmp_path)
+    assert expand_data_root("${data}/lspet") == "${data}/lspet"  # not a checkout: nothing found, left as is
+    monkeypatch.setattr(cfgmod, "CONFIGS_DIR", repo / "src" / "structnet" / "configs")
+    assert expand_data_root("${data}/lspet") == str(tmp_path / "shared" / "data" / "lspet")
+    # 3. $STRUCTNET_DATA wins even when it does not exist
+    monkeypatch.setenv("STRUCTNET_DATA", "rel/data")
+    assert expand_data_root("${data}/lspet") == "rel/data/lspet"
+    # nothing exists: unchanged
+    monkeypatch.delenv("STRUCTNET_DATA")
+    monkeypatch.setattr(cfgmod, "CONFIGS_DIR", _tree(tmp_path / "t2", with_data=False) / "src" / "structnet" / "configs")
+    assert expand_data_root("${data}/lspet") == "${data}/lspet"
+
+
+def test_data_root_is_expanded_in_defaults_files_and_overrides(tmp_path, monkeypatch):
+    @dataclass
+    class Data:
+        root: str = "${data}/sk"
+        roots: List[str] = field(default_factory=lambda: ["${data}/a", "b"])
+        named: Dict[str, str] = field(default_factory=dict)
+        other: Optional[str] = None
+
+    @dataclass
+    class Cfg:
+        data: Data = field(default_factory=Data)
+
+    monkeypatch.setenv("STRUCTNET_DATA", "/D")
+    assert load_config(Cfg) == Cfg(Data(root="/D/sk", roots=["/D/a", "b"]))
+    f = _write(tmp_path, "data:\n  root: ${data}/x\n  named: {v: '${data}/v'}\n")
+    cfg = load_config(Cfg, f, ["data.other=${data}/o"])
+    assert (cfg.data.root, cfg.data.named, cfg.data.other) == ("/D/x", {"v": "/D/v"}, "/D/o")
+    saved = save_config(cfg, tmp_path / "saved.yaml")  # saved expanded: the run's record says where the data was
+    monkeypatch.setenv("STRUCTNET_DATA", "/elsewhere")
+    assert load_config(Cfg, saved) == cfg
+    # the task defaults use it: `eval pose2d` without --root no longer depends on the current directory
+    monkeypatch.setenv("STRUCTNET_DATA", "/D")
+    pose, skel = load_config(Pose2DConfig), load_config(SkeletonConfig)
+    assert (pose.data.root, pose.eval.root, skel.data.root, skel.eval.root) == ("/D/lspet",) * 2 + ("/D/sk-large",) * 2
 
 
 # ----------------------------------------------------------------------------------------------- optimizer

@@ -21,7 +21,7 @@ from structnet.pose2d.train import (PlateauHook, build_eval_dataset, build_model
                                    load_init_weights, load_stage_configs, make_codec, train)
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs" / "pose2d"
+CONFIGS = ROOT / "src" / "structnet" / "configs" / "pose2d"
 LSPET = ROOT.parent / "shared" / "data" / "lspet"
 MPII_VALID = ROOT.parent / "shared" / "data" / "mpii-valid" / "valid.npz"
 LSP = get_layout("lsp14")

@@ -47,7 +47,7 @@ def test_tiny_training_beats_untrained(tmp_path):
     assert "cls_fuse" in log[0] and "reg_stage2" in log[0]
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "skeleton").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "src" / "structnet" / "configs" / "skeleton").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_parse(path):
     cfg = load_config(SkeletonConfig, path)
     assert cfg.model.method in ("lmsds", "fsds", "hed")
@@ -56,7 +56,7 @@ def test_shipped_configs_parse(path):
 
 
 def test_paper_config_matches_paper():
-    cfg = load_config(SkeletonConfig, ROOT / "configs/skeleton/lmsds_vgg16_paper.yaml")
+    cfg = load_config(SkeletonConfig, ROOT / "src/structnet/configs/skeleton/lmsds_vgg16_paper.yaml")
     assert (cfg.train.batch_size, cfg.optim.lr, cfg.optim.momentum, cfg.optim.weight_decay, cfg.train.max_iters) == \
         (1, 1e-6, 0.9, 2e-4, 20000)
     assert cfg.optim.lr * cfg.optim.lr_mult["fuse"] == pytest.approx(5e-6)
@@ -70,7 +70,7 @@ def test_unknown_config_key_is_named(tmp_path):
 
 def test_cli_round_trip(tmp_path, capsys):
     cfg_path = tmp_path / "tiny.yaml"
-    cfg_path.write_text((ROOT / "configs/skeleton/lmsds_vgg16_paper.yaml").read_text())
+    cfg_path.write_text((ROOT / "src/structnet/configs/skeleton/lmsds_vgg16_paper.yaml").read_text())
     out = tmp_path / "run"
     rc = main(["train", "skeleton", "--config", str(cfg_path), "model.backbone=vgg_tiny", "model.pretrained=false",
                "data.dataset=synthetic", "data.synthetic_n=8", "data.synthetic_size=48", "train.max_iters=3",

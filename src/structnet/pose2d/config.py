@@ -1,4 +1,4 @@
-"""Typed configuration of the 2D pose task (YAML files under ``configs/pose2d/``).
+"""Typed configuration of the 2D pose task (YAML files under ``structnet/configs/pose2d/``).
 
 One file is one training run (one *stage*); the paper's three stages are three files chained by
 ``structnet train pose2d --stages s1.yaml,s2.yaml,s3.yaml`` (see :func:`structnet.pose2d.train.train_stages`),
@@ -55,7 +55,7 @@ class Pose2DDataConfig:
     dataset: Literal["lspet", "mpii", "coco", "lsp-mat", "synthetic"] = "lspet"
     # lspet: the folder (joints.npy, train.txt, val.txt, images/); mpii: an annotation file (.npz/.h5/.json/.mat);
     # coco: person_keypoints_*.json; lsp-mat: joints.mat; synthetic: unused
-    root: str = "../shared/data/lspet"
+    root: str = "${data}/lspet"
     image_dir: Optional[str] = None  # images of mpii / coco / lsp-mat (required to train on them)
     split: str = "train"  # lspet: train|val|all; mpii .json/.mat: train|valid / train|test; lsp-mat: all|train|test
     input_size: int = 256  # square network input (paper: 256 x 256); heatmaps are input_size / 4
@@ -98,7 +98,7 @@ class PlateauConfig:
 @dataclass
 class Pose2DEvalConfig:
     dataset: Literal["lspet", "mpii", "coco", "lsp-mat", "synthetic"] = "lspet"
-    root: str = "../shared/data/lspet"
+    root: str = "${data}/lspet"
     image_dir: Optional[str] = None
     split: str = "val"
     metric: Literal["auto", "pck", "pckh"] = "auto"  # auto: pckh for mpii16, torso PCK otherwise

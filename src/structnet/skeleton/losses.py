@@ -16,7 +16,7 @@ Reductions of a class-balanced term (images are always averaged over the batch):
   this makes each classification term ~|X| times smaller than the regression term, which then
   dominates the multi-task loss unless lambda is scaled down by about 1/|X| (the paper gives no lambda).
 * ``"sum"``: the per-pixel sum, as Caffe's loss layers with ``normalize: false`` compute it -- the
-  scale the paper's learning rate of 1e-6 is meant for (``configs/skeleton/*_paper.yaml``).
+  scale the paper's learning rate of 1e-6 is meant for (``structnet/configs/skeleton/*_paper.yaml``).
 """
 from __future__ import annotations
 
