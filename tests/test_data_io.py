@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from structnet.data.io import (ImageReadError, image_to_tensor, list_images, process_batch, read_image, read_mask,
-                               report_failures, write_png)
+from structnet.data.io import (ImageReadError, image_to_tensor, list_images, output_names, output_renamings,
+                               process_batch, read_image, read_mask, report_failures, report_renamings, write_json,
+                               write_npz, write_png)
+from structnet.errors import UserError
 
 
 def _save(img: Image.Image, path: Path, **kw) -> Path:
@@ -190,3 +192,135 @@ def test_image_to_tensor():
     assert image_to_tensor(np.full((2, 2, 3), 65535, np.uint16)).max() == 1.0
     with pytest.raises(ValueError):
         image_to_tensor(np.zeros((2, 2, 2), np.uint8))
+
+
+def test_image_read_error_is_a_one_line_user_error(tmp_path):
+    e = ImageReadError(tmp_path / "x.png", "bad\nthing")
+    assert isinstance(e, UserError) and isinstance(e, ValueError)
+    assert str(e) == f"{tmp_path / 'x.png'}: bad thing" and e.reason == "bad thing"
+    assert str(ImageReadError("a\nb.png", "r")) == "'a\\nb.png': r"  # a newline in a path stays on one line
+
+
+def test_zero_byte_file(tmp_path):
+    p = tmp_path / "zero.jpg"
+    p.write_bytes(b"")
+    with pytest.raises(ImageReadError, match="zero.jpg: empty file"):
+        read_image(p)
+
+
+@pytest.mark.parametrize("writer", ["png", "json", "npz"])
+def test_written_files_get_the_default_mode_not_0600(tmp_path, writer):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        if writer == "png":
+            p = write_png(tmp_path / "r.png", np.zeros((2, 2), np.uint8))
+        elif writer == "json":
+            p = write_json(tmp_path / "r.json", {"a": 1})
+        else:
+            p = write_npz(tmp_path / "r.npz", a=np.zeros(3))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o644
+    assert sorted(q.name for q in tmp_path.iterdir()) == [p.name]  # no temporary file left
+
+
+def test_list_images_no_images_is_a_user_error(tmp_path):
+    empty = tmp_path / "e"
+    empty.mkdir()
+    with pytest.raises(UserError) as ei:
+        list_images(empty)
+    assert str(ei.value) == (f"no images in {empty} (looked for .jpg, .jpeg, .png, .bmp, .gif, .tif, .tiff, .webp, "
+                             ".ppm, .pgm, .pbm)")
+    (empty / "readme.txt").write_text("x")
+    other = tmp_path / "o"
+    other.mkdir()
+    with pytest.raises(UserError, match=f"no images in {empty}, {other} "):
+        list_images([empty, other])
+    # a missing path is kept, so the batch reports it by name; an empty folder next to images is no error
+    (other / "a.png").write_bytes(b"x")
+    assert list_images([empty, other, tmp_path / "gone.jpg"]) == [other / "a.png", tmp_path / "gone.jpg"]
+
+
+def test_output_names_unique_stems_kept():
+    names = output_names(["a/cat.jpg", "b/dog.png", "fish.tiff"])
+    assert names == {Path("a/cat.jpg"): "cat", Path("b/dog.png"): "dog", Path("fish.tiff"): "fish"}
+    assert output_renamings(names) == []
+
+
+def test_output_names_known_answers():
+    # same stem, different extension: stem_extension
+    assert output_names(["img.bmp", "img.tiff", "other.png"]) == {
+        Path("img.bmp"): "img_bmp", Path("img.tiff"): "img_tiff", Path("other.png"): "other"}
+    assert output_names(["a/x.jpg", "b/x.png"]) == {Path("a/x.jpg"): "x_jpg", Path("b/x.png"): "x_png"}
+    # same stem and extension in different folders: path from the common folder joined with "__"
+    assert output_names(["data/a/x.jpg", "data/b/x.jpg"]) == {
+        Path("data/a/x.jpg"): "a__x_jpg", Path("data/b/x.jpg"): "b__x_jpg"}
+    assert output_names(["q/r/s/x.png", "q/t/x.png", "q/t/x.jpg"]) == {
+        Path("q/r/s/x.png"): "r__s__x_png", Path("q/t/x.png"): "t__x_png", Path("q/t/x.jpg"): "x_jpg"}
+    # case-insensitive collisions (macOS / Windows file systems)
+    assert output_names(["Photo.jpg", "photo.png"]) == {Path("Photo.jpg"): "Photo_jpg", Path("photo.png"): "photo_png"}
+    assert output_names(["a/y.JPG", "b/y.jpg"]) == {Path("a/y.JPG"): "a__y_JPG", Path("b/y.jpg"): "b__y_jpg"}
+    # even the relative path collides (x.jpg and x.JPG side by side on a case-sensitive disk): numbered
+    assert output_names(["d/z.jpg", "d/z.JPG"]) == {Path("d/z.jpg"): "z_jpg_2", Path("d/z.JPG"): "z_JPG_1"}
+    # a renamed input never takes a name another input keeps: x_jpg.png keeps "x_jpg", so x.jpg moves on
+    assert output_names(["x.jpg", "x.png", "x_jpg.png"]) == {
+        Path("x.jpg"): "x_jpg_1", Path("x.png"): "x_png", Path("x_jpg.png"): "x_jpg"}
+    assert output_names(["k/x.jpg", "m/x.png", "x_jpg.png"]) == {
+        Path("k/x.jpg"): "k__x_jpg", Path("m/x.png"): "x_png", Path("x_jpg.png"): "x_jpg"}
+    # no extension at all
+    assert output_names(["u/v", "w/v"]) == {Path("u/v"): "u__v", Path("w/v"): "w__v"}
+    assert output_names([]) == {}
+
+
+def test_output_names_distinct_deterministic_and_order_free():
+    paths = ["a/x.jpg", "b/x.jpg", "b/X.jpg", "c/x.JPG", "x.png", "X.PNG", "x_png.bmp", "img.bmp", "img.tiff",
+             "a/img.bmp", "Img.Bmp", "solo.gif", "a/x.jpg"]
+    names = output_names(paths)
+    assert list(names) == list(dict.fromkeys(Path(p) for p in paths))  # input order, duplicates once
+    vals = [n.casefold() for n in names.values()]
+    assert len(set(vals)) == len(vals)  # never two equal names, ignoring case
+    assert names[Path("solo.gif")] == "solo" and names[Path("x_png.bmp")] == "x_png"
+    assert all("/" not in n and "\\" not in n for n in names.values())
+    rev = output_names(list(reversed(paths)))
+    assert rev == names  # the same names whatever the order
+    assert output_names(paths) == names
+
+
+def test_output_renamings_and_report(tmp_path):
+    import io as _io
+
+    names = output_names(["a/x.jpg", "b/x.png", "keep.png"])
+    assert output_renamings(names) == [(Path("a/x.jpg"), "x_jpg"), (Path("b/x.png"), "x_png")]
+    buf = _io.StringIO()
+    assert report_renamings(names, buf) == 2
+    assert buf.getvalue().splitlines() == [
+        "2 input(s) share a file name stem with another input; their outputs are named:",
+        f"  {Path('a/x.jpg')} -> x_jpg", f"  {Path('b/x.png')} -> x_png"]
+    buf = _io.StringIO()
+    assert report_renamings(output_names(["keep.png"]), buf) == 0 and buf.getvalue() == ""
+
+
+def test_process_batch_failure_reasons_one_line_without_repeating_the_path(tmp_path):
+    p = tmp_path / "f.png"
+
+    def user(_):
+        raise UserError(f"{p}: box outside the image")
+
+    def mem(_):
+        raise MemoryError()
+
+    def other(_):
+        raise KeyError("joint")
+
+    _, f = process_batch([p], user)
+    assert f == [(str(p), "box outside the image")]
+    _, f = process_batch([p], mem)
+    assert f == [(str(p), "not enough memory")]
+    _, f = process_batch([p], other)
+    assert f == [(str(p), "KeyError: 'joint'")]
+    buf = io.StringIO()
+    report_failures([("a\nb.png", "two\nlines")], buf)
+    assert buf.getvalue().splitlines() == ["1 file(s) failed:", "  'a\\nb.png': two lines"]

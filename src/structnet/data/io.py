@@ -17,19 +17,33 @@ Conventions
     sideways with orientation 6 comes back upright (its ``H`` and ``W`` are those a viewer shows);
   - multi-frame files (GIF, TIFF, ...) give their first frame.
 
-* Missing, unreadable, truncated or non-image files raise :class:`ImageReadError` (a :class:`ValueError`)
-  whose one-line message names the file and the reason.
+* Missing, unreadable, truncated or non-image files raise :class:`ImageReadError` (a
+  :class:`~structnet.errors.UserError`, hence a :class:`ValueError`) whose one-line message is
+  ``<path>: <reason>``.
+* **Pixel limit**: an image whose header claims more than ``max_pixels`` pixels (default :data:`MAX_PIXELS`,
+  100 megapixels, or the environment variable ``STRUCTNET_MAX_PIXELS``) is refused *before* it is decoded, with
+  ``x.png: 20000x20000 = 400 MP is over the 100 MP limit (set STRUCTNET_MAX_PIXELS to raise it)``. This replaces
+  PIL's own decompression-bomb check for the files read here: PIL's ``DecompressionBombWarning`` /
+  ``DecompressionBombError`` never reach the caller.
+* Output names: :func:`output_names` gives every input a distinct output name (its stem unless two inputs share
+  it, also case-insensitively), so a batch never overwrites one image's results with another's.
 * Coordinates: row = y down, column = x right, origin at the top-left pixel.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import struct
 import sys
 import tempfile
+import threading
+import warnings
 from pathlib import Path
-from typing import Callable, Iterable, List, Sequence, TextIO, Tuple, TypeVar, Union
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TextIO, Tuple, TypeVar, Union
 
 import numpy as np
+
+from ..errors import UserError
 
 PathLike = Union[str, os.PathLike]
 T = TypeVar("T")
@@ -37,17 +51,30 @@ T = TypeVar("T")
 #: File extensions (lower case, with the dot) that :func:`list_images` picks up from directories.
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
 
-__all__ = ["ImageReadError", "IMAGE_EXTS", "read_image", "read_mask", "write_png", "list_images",
-           "process_batch", "report_failures", "image_to_tensor"]
+#: Default pixel limit of :func:`read_image` / :func:`read_mask` (width x height), overridden by the environment
+#: variable ``STRUCTNET_MAX_PIXELS`` and by their ``max_pixels`` argument.
+MAX_PIXELS = 100_000_000
+MAX_PIXELS_ENV = "STRUCTNET_MAX_PIXELS"
+
+__all__ = ["ImageReadError", "IMAGE_EXTS", "MAX_PIXELS", "MAX_PIXELS_ENV", "max_pixels_limit", "read_image",
+           "read_mask", "write_png", "atomic_write", "write_json", "write_npz", "list_images", "output_names",
+           "output_renamings", "report_renamings", "failure_reason", "process_batch", "report_failures",
+           "image_to_tensor"]
 
 
-class ImageReadError(ValueError):
-    """An image file could not be read; the message is one line naming the file and the reason."""
+def _show_path(path: PathLike) -> str:
+    """A path for a one-line message: as given, or its ``repr`` when it holds control characters (a newline)."""
+    s = str(path)
+    return s if s.isprintable() else repr(s)
+
+
+class ImageReadError(UserError):
+    """An image file could not be read; the message is one line, ``<path>: <reason>``."""
 
     def __init__(self, path: PathLike, reason: str):
         self.path = str(path)
         self.reason = " ".join(str(reason).split())  # one line
-        super().__init__(f"cannot read image {self.path!r}: {self.reason}")
+        super().__init__(f"{_show_path(path)}: {self.reason}")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -55,39 +82,107 @@ def _one_line(exc: BaseException) -> str:
     return msg or type(exc).__name__
 
 
-def _open(path: PathLike):
-    """Open, take the first frame, fully decode and apply EXIF orientation. Returns a loaded PIL image."""
+# ------------------------------------------------------------------------------------------------ pixel limit
+def max_pixels_limit(max_pixels: Optional[float] = None) -> Tuple[float, bool]:
+    """The pixel limit in force: ``max_pixels`` when given, else ``$STRUCTNET_MAX_PIXELS``, else :data:`MAX_PIXELS`.
+
+    Returns ``(limit, from_argument)``. ``inf`` means no limit. A limit that is not a positive number raises
+    :class:`~structnet.errors.UserError` naming where it came from.
+    """
+    if max_pixels is not None:
+        source, raw = "max_pixels", max_pixels
+    else:
+        env = os.environ.get(MAX_PIXELS_ENV, "").strip()
+        if not env:
+            return float(MAX_PIXELS), False
+        source, raw = MAX_PIXELS_ENV, env
+    try:
+        v = float(raw)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not v > 0:  # also NaN
+        raise UserError(f"{source} must be a positive number of pixels (e.g. 200000000 or 2e8), got {raw!r}")
+    return v, source == "max_pixels"
+
+
+def _mp(pixels: float) -> str:
+    return "unlimited" if pixels == float("inf") else f"{pixels / 1e6:.4g} MP"
+
+
+_PIL_LIMIT_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _pil_limit_lifted():
+    """PIL's own decompression-bomb limit switched off (structnet checks its own limit instead)."""
+    from PIL import Image
+
+    with _PIL_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _open(path: PathLike, max_pixels: Optional[float] = None):
+    """Open, check the pixel limit from the header, take the first frame, decode, apply EXIF orientation.
+
+    Returns a loaded PIL image. Every failure is an :class:`ImageReadError` naming ``path``.
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    limit, from_arg = max_pixels_limit(max_pixels)
     p = Path(path)
     if not p.exists():
         raise ImageReadError(p, "file not found")
     if p.is_dir():
         raise ImageReadError(p, "is a directory, not an image file")
     try:
-        with Image.open(p) as im:
+        if p.stat().st_size == 0:
+            raise ImageReadError(p, "empty file (0 bytes)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             try:
-                im.seek(0)
-            except EOFError:
-                pass
-            im.load()
-            try:
-                out = ImageOps.exif_transpose(im)
-            except Exception:  # malformed EXIF: keep the stored orientation rather than fail
-                out = None
-            if out is None or out is im:
-                out = im.copy()
-            out.load()
-            return out
+                im = Image.open(p)  # reads the header only
+            except Image.DecompressionBombError:
+                # over PIL's own limit: open again without it, only to read the size for our message / limit
+                with _pil_limit_lifted():
+                    im = Image.open(p)
+            with im:
+                w, h = im.size
+                if w * h > limit:
+                    hint = ("the max_pixels argument" if from_arg
+                            else f"set {MAX_PIXELS_ENV} to raise it")
+                    raise ImageReadError(p, f"{w}x{h} = {_mp(w * h)} is over the {_mp(limit)} limit ({hint})")
+                pil_limit = Image.MAX_IMAGE_PIXELS
+                big = pil_limit is not None and w * h > pil_limit  # allowed by us, refused by PIL's check
+                with (_pil_limit_lifted() if big else contextlib.nullcontext()):
+                    try:
+                        im.seek(0)
+                    except EOFError:
+                        pass
+                    im.load()
+                try:
+                    out = ImageOps.exif_transpose(im)
+                except Exception:  # malformed EXIF: keep the stored orientation rather than fail
+                    out = None
+                if out is None or out is im:
+                    out = im.copy()
+                out.load()
+                return out
     except ImageReadError:
         raise
     except UnidentifiedImageError:
         raise ImageReadError(p, "not a recognised image format (corrupt or not an image)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
+    except Image.DecompressionBombError as e:  # a frame / tile larger than the header said
+        raise ImageReadError(p, f"image data larger than its header says ({_one_line(e)})") from None
+    except MemoryError:
+        raise ImageReadError(p, "not enough memory to decode it") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
         # truncated JPEG/PNG ("image file is truncated"), broken chunks, permission errors, ...
         raise ImageReadError(p, f"corrupt or unreadable image data ({_one_line(e)})") from None
-    except Image.DecompressionBombError as e:
-        raise ImageReadError(p, _one_line(e)) from None
 
 
 def _white_composite(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -155,31 +250,34 @@ def _to_rgb_array(im, path: PathLike) -> np.ndarray:
     return arr
 
 
-def read_image(path: PathLike) -> np.ndarray:
+def read_image(path: PathLike, max_pixels: Optional[float] = None) -> np.ndarray:
     """Read any common image file as RGB.
 
     Returns ``uint8`` array ``(H, W, 3)``, RGB, display orientation (EXIF applied), alpha composited on white,
     first frame of multi-frame files (see the module docstring for every mode).
-    Raises :class:`ImageReadError` (one line, naming the file) for missing / corrupt / non-image files.
+    Raises :class:`ImageReadError` (one line, naming the file) for missing / corrupt / non-image files and for
+    files whose header claims more than ``max_pixels`` pixels (default: ``$STRUCTNET_MAX_PIXELS`` or
+    :data:`MAX_PIXELS`; checked before decoding).
     """
-    im = _open(path)
+    im = _open(path, max_pixels)
     arr = _to_rgb_array(im, path)
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ImageReadError(path, f"empty image ({arr.shape[1]}x{arr.shape[0]})")
     return np.ascontiguousarray(arr)
 
 
-def read_mask(path: PathLike, threshold: int = 128) -> np.ndarray:
+def read_mask(path: PathLike, threshold: int = 128, max_pixels: Optional[float] = None) -> np.ndarray:
     """Read a figure-ground mask file as ``bool (H, W)``: foreground where the grey value ``>= threshold``.
 
     The grey value is the 8-bit value of a 1-channel file (16-bit files scaled to 8 bit as in
     :func:`read_image`); colour / palette files use PIL's luminance (``L = 0.299 R + 0.587 G + 0.114 B``)
     of their colours; **alpha is ignored** for masks. EXIF orientation and first-frame rules as
-    :func:`read_image`. ``threshold`` is in 8-bit units (1..255), so ``{0, 255}`` masks read exactly.
+    :func:`read_image`. ``threshold`` is in 8-bit units (1..255), so ``{0, 255}`` masks read exactly. ``max_pixels``
+    as :func:`read_image`.
     """
     if not 1 <= int(threshold) <= 255:
         raise ValueError(f"read_mask: threshold must be in 1..255, got {threshold!r} (file {str(path)!r})")
-    im = _open(path)
+    im = _open(path, max_pixels)
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         g = _gray_to_uint8(np.asarray(im), mode)
@@ -293,17 +391,23 @@ def list_images(paths_or_dirs: Union[PathLike, Iterable[PathLike]], exts: Sequen
 
     A directory contributes its files whose extension (case-insensitive) is in ``exts``, sorted by name
     (``recursive=True``: all sub-folders too, sorted by relative path). A path that is not a directory is kept
-    as given, whatever its extension and even if it does not exist, so a later read reports it as a failure
-    rather than silently skipping it. Order is preserved; duplicates are dropped.
+    as given, whatever its extension and even if it does not exist, so a later read reports it by name as a
+    failure rather than silently skipping it. Order is preserved; duplicates are dropped.
+
+    When the result is empty (no paths given, or only folders without images) this raises
+    :class:`~structnet.errors.UserError` ``no images in <dir> (looked for .jpg, .jpeg, ...)``: empty work is an
+    error, not a silent success.
     """
     if isinstance(paths_or_dirs, (str, os.PathLike)):
         paths_or_dirs = [paths_or_dirs]
     want = {e.lower() if e.startswith(".") else "." + e.lower() for e in exts}
     out: List[Path] = []
     seen = set()
+    dirs: List[Path] = []
     for item in paths_or_dirs:
         p = Path(item)
         if p.is_dir():
+            dirs.append(p)
             it = p.rglob("*") if recursive else p.iterdir()
             found = sorted((q for q in it if q.is_file() and q.suffix.lower() in want),
                            key=lambda q: q.relative_to(p).as_posix())
@@ -313,7 +417,114 @@ def list_images(paths_or_dirs: Union[PathLike, Iterable[PathLike]], exts: Sequen
             if q not in seen:
                 seen.add(q)
                 out.append(q)
+    if not out:
+        if not dirs:
+            raise UserError("no input paths given")
+        looked = ", ".join(e if e.startswith(".") else "." + e for e in exts)
+        where = ", ".join(_show_path(d) for d in dirs)
+        hint = ""
+        if not recursive and any(q.is_dir() for d in dirs for q in d.iterdir()):
+            hint = "; sub-folders are not searched"
+        raise UserError(f"no images in {where} (looked for {looked}{hint})")
     return out
+
+
+def output_names(paths: Iterable[PathLike]) -> Dict[Path, str]:
+    """A distinct output name (file stem for ``<name>_skeleton.png``, ``<name>.npz``, ...) for every input path.
+
+    * an input whose stem no other input shares keeps its stem: ``photos/cat.jpg -> "cat"``;
+    * inputs sharing a stem -- compared case-insensitively, as macOS / Windows file systems do -- get
+      ``<stem>_<extension>``: ``img.bmp, img.tiff -> "img_bmp", "img_tiff"``;
+    * if that still collides (same stem and extension in different folders), the path relative to the common
+      folder of the inputs sharing the stem, its parts joined with ``"__"``:
+      ``a/x.jpg, b/x.jpg -> "a__x_jpg", "b__x_jpg"``;
+    * if even that collides (``x.jpg`` and ``x.JPG`` side by side), that name + ``_1``, ``_2``, ... (the first free
+      one, in the order of the absolute paths).
+
+    A renamed input never takes a name that another input's rule already gives it. The result depends only on the
+    set of paths, and no two names are equal, ignoring case. Paths are keyed as ``Path(p)``; duplicates count
+    once. :func:`output_renamings` lists the inputs that did not keep their stem.
+    """
+    ps = list(dict.fromkeys(Path(p) for p in paths))
+    groups: Dict[str, List[Path]] = {}
+    for p in ps:
+        groups.setdefault(p.stem.casefold(), []).append(p)
+    names: Dict[Path, str] = {}
+    taken = set()
+    for p in ps:
+        if len(groups[p.stem.casefold()]) == 1:
+            names[p] = p.stem
+            taken.add(p.stem.casefold())
+
+    def with_ext(p: Path) -> str:
+        return f"{p.stem}_{p.suffix[1:]}" if p.suffix[1:] else p.stem
+
+    def with_folders(p: Path) -> str:
+        group = [os.path.abspath(q) for q in groups[p.stem.casefold()]]
+        try:
+            common = os.path.commonpath([os.path.dirname(q) for q in group])
+            rel = Path(os.path.relpath(os.path.dirname(os.path.abspath(p)), common))
+            parts = [] if str(rel) == "." else list(rel.parts)
+        except ValueError:  # different drives (Windows)
+            parts = [x for x in Path(os.path.abspath(p)).parent.parts[1:]]
+        return "__".join(parts + [with_ext(p)])
+
+    pending = [p for p in ps if p not in names]
+    for rule in (with_ext, with_folders):
+        cand = {p: rule(p) for p in pending}
+        count: Dict[str, int] = {}
+        for c in cand.values():
+            count[c.casefold()] = count.get(c.casefold(), 0) + 1
+        for p in pending:
+            c = cand[p]
+            if count[c.casefold()] == 1 and c.casefold() not in taken:
+                names[p] = c
+                taken.add(c.casefold())
+        pending = [p for p in pending if p not in names]
+    for p in sorted(pending, key=lambda q: (os.path.abspath(q), str(q))):
+        base = with_folders(p)
+        k = 1
+        while f"{base}_{k}".casefold() in taken:
+            k += 1
+        names[p] = f"{base}_{k}"
+        taken.add(names[p].casefold())
+    return {p: names[p] for p in ps}
+
+
+def output_renamings(names: Mapping[Path, str]) -> List[Tuple[Path, str]]:
+    """The ``(path, name)`` pairs of :func:`output_names`'s result whose name is not the path's stem, in order."""
+    return [(Path(p), n) for p, n in names.items() if n != Path(p).stem]
+
+
+def report_renamings(names: Mapping[Path, str], stream: TextIO = None) -> int:
+    """Say which inputs did not keep their stem as output name (one line each) on ``stream`` (default stderr).
+
+    Returns how many were renamed (0: nothing printed)."""
+    stream = sys.stderr if stream is None else stream
+    ren = output_renamings(names)
+    if ren:
+        print(f"{len(ren)} input(s) share a file name stem with another input; their outputs are named:", file=stream)
+        for p, n in ren:
+            print(f"  {_show_path(p)} -> {n}", file=stream)
+    return len(ren)
+
+
+def failure_reason(path: PathLike, e: BaseException) -> str:
+    """The one-line reason for ``path``'s failure ``e``, without the path (which the report prints in front):
+    an :class:`ImageReadError`'s reason, a UserError's message (a leading ``"<path>: "`` removed), else
+    ``Type: message``. Used by :func:`process_batch`; batch loops of their own should use it too."""
+    if isinstance(e, ImageReadError):
+        return e.reason
+    msg = _one_line(e)
+    for prefix in (f"{path}: ", f"{_show_path(path)}: "):
+        if msg.startswith(prefix) and len(msg) > len(prefix):  # the path is printed in front anyway
+            msg = msg[len(prefix):]
+            break
+    if isinstance(e, UserError):
+        return msg
+    if isinstance(e, MemoryError):
+        return "not enough memory" + ("" if msg == "MemoryError" else f" (MemoryError: {msg})")
+    return msg if msg == type(e).__name__ else f"{type(e).__name__}: {msg}"
 
 
 def process_batch(paths: Iterable[PathLike], fn: Callable[[PathLike], T]
@@ -321,7 +532,9 @@ def process_batch(paths: Iterable[PathLike], fn: Callable[[PathLike], T]
     """Call ``fn(path)`` for every path; an exception for one file is caught and the batch continues.
 
     Returns ``(results, failures)``: ``results`` holds ``fn``'s return values of the files that worked (in order),
-    ``failures`` is ``[(path, one-line reason)]``. ``KeyboardInterrupt`` / ``SystemExit`` still stop the batch.
+    ``failures`` is ``[(path, one-line reason)]`` (the reason does not repeat the path; a
+    :class:`~structnet.errors.UserError` gives its message, another exception ``Type: message``).
+    ``KeyboardInterrupt`` / ``SystemExit`` still stop the batch.
     """
     results: List[T] = []
     failures: List[Tuple[str, str]] = []
@@ -329,16 +542,13 @@ def process_batch(paths: Iterable[PathLike], fn: Callable[[PathLike], T]
         try:
             results.append(fn(path))
         except Exception as e:  # noqa: BLE001 -- per-file isolation is the point
-            if isinstance(e, ImageReadError):
-                reason = e.reason
-            else:
-                reason = f"{type(e).__name__}: {_one_line(e)}"
-            failures.append((str(path), reason))
+            failures.append((str(path), failure_reason(path, e)))
     return results, failures
 
 
 def report_failures(failures: Sequence[Tuple[str, str]], stream: TextIO = None) -> int:
-    """Print ``failures`` from :func:`process_batch` (one line each) to ``stream`` (default stderr).
+    """Print ``failures`` from :func:`process_batch` (one line each, ``  <path>: <reason>``) to ``stream``
+    (default stderr).
 
     Returns the number of failures, so a CLI can ``return 1 if report_failures(...) else 0``.
     """
@@ -346,7 +556,7 @@ def report_failures(failures: Sequence[Tuple[str, str]], stream: TextIO = None) 
     if failures:
         print(f"{len(failures)} file(s) failed:", file=stream)
         for path, reason in failures:
-            print(f"  {path}: {reason}", file=stream)
+            print(f"  {_show_path(path)}: {' '.join(str(reason).split())}", file=stream)
     return len(failures)
 
 
