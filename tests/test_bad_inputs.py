@@ -309,13 +309,26 @@ def test_cli_predict_corpus(corpus, task, tmp_path_factory, capsys, cli_runs):
         assert not any(ln.strip().startswith(f"{p}: ") for ln in fail_lines), (p, se)
     assert f"{len(good)} image(s) written" in so
     _, suffixes = TASKS[task]
-    for p in good:  # every good image has its outputs (under its stem for now, see the xfail test below)
-        for suf in suffixes:
-            assert (out / f"{p.stem}{suf}").is_file(), (p, suf)
+    stems = [p.stem.casefold() for p in good]
+    for p in good:  # every good image with a stem of its own has its outputs under that stem
+        if stems.count(p.stem.casefold()) == 1:
+            for suf in suffixes:
+                assert (out / f"{p.stem}{suf}").is_file(), (p, suf)
+    # (images sharing a stem: test_cli_predict_distinct_outputs_for_colliding_stems)
 
 
 @pytest.mark.parametrize("task", list(TASKS))
-@pytest.mark.xfail(strict=True, reason="CLI wiring pending: predict must name outputs with data.io.output_names")
+@pytest.mark.xfail(strict=True, reason="tasks/run.py predict builds the reason with _one_line(e), which repeats "
+                                       "the path: it should use data.io.failure_reason(path, e)")
+def test_cli_failure_lines_name_the_file_once(corpus, task, tmp_path_factory, capsys, cli_runs):
+    root, _, bad, _ = corpus
+    _, _, se, _ = _cli(task, corpus, tmp_path_factory, capsys, cli_runs)
+    for p in [*bad, root / "missing.jpg"]:
+        line = [ln for ln in se.splitlines() if ln.strip().startswith(f"{p}: ")][0]
+        assert line.count(str(p)) == 1, line
+
+
+@pytest.mark.parametrize("task", list(TASKS))
 def test_cli_predict_distinct_outputs_for_colliding_stems(corpus, task, tmp_path_factory, capsys, cli_runs):
     root, good, _, _ = corpus
     rc, so, se, out = _cli(task, corpus, tmp_path_factory, capsys, cli_runs)
