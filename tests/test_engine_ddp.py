@@ -62,3 +62,21 @@ def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path):
     single.train(resume=False)
     for k, v in single.model.state_dict().items():
         torch.testing.assert_close(torch.tensor(res[0]["params"][k]), v, rtol=1e-5, atol=1e-6)
+
+
+def test_half_set_torchrun_environment_is_a_user_error(monkeypatch):
+    from structnet.engine.distributed import init_distributed
+    from structnet.errors import UserError
+
+    if dist.is_available() and dist.is_initialized():
+        pytest.skip("a process group is already initialised")
+    for k in ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(UserError, match=r"^WORLD_SIZE=2 but RANK is not set: launch with torchrun, or unset WORLD_SIZE$"):
+        init_distributed()
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(UserError, match=r"^environment variable WORLD_SIZE='two' is not an integer"):
+        init_distributed()
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert init_distributed() is False

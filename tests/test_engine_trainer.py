@@ -3,14 +3,17 @@ import csv
 import json
 import warnings
 
+import pickle
+from dataclasses import dataclass, field
+
 import numpy as np
 import pytest
 import torch
 
 from _engine_toy import ToyDataset, make_net, toy_loss
+from structnet.errors import UserError
 from structnet.engine import (CheckpointError, HookBase, KeyBatchSampler, OptimConfig, ScheduleConfig,
-                              TrainConfig, Trainer, collate_samples, export_weights, load_checkpoint,
-                              load_latest_checkpoint, load_weights, read_weights_metadata)
+                              TrainConfig, Trainer, collate_samples, load_checkpoint, load_latest_checkpoint)
 
 
 class Recorder(HookBase):
@@ -129,23 +132,28 @@ def test_resume_from_explicit_path_and_corrupt_fallback(tmp_path):
     # truncate the newest: resume falls back to step 10 with a warning naming the file
     data = (out / "ckpt_000012.pt").read_bytes()
     (out / "ckpt_000012.pt").write_bytes(data[: len(data) // 2])
-    with pytest.warns(UserWarning, match=r"ckpt_000012\.pt: corrupt or truncated checkpoint.*falling back"):
+    with pytest.warns(UserWarning, match=r"ckpt_000012\.pt is truncated/corrupt .*resuming from the older "
+                                         r"ckpt_000010\.pt instead"):
         path, state = load_latest_checkpoint(out)
     assert path.name == "ckpt_000010.pt" and state["step"] == 10
     r2 = Recorder()
-    with pytest.warns(UserWarning, match="falling back"):
+    with pytest.warns(UserWarning, match="resuming from the older"):
         tb = _run(out, [r2], net_seed=7)
     assert tb.start_step == 10 and r2.losses[12] == a.losses[12]
     assert all(torch.equal(p, q) for p, q in zip(ta.model.parameters(), tb.model.parameters()))
-    # every checkpoint unreadable: one-line error naming the newest file
+    # every checkpoint unreadable: one-line UserError naming the newest file and the fix
     for p in out.glob("ckpt_*.pt"):
         p.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match=r"ckpt_000012\.pt: corrupt") as e:
+    with pytest.raises(UserError, match=r"a/ckpt_000012\.pt is truncated/corrupt \(not a checkpoint: Unsupported "
+                                        r"operand 110\); delete it or use --no-resume$") as e:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _run(out)
-    assert "\n" not in str(e.value)
-    with pytest.raises(CheckpointError, match="not found"):
+    assert isinstance(e.value, CheckpointError) and "\n" not in str(e.value)
+    (out / "ckpt_000012.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"ckpt_000012\.pt is truncated/corrupt \(0 bytes\); delete it"):
+        load_checkpoint(out / "ckpt_000012.pt")
+    with pytest.raises(CheckpointError, match="nope.pt not found; check the path, or use --no-resume"):
         load_checkpoint(tmp_path / "nope.pt")
 
 
@@ -188,11 +196,25 @@ def test_nan_loss_stops_with_step_and_term(tmp_path):
         return terms
 
     loss.calls = 1
-    with pytest.raises(FloatingPointError, match=r"step 4: term 'bad' = nan.*last saved: step 3"):
+    with pytest.raises(UserError, match=r"^non-finite loss at step 4: bad=nan; the model was not updated and the last "
+                                        r"checkpoint \(.*ckpt_000003\.pt, step 3\) is kept, nothing was written over "
+                                        r"it; lower optim\.lr .* check the data for NaN/Inf$") as e:
         _run(tmp_path, loss=loss, checkpoint_every=1)
+    assert isinstance(e.value, FloatingPointError) and "\n" not in str(e.value)
+    before = (tmp_path / "ckpt_000003.pt").read_bytes()
     assert (tmp_path / "last_checkpoint").read_text().strip() == "ckpt_000003.pt"
     assert not (tmp_path / "ckpt_000004.pt").exists()
     assert load_checkpoint(tmp_path / "ckpt_000003.pt")["step"] == 3
+    # every non-finite term is named (here NaN and Inf together), before any checkpoint: none written
+    def loss2(model, batch):
+        terms = toy_loss(model, batch)
+        return {**terms, "a": terms["mse"] * float("nan"), "b": terms["mse"] * float("inf"), "ok": terms["l1"]}
+
+    with pytest.raises(UserError, match=r"step 1: a=nan, b=inf; the model was not updated and no checkpoint was "
+                                        r"written; lower optim\.lr"):
+        _run(tmp_path / "fresh", loss=loss2)
+    assert not list((tmp_path / "fresh").glob("ckpt_*.pt"))
+    assert (tmp_path / "ckpt_000003.pt").read_bytes() == before
 
 
 def test_non_finite_gradient_stops_before_the_update(tmp_path):
@@ -201,7 +223,7 @@ def test_non_finite_gradient_stops_before_the_update(tmp_path):
 
     tr = Trainer(make_net(0), loss, ToyDataset(), _cfg(tmp_path), OptimConfig(lr=0.05))
     init = [p.detach().clone() for p in tr.model.parameters()]
-    with pytest.raises(FloatingPointError, match="non-finite gradient norm at step 1"):
+    with pytest.raises(UserError, match="non-finite gradient norm at step 1 .*no checkpoint was written; lower optim.lr"):
         tr.train()
     assert tr.step == 0 and all(torch.equal(p, q) for p, q in zip(tr.model.parameters(), init))
     assert not list(tmp_path.glob("ckpt_*.pt"))
@@ -271,25 +293,149 @@ def test_bfloat16_autocast_and_tensorboard(tmp_path):
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
 
-def test_export_and_load_weights(tmp_path):
-    net = make_net(3)
-    path = export_weights(net, tmp_path / "w" / "model.safetensors",
-                          {"task": "toy", "config": {"hidden": 16}, "metrics": {"f": 0.5}})
-    meta = read_weights_metadata(path)
-    assert meta["task"] == "toy" and json.loads(meta["config"]) == {"hidden": 16}
-    assert read_weights_metadata(path, decode=True)["metrics"] == {"f": 0.5}
-    other = make_net(4)
-    assert load_weights(other, path)["task"] == "toy"
-    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), other.parameters()))
-    extra = make_net(0)
-    extra.extra = torch.nn.Linear(2, 2)
-    with pytest.raises(ValueError, match=r"missing \(2\): extra\.weight, extra\.bias"):
-        load_weights(extra, path)
-    with pytest.raises(ValueError, match=r"unexpected \(4\): body\.0\.bias, body\.0\.weight, head"):
-        load_weights(torch.nn.Sequential(), path)
-    bigger = make_net(0, hidden=8)
-    with pytest.raises(ValueError, match="shape mismatch"):
-        load_weights(bigger, path)
-    (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 20)
-    with pytest.raises(CheckpointError, match="bad.safetensors"):
-        load_weights(make_net(0), tmp_path / "bad.safetensors")
+# ----------------------------------------------------------------------------------------------- user errors on resume
+class _Evil:
+    """Unpickling this runs code (it would create ``marker``): a crafted checkpoint."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+
+
+def test_pickle_payload_checkpoint_is_refused_not_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    out = tmp_path / "run"
+    out.mkdir()
+    evil = {"format": "structnet-checkpoint-1", "step": 100, "model": {}, "optimizer": {}, "scheduler": {},
+            "rng": [], "payload": _Evil(marker)}
+    torch.save(evil, out / "ckpt_000100.pt")  # a torch zip file
+    with pytest.raises(UserError, match=r"run/ckpt_000100\.pt holds pickled Python objects \(exec\) that "
+                                        r"are not tensors or plain data: refused, not executed .*; delete it or use "
+                                        r"--no-resume$") as e:
+        _run(out)
+    assert isinstance(e.value, CheckpointError) and "\n" not in str(e.value)
+    with (out / "ckpt_000100.pt").open("wb") as f:  # a bare pickle stream (legacy torch.save format)
+        pickle.dump(evil, f, protocol=2)
+    with pytest.raises(CheckpointError, match="refused, not executed"):
+        load_checkpoint(out / "ckpt_000100.pt")
+    assert not marker.exists()
+    # with an older good checkpoint next to it: a warning, and the good one is used
+    _run(tmp_path / "good", max_iters=5)
+    (tmp_path / "good" / "ckpt_000100.pt").write_bytes((out / "ckpt_000100.pt").read_bytes())
+    (tmp_path / "good" / "last_checkpoint").write_text("ckpt_000100.pt\n")
+    with pytest.warns(UserWarning, match=r"ckpt_000100\.pt holds pickled .*resuming from the older ckpt_000005\.pt"):
+        path, state = load_latest_checkpoint(tmp_path / "good")
+    assert path.name == "ckpt_000005.pt" and state["step"] == 5 and not marker.exists()
+
+
+def test_checkpoint_contents_load_with_weights_only(tmp_path):
+    tr = _run(tmp_path, max_iters=2, checkpoint_every=2, optim=OptimConfig(name="adam", lr=0.01, lr_mult={"head": 2}))
+    st = torch.load(tmp_path / "ckpt_000002.pt", map_location="cpu", weights_only=True)  # the strict loader
+    assert st["rng"][0]["python"][1][:3] == tuple(st["rng"][0]["python"][1][:3])
+    assert len(st["optimizer"]["param_groups"]) == 2 and st["optimizer"]["state"]
+    assert st["task"] is None and st["step"] == 2 and tr.last_checkpoint == tmp_path / "ckpt_000002.pt"
+
+
+def test_garbage_last_checkpoint_pointer_is_ignored(tmp_path):
+    _run(tmp_path, max_iters=5)
+    (tmp_path / "last_checkpoint").write_bytes(b"\xff\xfe\x00garbage")
+    path, state = load_latest_checkpoint(tmp_path)
+    assert path.name == "ckpt_000005.pt" and state["step"] == 5
+
+
+@dataclass
+class ToyModelConfig:
+    hidden: int = 16
+    p: float = 0.3
+    init: str = ""  # only chooses the starting weights: not compared on resume
+
+
+@dataclass
+class ToyConfig:
+    model: ToyModelConfig = field(default_factory=ToyModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.05))
+
+
+def _run_cfg(out, max_iters=4, task=None, resume=True, **model):
+    cfg = ToyConfig(model=ToyModelConfig(**model), train=_cfg(out, max_iters=max_iters, checkpoint_every=2))
+    net = make_net(0, hidden=cfg.model.hidden, p=cfg.model.p)
+    tr = Trainer(net, toy_loss, ToyDataset(), cfg.train, cfg.optim, config=cfg, task=task)
+    tr.train(resume=resume)
+    return tr
+
+
+def test_resume_into_a_run_of_another_model_or_task_is_refused(tmp_path):
+    out = tmp_path / "run"
+    tr = _run_cfg(out, max_iters=2)
+    assert tr.task == "toy" and "hidden: 16" in (out / "config.yaml").read_text()
+    assert load_checkpoint(out / "ckpt_000002.pt")["config"]["model"]["hidden"] == 16
+    with pytest.raises(UserError, match=r"^out_dir .*run holds a run of model\.hidden=16 \(this run: 8\), model\.p=0\.3 "
+                                        r"\(this run: 0\.0\); use another train\.out_dir or --no-resume$"):
+        _run_cfg(out, hidden=8, p=0.0)
+    with pytest.raises(UserError, match=r"holds a run of task 'toy' \(this run: 'other'\); use another"):
+        _run_cfg(out, task="other")
+    with pytest.raises(UserError, match=r"^checkpoint .*ckpt_000002\.pt holds a run of model\.hidden=16"):
+        _run_cfg(tmp_path / "elsewhere", hidden=8, resume=out / "ckpt_000002.pt")
+    assert sorted(p.name for p in out.glob("ckpt_*.pt")) == ["ckpt_000002.pt"]  # nothing lost
+    # the same model with another init continues; --no-resume starts the other model afresh
+    assert _run_cfg(out, init="other.safetensors").start_step == 2
+    assert _run_cfg(out, hidden=8, resume=False).start_step == 0
+
+
+def test_resume_state_dict_mismatch_is_one_line(tmp_path):
+    _run(tmp_path, max_iters=2, checkpoint_every=2)  # config=None: no model section to compare
+    net = make_net(0, hidden=8)
+    tr = Trainer(net, toy_loss, ToyDataset(), _cfg(tmp_path, max_iters=4), OptimConfig(lr=0.05))
+    with pytest.raises(UserError, match=r"^out_dir .* holds a run of another model \(.*ckpt_000002\.pt: shape mismatch "
+                                        r"\(3\): body\.0\.weight \(16, 6\) vs \(8, 6\) in the model.*\); use another "
+                                        r"train\.out_dir or --no-resume$") as e:
+        tr.train()
+    assert "\n" not in str(e.value)
+
+
+# ----------------------------------------------------------------------------------------------- precision, unwrap
+def test_trainer_uses_the_one_precision_resolution(tmp_path, monkeypatch):
+    import structnet.engine.trainer as trainer_mod
+    import structnet.nn.precision as precision
+
+    assert not hasattr(trainer_mod, "resolve_precision") or trainer_mod.resolve_precision is precision.resolve_precision
+
+    def amp(prec):
+        return Trainer(make_net(0), toy_loss, ToyDataset(), _cfg(tmp_path, precision=prec, device="cpu"),
+                       OptimConfig(lr=0.05)).amp_dtype
+
+    for fast, want in ((True, torch.bfloat16), (False, None)):
+        monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: fast)  # AMX or AVX512-BF16, as inference
+        assert amp("auto") is want and precision.resolve_precision("cpu", "auto") == (want or torch.float32)
+    assert amp("float32") is None and amp("bfloat16") is torch.bfloat16
+    with pytest.raises(UserError, match=r"^train\.precision='fp16': expected one of auto, float32, bfloat16$"):
+        amp("fp16")
+
+
+def test_trainer_unwraps_a_wrapped_model(tmp_path):
+    net = make_net(0)
+    tr = Trainer(torch.nn.DataParallel(net), toy_loss, ToyDataset(), _cfg(tmp_path, max_iters=1), OptimConfig(lr=0.05))
+    assert tr.model is net
+    tr.train(False)
+    assert list(tr.model.state_dict()) == list(net.state_dict())  # no "module." prefix in checkpoints
+
+
+def test_csv_log_is_rewritten_atomically_and_a_damaged_log_is_no_error(tmp_path, monkeypatch):
+    import structnet.engine.logging as logging_mod
+
+    sched = ScheduleConfig(name="step", step_size=4)
+    _run(tmp_path, max_iters=5, log_every=3, sched=sched)
+    written = []
+    real = logging_mod.atomic_write
+    monkeypatch.setattr(logging_mod, "atomic_write", lambda path, fn: written.append(path) or real(path, fn))
+    _run(tmp_path, max_iters=7, log_every=3, sched=sched)  # resume at 5: the log is trimmed through atomic_write
+    assert written == [tmp_path / "log.csv"] and not list(tmp_path.glob(".log.csv*"))
+    rows = list(csv.reader((tmp_path / "log.csv").open()))
+    assert [int(r[0]) for r in rows[1:]] == [3, 5, 6, 7]
+    (tmp_path / "log.csv").write_bytes(b"\xff\xfe\x00 not utf-8\n6,\xff\n")
+    with pytest.warns(UserWarning, match="starting a new header"):  # resumes at 7; the damaged rows are dropped
+        tr = _run(tmp_path, max_iters=9, log_every=3, sched=sched)
+    assert tr.start_step == 7 and "9," in (tmp_path / "log.csv").read_text()

@@ -1,4 +1,5 @@
-"""Training checkpoints (atomic, with RNG states, for exact resume) and exported safetensors weights.
+"""Training checkpoints (atomic, with RNG states, for exact resume). Final weights (safetensors) are written and
+read by :mod:`structnet.nn.weights`, below the tasks and the engine.
 
 Layout of a run directory (``TrainConfig.out_dir``)::
 
@@ -7,29 +8,34 @@ Layout of a run directory (``TrainConfig.out_dir``)::
     out_dir/config.yaml         the run's config (rank 0, at start)
     out_dir/log.csv, tb/        logs (see ``engine/logging.py``)
 
-Every file is written to a temporary file in the same directory, fsynced, then ``os.replace``-d, so a
-kill leaves either the old or the new file, never half of one. No symlinks.
+Every file is written by :func:`structnet.data.io.atomic_write` (temporary file in the same directory, fsynced,
+``os.replace``-d; mode 0666 minus the umask), so a kill leaves either the old or the new file, never half of one.
+No symlinks.
+
+Checkpoints are read with ``torch.load(weights_only=True)``: tensors, numbers, strings and containers only, so a
+file holding other pickled objects (code that would run on load) is refused with a :class:`CheckpointError`, never
+executed. Every problem is a :class:`CheckpointError` (a :class:`~structnet.errors.UserError`) whose one-line
+message names the file and the fix (delete it or use ``--no-resume``).
 """
 from __future__ import annotations
 
-import json
 import os
+import pickle
 import random
 import re
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..data.io import atomic_write
+from ..errors import UserError
 from .logging import HookBase
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "checkpoint_path", "list_checkpoints",
-           "load_latest_checkpoint", "prune_checkpoints", "capture_rng", "restore_rng", "CheckpointHook",
-           "export_weights", "load_weights", "read_weights_metadata"]
+           "load_latest_checkpoint", "prune_checkpoints", "capture_rng", "restore_rng", "CheckpointHook"]
 
 FORMAT = "structnet-checkpoint-1"
 LAST = "last_checkpoint"
@@ -37,8 +43,16 @@ _NAME = re.compile(r"^ckpt_(\d+)\.pt$")
 PathLike = Union[str, os.PathLike]
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint or weights file that cannot be read (the message names the file)."""
+FIX = "delete it or use --no-resume"
+
+
+class CheckpointError(UserError):
+    """A checkpoint that cannot be used (one line naming the file and the fix). ``problem`` is the message without
+    the fix (what is wrong with ``path``)."""
+
+    def __init__(self, path: PathLike, problem: str, fix: str = FIX):
+        self.path, self.problem = Path(path), " ".join(str(problem).split())
+        super().__init__(f"{self.path} {self.problem}; {fix}" if fix else f"{self.path} {self.problem}")
 
 
 # ----------------------------------------------------------------------------------------------- RNG
@@ -77,22 +91,38 @@ def save_checkpoint(path: PathLike, state: dict) -> Path:
 
 
 def load_checkpoint(path: PathLike) -> dict:
-    """The dict saved by :func:`save_checkpoint`; CheckpointError (one line, naming the file) otherwise."""
+    """The dict saved by :func:`save_checkpoint`; CheckpointError (one line, naming the file) otherwise. Loaded
+    with ``torch.load(weights_only=True)``: pickled objects other than tensors and plain data are refused."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(path, "not found", "check the path, or use --no-resume")
+    if path.stat().st_size == 0:
+        raise CheckpointError(path, "is truncated/corrupt (0 bytes)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, garbage bytes, unpickling errors, ...
-        msg = (str(e).strip().splitlines() or [""])[0][:200]
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}: {msg})") from None
+    except pickle.UnpicklingError as e:
+        msg = str(e)
+        glob = re.search(r"GLOBAL (\S+) was not an allowed global", msg)
+        if glob or "Unsupported global" in msg:
+            what = f" ({glob.group(1)})" if glob else ""
+            raise CheckpointError(path, f"holds pickled Python objects{what} that are not tensors or plain data: "
+                                        f"refused, not executed (checkpoints are loaded with torch.load("
+                                        f"weights_only=True))") from None
+        detail = msg.split("WeightsUnpickler error:", 1)[-1] if "WeightsUnpickler error:" in msg else msg
+        raise CheckpointError(path, f"is truncated/corrupt (not a checkpoint: {_first_line(detail)})") from None
+    except Exception as e:  # noqa: BLE001 - truncated zip, garbage bytes, ...: one line naming the file
+        raise CheckpointError(path, f"is truncated/corrupt ({type(e).__name__}: {_first_line(e)})") from None
     missing = [k for k in ("format", "step", "model", "optimizer", "scheduler", "rng") if not
                (isinstance(state, dict) and k in state)]
     if missing:
-        raise CheckpointError(f"{path}: not a structnet checkpoint (missing {', '.join(missing)})")
+        raise CheckpointError(path, f"is not a structnet checkpoint (missing {', '.join(missing)})")
     if state["format"] != FORMAT:
-        raise CheckpointError(f"{path}: unsupported checkpoint format {state['format']!r} (expected {FORMAT})")
+        raise CheckpointError(path, f"has an unsupported checkpoint format {state['format']!r} (expected {FORMAT})")
     return state
+
+
+def _first_line(e: BaseException) -> str:
+    return (" ".join((str(e).strip().splitlines() or [""])[0].split()))[:160]
 
 
 def list_checkpoints(out_dir: PathLike) -> List[Path]:
@@ -104,7 +134,7 @@ def list_checkpoints(out_dir: PathLike) -> List[Path]:
                    key=lambda p: int(_NAME.match(p.name).group(1)), reverse=True)
     last = out_dir / LAST
     if last.is_file():
-        name = last.read_text().strip()
+        name = last.read_bytes()[:256].decode("utf-8", "replace").strip()  # a corrupt pointer is ignored
         if _NAME.match(name) and (out_dir / name) in found:
             found.remove(out_dir / name)
             found.insert(0, out_dir / name)
@@ -114,22 +144,24 @@ def list_checkpoints(out_dir: PathLike) -> List[Path]:
 def load_latest_checkpoint(out_dir: PathLike) -> Optional[Tuple[Path, dict]]:
     """``(path, state)`` of the newest readable checkpoint in ``out_dir`` (None when there is none).
 
-    An unreadable newest checkpoint falls back to the next older one with a warning; when none can be
-    read, the error of the newest is raised.
+    An unreadable newest checkpoint (truncated, corrupt, refused) falls back to the next older readable one with
+    a warning naming it; when none can be read, the CheckpointError of the newest is raised
+    (``out_dir/ckpt_000100.pt is truncated/corrupt (...); delete it or use --no-resume``).
     """
     paths = list_checkpoints(out_dir)
-    first_error = None
-    for i, p in enumerate(paths):
+    errors: List[CheckpointError] = []
+    for p in paths:
         try:
             state = load_checkpoint(p)
         except CheckpointError as e:
-            first_error = first_error or e
-            if i + 1 < len(paths):
-                warnings.warn(f"{e}; falling back to {paths[i + 1].name}")
+            errors.append(e)
             continue
+        for e in errors:
+            warnings.warn(f"{e.path} {e.problem}; resuming from the older {p.name} instead", UserWarning,
+                          stacklevel=2)
         return p, state
-    if first_error is not None:
-        raise first_error
+    if errors:
+        raise errors[0]
     return None
 
 
@@ -161,81 +193,3 @@ class CheckpointHook(HookBase):
     def after_train(self, trainer) -> None:
         if trainer.completed and trainer.last_saved_step != trainer.step and trainer.step > trainer.start_step:
             trainer.save_checkpoint()
-
-
-# ----------------------------------------------------------------------------------------------- weights
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)) else model
-
-
-def export_weights(model: nn.Module, path: PathLike, metadata: Optional[Dict[str, object]] = None) -> Path:
-    """Model state (parameters + buffers) as safetensors, atomically. ``metadata`` values that are not
-    strings are stored as JSON strings (config dicts, metric values); read them with
-    :func:`read_weights_metadata` (``decode=True`` parses them back)."""
-    from safetensors.torch import save_model
-
-    meta = {str(k): (v if isinstance(v, str) else json.dumps(v)) for k, v in (metadata or {}).items()}
-    import tempfile
-
-    path = Path(path)
-    with tempfile.TemporaryDirectory() as tmp:  # save_model writes a path; then one atomic copy onto ``path``
-        tmp_file = Path(tmp) / "weights.safetensors"
-        save_model(_unwrap(model), str(tmp_file), metadata=meta)  # drops duplicate names of tied weights
-        data = tmp_file.read_bytes()
-    return atomic_write(path, lambda f: f.write(data))
-
-
-def read_weights_metadata(path: PathLike, decode: bool = False) -> Dict[str, object]:
-    """The metadata dict of a safetensors file (strings; with ``decode`` JSON values parsed where possible)."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = dict(f.metadata() or {})
-    except Exception as e:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({type(e).__name__}: "
-                              f"{(str(e).splitlines() or [''])[0][:200]})") from None
-    if decode:
-        for k, v in meta.items():
-            try:
-                meta[k] = json.loads(v)
-            except ValueError:
-                pass
-    return meta
-
-
-def load_weights(model: nn.Module, path: PathLike, strict: bool = True, decode: bool = False) -> Dict[str, object]:
-    """Loads a file written by :func:`export_weights` into ``model`` (in place) and returns its metadata.
-
-    ``strict``: missing or unexpected tensor names raise a ValueError that lists them; shape mismatches too.
-    """
-    from safetensors.torch import load_file
-
-    meta = read_weights_metadata(path, decode=decode)
-    net = _unwrap(model)
-    try:
-        sd = load_file(str(path), device="cpu")
-    except Exception as e:
-        raise CheckpointError(f"{path}: cannot read tensors ({type(e).__name__}: {str(e)[:200]})") from None
-    own = net.state_dict()
-    groups: Dict[object, List[str]] = {}  # tied weights are stored once: any alias present is enough
-    for k, v in own.items():
-        groups.setdefault((v.data_ptr(), v.numel(), tuple(v.shape)) if v.numel() else k, []).append(k)
-    missing = [g[0] for g in groups.values() if not any(a in sd for a in g)]
-    unexpected = [k for k in sd if k not in own]
-    bad_shape = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in sd
-                 if k in own and tuple(sd[k].shape) != tuple(own[k].shape)]
-    if strict and (missing or unexpected or bad_shape):
-        parts = []
-        for what, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", bad_shape)):
-            if keys:
-                parts.append(f"{what} ({len(keys)}): {', '.join(keys[:10])}{' ...' if len(keys) > 10 else ''}")
-        raise ValueError(f"{path}: weights do not fit {type(net).__name__}: " + "; ".join(parts))
-    with torch.no_grad():
-        for k, v in sd.items():
-            if k in own and tuple(v.shape) == tuple(own[k].shape):
-                own[k].copy_(v)
-    return meta

@@ -1,6 +1,8 @@
 """torch.distributed helpers for runs launched by ``torchrun`` (or any launcher that sets RANK/WORLD_SIZE).
 
-Without those variables (or with WORLD_SIZE=1) everything here is a no-op and the process is rank 0 of 1.
+Without those variables (or with WORLD_SIZE=1) everything here is a no-op and the process is rank 0 of 1. A
+half-set environment (WORLD_SIZE without RANK / MASTER_ADDR / MASTER_PORT, a non-integer) is a
+:class:`~structnet.errors.UserError`. (The model inside a DDP wrapper: :func:`structnet.nn.modules.unwrap`.)
 """
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from typing import List
 
 import torch
 import torch.distributed as dist
+
+from ..errors import UserError
 
 __all__ = ["init_distributed", "is_distributed", "is_main_process", "rank", "world_size", "local_rank",
            "barrier", "all_reduce_mean", "all_gather_object", "cleanup_distributed"]
@@ -21,7 +25,8 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(v)
     except ValueError:
-        raise ValueError(f"environment variable {name}={v!r} is not an integer") from None
+        raise UserError(f"environment variable {name}={v!r} is not an integer (set by torchrun; unset it to run "
+                        f"in one process)") from None
 
 
 def init_distributed(backend: str = "auto") -> bool:
@@ -36,10 +41,10 @@ def init_distributed(backend: str = "auto") -> bool:
     if ws <= 1:
         return False
     if not dist.is_available():
-        raise RuntimeError(f"WORLD_SIZE={ws} but this torch build has no torch.distributed")
+        raise UserError(f"WORLD_SIZE={ws} but this torch build has no torch.distributed; unset WORLD_SIZE")
     for var in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
         if var not in os.environ:
-            raise RuntimeError(f"WORLD_SIZE={ws} but {var} is not set: launch with torchrun")
+            raise UserError(f"WORLD_SIZE={ws} but {var} is not set: launch with torchrun, or unset WORLD_SIZE")
     if backend == "auto":
         backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":

@@ -8,11 +8,14 @@ step's micro-batches and over ranks. Hooks must not draw random numbers (that wo
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import time
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional
+
+from ..data.io import atomic_write
 
 __all__ = ["HookBase", "CSVLogHook", "TensorBoardHook", "ProgressBarHook", "get_logger"]
 
@@ -79,13 +82,15 @@ class CSVLogHook(HookBase):
         self.win = _Window()
         self.columns = None
         if self.path.is_file():
-            with self.path.open(newline="") as f:
+            with self.path.open(newline="", encoding="utf-8", errors="replace") as f:  # a damaged log is no error
                 rows = list(csv.reader(f))
             if rows:
                 self.columns = rows[0]
                 keep = [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= trainer.start_step]
-                with self.path.open("w", newline="") as f:
-                    csv.writer(f).writerows([rows[0]] + keep)
+                buf = io.StringIO(newline="")
+                csv.writer(buf).writerows([rows[0]] + keep)
+                data = buf.getvalue().encode("utf-8")
+                atomic_write(self.path, lambda f: f.write(data))  # a kill now leaves the old log, not half of it
 
     def after_step(self, trainer, step, losses) -> None:
         self.win.add(losses)

@@ -7,6 +7,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 from torch import nn
 
+from ..errors import UserError
+from ..nn.modules import unwrap
 from .config import OptimConfig, ScheduleConfig
 
 __all__ = ["build_optimizer", "build_scheduler", "param_groups", "lr_factor"]
@@ -24,6 +26,7 @@ def _mult(name: str, table: Dict[str, float]) -> Tuple[float, Optional[str]]:
 def param_groups(model: nn.Module, cfg: OptimConfig) -> List[dict]:
     """Trainable parameters grouped by (lr_mult, wd_mult); each group carries ``lr``, ``weight_decay``,
     ``lr_mult``, ``wd_mult`` and the ``names`` of its parameters. A prefix matching nothing is an error."""
+    model = unwrap(model)
     groups: Dict[Tuple[float, float], dict] = {}
     used = set()
     for name, p in model.named_parameters():
@@ -37,12 +40,12 @@ def param_groups(model: nn.Module, cfg: OptimConfig) -> List[dict]:
         g["params"].append(p)
         g["names"].append(name)
     if not groups:
-        raise ValueError(f"build_optimizer: {type(model).__name__} has no trainable parameters")
+        raise UserError(f"build_optimizer: {type(model).__name__} has no trainable parameters")
     for table in ("lr_mult", "wd_mult"):
         for prefix in getattr(cfg, table):
             if (table, prefix) not in used:
                 tops = sorted({n.split(".")[0] for n, _ in model.named_parameters()})
-                raise ValueError(f"optim.{table}: prefix {prefix!r} matches no trainable parameter name "
+                raise UserError(f"optim.{table}: prefix {prefix!r} matches no trainable parameter name "
                                  f"(top-level names: {', '.join(tops)})")
     return list(groups.values())
 
@@ -51,29 +54,29 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer
     """SGD (momentum), Adam or AdamW over :func:`param_groups` of the (unwrapped) model."""
     groups = param_groups(model, cfg)
     if cfg.lr <= 0:
-        raise ValueError(f"optim.lr must be > 0, got {cfg.lr}")
+        raise UserError(f"optim.lr must be > 0, got {cfg.lr}")
     if cfg.name == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.name == "adam":
         return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
     if cfg.name == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
-    raise ValueError(f"optim.name: unknown optimizer {cfg.name!r}; valid: sgd, adam, adamw")
+    raise UserError(f"optim.name: unknown optimizer {cfg.name!r}; valid: sgd, adam, adamw")
 
 
 def lr_factor(cfg: ScheduleConfig, max_iters: int, floor: float = 0.0) -> Callable[[int], float]:
     """``t -> factor`` of the base lr after ``t`` optimizer steps; ``floor`` is min_lr / base lr."""
     name = cfg.name
     if name == "step" and cfg.step_size <= 0:
-        raise ValueError(f"schedule.step_size must be > 0 for the step schedule, got {cfg.step_size}")
+        raise UserError(f"schedule.step_size must be > 0 for the step schedule, got {cfg.step_size}")
     if name == "multistep":
         ms = list(cfg.milestones)
         if not ms or any(b <= a for a, b in zip(ms, ms[1:])):
-            raise ValueError(f"schedule.milestones must be a non-empty increasing list for multistep, got {ms}")
+            raise UserError(f"schedule.milestones must be a non-empty increasing list for multistep, got {ms}")
     if name not in ("constant", "step", "multistep", "poly", "cosine"):
-        raise ValueError(f"schedule.name: unknown schedule {name!r}; valid: constant, step, multistep, poly, cosine")
+        raise UserError(f"schedule.name: unknown schedule {name!r}; valid: constant, step, multistep, poly, cosine")
     if max_iters <= 0:
-        raise ValueError(f"max_iters must be > 0, got {max_iters}")
+        raise UserError(f"max_iters must be > 0, got {max_iters}")
 
     def f(t: int) -> float:
         if name == "constant":

@@ -20,14 +20,25 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
+from ..errors import UserError
+from ..nn.modules import unwrap
+from ..nn.precision import resolve_precision
+from ..nn.weights import state_dict_mismatch
 from . import distributed as du
-from .checkpoint import (CheckpointError, CheckpointHook, capture_rng, checkpoint_path, list_checkpoints,
+from .checkpoint import (CheckpointHook, capture_rng, checkpoint_path, list_checkpoints,
                          load_checkpoint, load_latest_checkpoint, prune_checkpoints, restore_rng, save_checkpoint)
 from .config import OptimConfig, ScheduleConfig, TrainConfig, config_to_dict, save_config
 from .logging import CSVLogHook, ProgressBarHook, TensorBoardHook, get_logger
 from .optim import build_optimizer, build_scheduler
 
-__all__ = ["Trainer", "KeyBatchSampler", "collate_samples", "resolve_device", "resolve_precision"]
+__all__ = ["Trainer", "KeyBatchSampler", "collate_samples", "resolve_device", "NonFiniteLossError", "INIT_ONLY_KEYS"]
+
+#: ``model`` config keys that only choose the starting weights (a resume replaces them): not compared on resume.
+INIT_ONLY_KEYS = ("init", "pretrained")
+
+
+class NonFiniteLossError(UserError, FloatingPointError):
+    """A NaN/Inf loss term or gradient: training stopped before the update, the last checkpoint is kept."""
 
 
 class KeyBatchSampler(Sampler):
@@ -128,29 +139,19 @@ def resolve_device(name: str) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError("train.device: 'cuda' requested but CUDA is not available (use auto or cpu)")
+            raise UserError("train.device: 'cuda' requested but CUDA is not available (use auto or cpu)")
         return torch.device("cuda", du.local_rank())
     if name == "cpu":
         return torch.device("cpu")
-    raise ValueError(f"train.device: unknown device {name!r}; valid: auto, cpu, cuda")
+    raise UserError(f"train.device: unknown device {name!r}; valid: auto, cpu, cuda")
 
 
-def resolve_precision(name: str, device: torch.device) -> Optional[torch.dtype]:
-    """Autocast dtype (None = float32). ``auto``: bfloat16 on GPUs that support it and CPUs with AMX."""
-    if name == "float32":
+def _task_name(config) -> Optional[str]:
+    """``SkeletonConfig`` -> ``skeleton``: the task a config dataclass belongs to (None for a dict of sections)."""
+    if config is None or isinstance(config, dict):
         return None
-    if name == "bfloat16":
-        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            raise ValueError("train.precision: this GPU does not support bfloat16")
-        return torch.bfloat16
-    if name == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-        try:
-            return torch.bfloat16 if torch._C._cpu._init_amx() else None
-        except Exception:
-            return None
-    raise ValueError(f"train.precision: unknown precision {name!r}; valid: float32, bfloat16, auto")
+    name = type(config).__name__
+    return (name[:-len("Config")] if name.endswith("Config") and len(name) > 6 else name).lower()
 
 
 class Trainer:
@@ -160,27 +161,30 @@ class Trainer:
     ``model.module`` for attributes); ``batch`` is the collated dict on the training device. ``eval_fn(model)
     -> {metric: float}`` runs on rank 0 every ``cfg.eval_every`` steps and at the end, with the global RNG
     states saved and restored around it. ``config`` (the task's full config dataclass) is stored in
-    checkpoints and ``out_dir/config.yaml``. Hooks see ``trainer.step``, ``.model``, ``.optimizer``, ...
+    checkpoints and ``out_dir/config.yaml``; ``task`` (default: from the config class, ``SkeletonConfig`` ->
+    ``skeleton``) too. Resuming compares the task and the ``model`` section (but :data:`INIT_ONLY_KEYS`) with the
+    checkpoint's and refuses a run of another model with a UserError. Hooks see ``trainer.step``, ``.model``, ...
     """
 
     def __init__(self, model: nn.Module, loss_fn: Callable[[nn.Module, dict], Dict[str, torch.Tensor]], dataset,
                  cfg: TrainConfig, optim_cfg: Optional[OptimConfig] = None, sched_cfg: Optional[ScheduleConfig] = None,
                  collate_fn: Optional[Callable] = None, hooks: Iterable = (), eval_fn: Optional[Callable] = None,
-                 config=None):
+                 config=None, task: Optional[str] = None):
         for k in ("max_iters", "batch_size", "iter_size"):
             if getattr(cfg, k) < 1:
-                raise ValueError(f"train.{k} must be >= 1, got {getattr(cfg, k)}")
+                raise UserError(f"train.{k} must be >= 1, got {getattr(cfg, k)}")
         if cfg.num_workers < 0:
-            raise ValueError(f"train.num_workers must be >= 0, got {cfg.num_workers}")
+            raise UserError(f"train.num_workers must be >= 0, got {cfg.num_workers}")
         if len(dataset) == 0:
-            raise ValueError("Trainer: the dataset is empty")
+            raise UserError("Trainer: the dataset is empty (check data.root and data.split)")
         self.cfg, self.max_iters = cfg, cfg.max_iters
         self.optim_cfg, self.sched_cfg = optim_cfg or OptimConfig(), sched_cfg or ScheduleConfig()
         du.init_distributed()
         self.rank, self.world = du.rank(), du.world_size()
         self.device = resolve_device(cfg.device)
-        self.amp_dtype = resolve_precision(cfg.precision, self.device)
-        self.model = model.to(self.device)
+        dtype = resolve_precision(self.device, cfg.precision, name="train.precision")
+        self.amp_dtype = None if dtype == torch.float32 else dtype  # None: no autocast
+        self.model = unwrap(model).to(self.device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.optimizer = build_optimizer(self.model, self.optim_cfg)
@@ -196,8 +200,10 @@ class Trainer:
                                                          "schedule": self.sched_cfg}
         self.config_dict = (config_to_dict(config) if config is not None else
                             {k: config_to_dict(v) for k, v in self.config.items()})
+        self.task = task if task is not None else _task_name(config)
         self.out_dir = Path(cfg.out_dir)
         self.step = self.start_step = self.last_saved_step = 0
+        self.last_checkpoint: Optional[Path] = None  # the checkpoint this run saved or resumed from last
         self.elapsed, self.completed, self.metrics, self.lr, self.grad_norm = 0.0, False, {}, self.optim_cfg.lr, 0.0
         self.log = get_logger()
         main = du.is_main_process()
@@ -211,17 +217,47 @@ class Trainer:
         """Checkpoint contents (collective under DDP: RNG states are gathered from every rank)."""
         return {"step": self.step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": du.all_gather_object(capture_rng()),
-                "config": self.config_dict, "elapsed": self.elapsed,
+                "config": self.config_dict, "task": self.task, "elapsed": self.elapsed,
                 "data": {"seed": self.cfg.seed, "batch_size": self.cfg.batch_size, "iter_size": self.cfg.iter_size,
                          "world_size": self.world, "dataset_len": len(self.dataset)}}
 
-    def load_state_dict(self, state: dict, source: str = "checkpoint") -> None:
+    def check_same_run(self, state: dict, where: str) -> None:
+        """UserError when ``state`` (a checkpoint) is a run of another task or model than this trainer's: the task
+        and the ``model`` config section are compared (but :data:`INIT_ONLY_KEYS`)."""
+        diffs = []
+        old_task = state.get("task")
+        if old_task and self.task and old_task != self.task:
+            diffs.append(f"task {old_task!r} (this run: {self.task!r})")
+        saved = state.get("config") if isinstance(state.get("config"), dict) else {}
+        a, b = saved.get("model"), self.config_dict.get("model")
+        if isinstance(a, dict) and isinstance(b, dict):
+            missing = object()
+            for k in sorted(set(a) | set(b)):
+                if k in INIT_ONLY_KEYS or a.get(k, missing) == b.get(k, missing):
+                    continue
+                diffs.append(f"model.{k}={a.get(k)!r} (this run: {b.get(k)!r})" if k in a and k in b else
+                             f"model.{k} {'only in the saved run' if k in a else 'only in this run'}")
+        if diffs:
+            more = f" and {len(diffs) - 4} more" if len(diffs) > 4 else ""
+            raise UserError(f"{where} holds a run of {', '.join(diffs[:4])}{more}; use another train.out_dir or "
+                            f"--no-resume")
+
+    def load_state_dict(self, state: dict, source: str = "checkpoint", where: Optional[str] = None) -> None:
+        """Restores a checkpoint's state. ``where`` (default ``source``) names it in errors: a model or optimizer
+        that does not fit is a UserError (``<where> holds a run of another model (...); use another train.out_dir
+        or --no-resume``)."""
+        where = where or source
+        fix = "use another train.out_dir or --no-resume"
+        problem = state_dict_mismatch(self.model.state_dict(), state["model"])
+        if problem:
+            raise UserError(f"{where} holds a run of another model ({source}: {problem}); {fix}")
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as e:
-            raise CheckpointError(f"{source}: does not fit this model/optimizer "
-                                  f"({(str(e).splitlines() or [''])[0][:300]})") from None
+            msg = " ".join((str(e).strip().splitlines() or [""])[0].split())[:200]
+            raise UserError(f"{where} holds a run whose model/optimizer state does not fit this one ({source}: "
+                            f"{msg}); {fix}") from None
         self.scheduler.load_state_dict(state["scheduler"])
         for g, base, f in zip(self.optimizer.param_groups, self.scheduler.base_lrs, self.scheduler.lr_lambdas):
             g["lr"] = base * f(self.scheduler.last_epoch)  # this run's schedule applies from the next step
@@ -249,9 +285,10 @@ class Trainer:
     def save_checkpoint(self) -> Optional[Path]:
         state = self.state_dict()  # every rank (collective); rank 0 writes
         self.last_saved_step = self.step
+        self.last_checkpoint = checkpoint_path(self.out_dir, self.step)
         if not du.is_main_process():
             return None
-        path = save_checkpoint(checkpoint_path(self.out_dir, self.step), state)
+        path = save_checkpoint(self.last_checkpoint, state)
         prune_checkpoints(self.out_dir, self.cfg.keep_checkpoints, self.step)
         return path
 
@@ -269,7 +306,10 @@ class Trainer:
             self._seed(0)
             return
         path, state = found
-        self.load_state_dict(state, str(path))
+        where = f"out_dir {self.out_dir}" if resume is True else f"checkpoint {path}"
+        self.check_same_run(state, where)
+        self.load_state_dict(state, str(path), where)
+        self.last_checkpoint = path
         if du.is_main_process():
             self.log.info(f"resumed from {path} at step {self.step}")
 
@@ -326,12 +366,13 @@ class Trainer:
                 total = sum(terms[n].float() for n in names)
                 vec = du.all_reduce_mean(torch.stack([total.detach()] + [terms[n].detach().float() for n in names]))
                 vals = vec.double().cpu().tolist()
-                for name, v in list(zip(names, vals[1:])) + [("total", vals[0])]:  # name a term first
-                    if not np.isfinite(v):
-                        where = f" (micro-batch {m + 1}/{k})" if k > 1 else ""
-                        raise FloatingPointError(
-                            f"non-finite loss at step {t}{where}: term {name!r} = {v}; the model was not updated "
-                            f"and no checkpoint was written for this step (last saved: step {self.last_saved_step})")
+                bad = [f"{n}={v}" for n, v in zip(names, vals[1:]) if not np.isfinite(v)]
+                if bad or not np.isfinite(vals[0]):
+                    where = f" (micro-batch {m + 1}/{k})" if k > 1 else ""
+                    raise NonFiniteLossError(
+                        f"non-finite loss at step {t}{where}: {', '.join(bad or [f'total={vals[0]}'])}; the model "
+                        f"was not updated and {self._kept()}; lower optim.lr (or set train.grad_clip) and check the "
+                        f"data for NaN/Inf")
                 (total / k).backward()
             sums = vals if sums is None else [a + b for a, b in zip(sums, vals)]
         grads = [p for p in self.model.parameters() if p.grad is not None]
@@ -342,13 +383,20 @@ class Trainer:
                                                          for p in grads])) if grads else torch.zeros(())
         self.grad_norm = float(norm)  # before clipping
         if not np.isfinite(self.grad_norm):
-            raise FloatingPointError(f"non-finite gradient norm at step {t} (the loss was finite); the model was "
-                                     f"not updated and no checkpoint was written for this step")
+            raise NonFiniteLossError(f"non-finite gradient norm at step {t} (the loss was finite); the model was not "
+                                     f"updated and {self._kept()}; lower optim.lr (or set train.grad_clip) and check "
+                                     f"the loss for operations without a finite gradient (sqrt/log at 0)")
         self.lr = self.optimizer.param_groups[0]["lr"]  # the lr this step used (logged by hooks)
         self.optimizer.step()
         self.scheduler.step()
         self.step = t
         return {name: v / k for name, v in zip(["total"] + names, sums)}
+
+    def _kept(self) -> str:
+        if self.last_checkpoint is not None:
+            return (f"the last checkpoint ({self.last_checkpoint}, step {self.last_saved_step}) is kept, nothing "
+                    f"was written over it")
+        return "no checkpoint was written"
 
     def _check_terms(self, terms) -> List[str]:
         if not isinstance(terms, dict) or not terms:

@@ -1,6 +1,7 @@
 """Inference precision: float32, or bfloat16 autocast where the hardware runs it fast.
 
-``precision="auto"`` picks bfloat16 only where it is native:
+:func:`resolve_precision` is the one precision resolution of structnet: inference (``--precision``) and the
+trainer (``train.precision``) both use it. ``precision="auto"`` picks bfloat16 only where it is native:
 
 * CPU: the CPU has AMX (``amx_bf16``/``amx_tile``) or AVX512-BF16 (``avx512_bf16``). Detected at run
   time from PyTorch's CPU feature probes (``torch.cpu._is_amx_tile_supported`` /
@@ -24,6 +25,8 @@ import functools
 from typing import ContextManager, Union
 
 import torch
+
+from ..errors import UserError
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 _CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -59,7 +62,7 @@ def _as_device(device: Union[str, torch.device, None]) -> torch.device:
     try:
         return torch.device(device)
     except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device={device!r}: not a torch device ({e})") from e
+        raise UserError(f"device={device!r}: not a torch device ({e})") from None
 
 
 def device_has_fast_bf16(device: Union[str, torch.device, None] = "cpu") -> bool:
@@ -72,16 +75,19 @@ def device_has_fast_bf16(device: Union[str, torch.device, None] = "cpu") -> bool
     return False
 
 
-def resolve_precision(device: Union[str, torch.device, None], precision: str = "auto") -> torch.dtype:
-    """``"auto"``/``"float32"``/``"bfloat16"`` -> the compute dtype used on ``device``."""
+def resolve_precision(device: Union[str, torch.device, None], precision: str = "auto",
+                      name: str = "precision") -> torch.dtype:
+    """``"auto"``/``"float32"``/``"bfloat16"`` -> the compute dtype used on ``device``: the one precision
+    resolution of structnet (inference and the trainer's ``train.precision``). ``name`` is the setting named in
+    error messages (e.g. ``"train.precision"``); errors are :class:`~structnet.errors.UserError`."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
+        raise UserError(f"{name}={precision!r}: expected one of {', '.join(PRECISIONS)}")
     dev = _as_device(device)
     if precision == "float32":
         return torch.float32
     if precision == "bfloat16":
         if dev.type == "cuda" and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
-            raise ValueError(f"precision='bfloat16': device {dev} does not support bfloat16")
+            raise UserError(f"{name}='bfloat16': device {dev} does not support bfloat16; use float32 or auto")
         return torch.bfloat16
     return torch.bfloat16 if device_has_fast_bf16(dev) else torch.float32
 
@@ -101,4 +107,4 @@ def inference_context(device: Union[str, torch.device, None] = "cpu", precision:
     except RuntimeError as e:
         if not enabled:
             return contextlib.nullcontext()
-        raise ValueError(f"precision={precision!r}: autocast is not available on device {dev} ({e})") from e
+        raise UserError(f"precision={precision!r}: autocast is not available on device {dev} ({e})") from None
