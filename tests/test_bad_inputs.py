@@ -318,8 +318,6 @@ def test_cli_predict_corpus(corpus, task, tmp_path_factory, capsys, cli_runs):
 
 
 @pytest.mark.parametrize("task", list(TASKS))
-@pytest.mark.xfail(strict=True, reason="tasks/run.py predict builds the reason with _one_line(e), which repeats "
-                                       "the path: it should use data.io.failure_reason(path, e)")
 def test_cli_failure_lines_name_the_file_once(corpus, task, tmp_path_factory, capsys, cli_runs):
     root, _, bad, _ = corpus
     _, _, se, _ = _cli(task, corpus, tmp_path_factory, capsys, cli_runs)

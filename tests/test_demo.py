@@ -1,36 +1,39 @@
 """`structnet demo` on the bundled models: runs offline and writes every output."""
 import json
 
+from structnet import hub
 from structnet.cli import main
-from structnet.skeleton.inference import BUNDLED, load_skeleton_model
 
 
 def test_bundled_model_loads_with_metadata():
-    net = load_skeleton_model()
-    assert net.method == "lmsds" and net.backbone.__class__.__name__ == "EfficientNetLite0"
-    assert 0 < net.threshold < 1
-    assert BUNDLED["lmsds_efficientnet_lite0"].stat().st_size <= 20 * 1024 * 1024
+    m = hub.load("lmsds_efficientnet_lite0")
+    assert m.task == "skeleton" and m.name == "lmsds_efficientnet_lite0"
+    assert m.network.method == "lmsds" and m.network.backbone.__class__.__name__ == "EfficientNetLite0"
+    assert 0 < m.settings["threshold"] < 1
+    assert not hasattr(m.network, "threshold") and not hasattr(m.network, "metadata")
+    assert m.source.stat().st_size <= 20 * 1024 * 1024
 
 
 def test_demo_writes_outputs(tmp_path):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    names = [r["image"] for r in summary["images"]]
+    assert summary["models"] == {"skeleton": "lmsds_efficientnet_lite0", "pose2d": "mss_msr_hourglass2_lsp"}
+    names = [r["image"] for r in summary["results"]["skeleton"]]
     assert len(names) == 5
     for stem in ("astronaut", "chelsea", "coffee", "rocket", "horse"):
         for suffix in ("_skeleton.png", "_overlay.png", "_segments.png", ".npz"):
             assert (out / "skeleton" / f"{stem}{suffix}").is_file(), stem + suffix
     # the black-on-white horse silhouette is the easiest input: the model must find a skeleton on it
-    horse = next(r for r in summary["images"] if r["image"].endswith("horse.png"))
+    horse = next(r for r in summary["results"]["skeleton"] if r["image"].endswith("horse.png"))
     assert horse["skeleton_pixels"] > 50 and horse["segments"] >= 1
     # pose on every photo (whole image as the person window): the issue's JSON schema with the LSP joint names
     lsp = ["right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
            "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top"]
-    assert len(summary["poses"]) == 5
+    assert len(summary["results"]["pose2d"]) == 5
     for stem in ("astronaut", "chelsea", "coffee", "rocket", "horse"):
-        assert (out / "pose" / f"{stem}_overlay.png").is_file(), stem
-        rec = json.loads((out / "pose" / f"{stem}_pose.json").read_text())
+        assert (out / "pose2d" / f"{stem}_overlay.png").is_file(), stem
+        rec = json.loads((out / "pose2d" / f"{stem}_pose.json").read_text())
         assert set(rec) == {"image", "width", "height", "joints"}
         assert [j["name"] for j in rec["joints"]] == lsp
         for j in rec["joints"]:
@@ -42,12 +45,13 @@ def test_demo_writes_outputs(tmp_path):
 
 
 def test_bundled_pose_model_loads_with_metadata():
-    from structnet.pose2d.inference import BUNDLED as POSE_BUNDLED, DEFAULT_POSE_MODEL, load_pose_model
+    from structnet.pose2d.inference import DEFAULT_POSE_MODEL, load_pose_model
 
-    net = load_pose_model()
-    assert net.pose_layout.name == "lsp14" and net.num_joints == 14
-    cfg = net.metadata["model_config"]
+    m = load_pose_model()
+    assert m.task == "pose2d" and m.layout.name == "lsp14" and m.network.num_joints == 14
+    cfg = m.metadata["model_config"]
     assert cfg["stacks"] == 2 and cfg["mss"] and cfg["msr"]
-    assert net.metadata["name"] == DEFAULT_POSE_MODEL
-    assert 0.0 < float(net.metadata["test_pck"]) <= 1.0
-    assert POSE_BUNDLED[DEFAULT_POSE_MODEL].stat().st_size <= 20 * 1024 * 1024
+    assert m.metadata["name"] == DEFAULT_POSE_MODEL == m.name
+    assert 0.0 < float(m.metadata["test_pck"]) <= 1.0
+    assert m.source.stat().st_size <= 20 * 1024 * 1024
+    assert not hasattr(m.network, "pose_layout") and not hasattr(m.network, "pose_codec")

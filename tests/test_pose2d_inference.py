@@ -17,7 +17,11 @@ import torch
 from torch import nn
 
 from structnet.data.io import ImageReadError, process_batch, read_image, report_failures, write_png
+from structnet import hub
+from structnet.errors import UserError
 from structnet.pose2d import inference as I
+from structnet.pose2d import writer as W
+from structnet.pose2d.task import save_pose_model
 from structnet.pose2d.augment import center_scale_from_box, crop_matrix
 from structnet.pose2d.codec import HeatmapCodec
 from structnet.pose2d.layouts import get_layout
@@ -345,11 +349,13 @@ def test_save_load_round_trip_identical_outputs(tmp_path):
             if isinstance(m, nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
-    path = I.save_pose_model(net, tmp_path / "pose.safetensors", "lsp14", extra_meta={"epochs": 3, "note": "x"})
+    path = save_pose_model(net, tmp_path / "pose.safetensors", "lsp14", extra_meta={"epochs": 3, "note": "x"})
     loaded = I.load_pose_model(tmp_path / "pose.safetensors")
-    assert not loaded.training
-    assert loaded.config() == net.config()
-    assert loaded.pose_layout == get_layout("lsp14") and loaded.pose_codec == HeatmapCodec()
+    assert isinstance(loaded, hub.LoadedModel) and loaded.task == "pose2d" and loaded.name == "pose"
+    assert not loaded.network.training
+    assert loaded.network.config() == net.config()
+    assert loaded.layout == get_layout("lsp14") and loaded.codec == HeatmapCodec()
+    assert not hasattr(loaded.network, "pose_layout")  # nothing bolted onto the module
     assert loaded.metadata["epochs"] == 3 and loaded.metadata["note"] == "x"
     assert loaded.metadata["input_size"] == [256, 256] and loaded.metadata["layout"] == "lsp14"
     crop = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(1))
@@ -359,45 +365,46 @@ def test_save_load_round_trip_identical_outputs(tmp_path):
     np.testing.assert_array_equal(a["heatmaps"], b["heatmaps"])
     np.testing.assert_array_equal(a["keypoints"], b["keypoints"])
     # the whole pipeline on the real network: the loaded model brings its layout for the flip test
-    loaded.train()
+    loaded.network.train()
     res = I.predict_pose(loaded, np.random.default_rng(2).integers(0, 256, (90, 70, 3), dtype=np.uint8),
                          precision="float32")
-    assert loaded.training
+    assert loaded.network.training
     assert res["keypoints"].shape == (14, 2) and np.isfinite(res["keypoints"]).all()
     assert res["scores"].shape == (14,) and np.isfinite(res["scores"]).all()
     with pytest.raises(ValueError, match="reserved"):
-        I.save_pose_model(net, tmp_path / "x.safetensors", "lsp14", extra_meta={"layout": "mpii16"})
+        save_pose_model(net, tmp_path / "x.safetensors", "lsp14", extra_meta={"layout": "mpii16"})
     with pytest.raises(ValueError, match="16 joints"):
-        I.save_pose_model(net, tmp_path / "x.safetensors", "mpii16")
+        save_pose_model(net, tmp_path / "x.safetensors", "mpii16")
     assert path.is_file()
 
 
 def test_missing_bundled_weights_give_clear_error(tmp_path, monkeypatch):
-    missing = tmp_path / f"{I.DEFAULT_POSE_MODEL}.safetensors"
-    monkeypatch.setitem(I.BUNDLED, I.DEFAULT_POSE_MODEL, missing)
-    with pytest.raises(FileNotFoundError) as e:
+    monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path)  # no bundled files at all
+    with pytest.raises(UserError) as e:
         I.load_pose_model()
-    assert str(missing) in str(e.value) and I.DEFAULT_POSE_MODEL in str(e.value)
-    with pytest.raises(KeyError, match="valid names"):
+    assert I.DEFAULT_POSE_MODEL in str(e.value) and "structnet models" in str(e.value)
+    monkeypatch.undo()
+    with pytest.raises(UserError, match="unknown model 'no_such_model'.*mss_msr_hourglass2_lsp"):
         I.load_pose_model(model="no_such_model")
-    with pytest.raises(FileNotFoundError, match="nope.safetensors"):
+    with pytest.raises(UserError, match="not found.*nope.safetensors"):
         I.load_pose_model(tmp_path / "nope.safetensors")
-    assert I.BUNDLED[I.DEFAULT_POSE_MODEL] == missing
+    with pytest.raises(UserError, match="a skeleton model, not a pose2d model"):
+        I.load_pose_model(model="lmsds_efficientnet_lite0")
 
 
 def test_bundled_default_model_when_present():
-    path = I.WEIGHTS_DIR / f"{I.DEFAULT_POSE_MODEL}.safetensors"
+    path = hub.WEIGHTS_DIR / f"{I.DEFAULT_POSE_MODEL}.safetensors"
     if not path.is_file():
         pytest.skip(f"bundled pose model not trained yet: {path}")
-    net = I.load_pose_model()
-    assert net.pose_layout.name == "lsp14" and net.num_joints == 14
+    m = I.load_pose_model()
+    assert m.layout.name == "lsp14" and m.network.num_joints == 14 and m.source == path
 
 
 # ------------------------------------------------------------------------------------------------ outputs
 def test_pose_to_json_exact_schema_with_lsp_names():
     kp = np.arange(28, dtype=float).reshape(14, 2) + 0.25
     sc = np.linspace(0, 1, 14)
-    rec = I.pose_to_json({"keypoints": kp, "scores": sc}, "photos/a.jpg", 640, 480, "lsp14")
+    rec = W.pose_to_json({"keypoints": kp, "scores": sc}, "photos/a.jpg", 640, 480, "lsp14")
     assert list(rec) == ["image", "width", "height", "joints"]
     assert rec["image"] == "photos/a.jpg" and rec["width"] == 640 and rec["height"] == 480
     assert [j["name"] for j in rec["joints"]] == LSP_NAMES
@@ -406,7 +413,7 @@ def test_pose_to_json_exact_schema_with_lsp_names():
     assert all(type(j[k]) is float for j in rec["joints"] for k in ("x", "y", "score"))
     assert json.loads(json.dumps(rec)) == rec
     with pytest.raises(ValueError, match=r"\(14, 2\)"):
-        I.pose_to_json({"keypoints": kp[:13], "scores": sc[:13]}, "a.jpg", 10, 10, "lsp14")
+        W.pose_to_json({"keypoints": kp[:13], "scores": sc[:13]}, "a.jpg", 10, 10, "lsp14")
 
 
 def test_overlay_draws_skeleton_in_side_colours():
@@ -415,24 +422,24 @@ def test_overlay_draws_skeleton_in_side_colours():
                          [35, 35], [65, 35], [75, 55], [80, 40], [50, 30], [50, 10]], float)
     sc = np.ones(14)
     sc[13] = 0.1                                                    # head_top below the 0.2 threshold
-    out = I.draw_pose_overlay(img, kp, sc, "lsp14")
+    out = W.draw_pose_overlay(img, kp, sc, "lsp14")
     assert out.shape == img.shape and out.dtype == np.uint8 and not img.any()      # a copy
-    assert tuple(out[440, 120]) == I.RIGHT_COLOUR                    # right ankle (filled circle)
-    assert tuple(out[440, 280]) == I.LEFT_COLOUR                     # left ankle
-    assert tuple(out[120, 200]) == I.CENTRE_COLOUR                   # neck
-    assert tuple(out[280, 200]) == I.CENTRE_COLOUR                   # mid-point of the hip-hip bone
+    assert tuple(out[440, 120]) == W.RIGHT_COLOUR                    # right ankle (filled circle)
+    assert tuple(out[440, 280]) == W.LEFT_COLOUR                     # left ankle
+    assert tuple(out[120, 200]) == W.CENTRE_COLOUR                   # neck
+    assert tuple(out[280, 200]) == W.CENTRE_COLOUR                   # mid-point of the hip-hip bone
     assert not out[40, 200].any() and not out[80, 200].any()         # head_top and its bone not drawn
     shin = out[400, 120].astype(int)                                 # on the right shin, between two joints
     assert shin[0] > 150 and shin[0] > 2 * shin[2]
     assert not out[400, 160].any()                                   # away from every bone
-    full = I.draw_pose_overlay(img, kp, None, "lsp14")              # scores None: everything drawn
-    assert tuple(full[40, 200]) == I.CENTRE_COLOUR
-    grey = I.draw_pose_overlay(np.zeros((480, 400), np.uint8), kp, sc, "lsp14")
+    full = W.draw_pose_overlay(img, kp, None, "lsp14")              # scores None: everything drawn
+    assert tuple(full[40, 200]) == W.CENTRE_COLOUR
+    grey = W.draw_pose_overlay(np.zeros((480, 400), np.uint8), kp, sc, "lsp14")
     np.testing.assert_array_equal(grey, out)
     with pytest.raises(ValueError, match="uint8"):
-        I.draw_pose_overlay(img.astype(np.float32), kp, sc, "lsp14")
+        W.draw_pose_overlay(img.astype(np.float32), kp, sc, "lsp14")
     with pytest.raises(ValueError, match=r"\(14, 2\)"):
-        I.draw_pose_overlay(img, kp[:3], sc[:3], "lsp14")
+        W.draw_pose_overlay(img, kp[:3], sc[:3], "lsp14")
 
 
 def test_predict_file_writes_outputs_and_batch_reports_bad_files(tmp_path):
@@ -442,7 +449,7 @@ def test_predict_file_writes_outputs_and_batch_reports_bad_files(tmp_path):
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     net = RampFake(kp)
     out = tmp_path / "out"
-    rec = I.predict_file(net, good, out, flip_test=False, precision="float32", dark_sigma=0)
+    rec = W.predict_file(net, good, out, flip_test=False, precision="float32", dark_sigma=0)
     data = json.loads((out / "person_pose.json").read_text())
     assert data == rec and data["width"] == 240 and data["height"] == 200 and data["image"] == str(good)
     assert [j["name"] for j in data["joints"]] == LSP_NAMES
@@ -450,9 +457,9 @@ def test_predict_file_writes_outputs_and_batch_reports_bad_files(tmp_path):
     ov = read_image(out / "person_overlay.png")
     assert ov.shape == (200, 240, 3) and (ov != ramp_image()).any()
     with pytest.raises(ImageReadError, match="broken.jpg"):
-        I.predict_file(net, bad, out)
+        W.predict_file(net, bad, out)
     assert not (out / "broken_pose.json").exists()
-    results, failures = process_batch([good, bad], lambda p: I.predict_file(net, p, out, flip_test=False,
+    results, failures = process_batch([good, bad], lambda p: W.predict_file(net, p, out, flip_test=False,
                                                                              precision="float32"))
     assert len(results) == 1 and [f[0] for f in failures] == [str(bad)]
     buf = io.StringIO()

@@ -388,7 +388,7 @@ def test_training_with_validation_plateau_and_resume(tmp_path):
     assert lrs == pytest.approx([1e-3, 1e-3, 5e-4, 2.5e-4])
     evals = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [e["step"] for e in evals] == [1, 2, 3, 4] and all(0 <= e["mean"] <= 1 for e in evals)
-    from structnet.engine.checkpoint import read_weights_metadata
+    from structnet.nn.weights import read_metadata as read_weights_metadata
 
     meta = read_weights_metadata(tmp_path / "run" / "model.safetensors", decode=True)
     assert meta["val_metrics"]["mean"] == pytest.approx(evals[-1]["mean"]) and meta["train_steps"] == 4
@@ -409,7 +409,7 @@ def test_tiny_training_beats_the_untrained_model(tmp_path):
     from structnet.pose2d.inference import load_pose_model
 
     net = load_pose_model(weights)
-    assert net.pose_layout.name == "lsp14" and net.pose_codec.input_size == (64, 64)
+    assert net.layout.name == "lsp14" and net.codec.input_size == (64, 64)
     after = evaluate_pose2d(net, val)
     print("PCK@0.2 before", before["mean"], "after", after["mean"])
     assert after["mean"] > before["mean"] + 0.1, (before["mean"], after["mean"])
@@ -448,7 +448,7 @@ def test_stage_chain_keeps_the_mss_net_fixed_in_stage_2(tmp_path):
         torch.testing.assert_close(s2[k], s1[k], rtol=0, atol=0)
     assert any(not torch.equal(s3[k], s2[k]) for k in mss if k.endswith("weight"))      # stage 3 trains them
     assert any(not torch.equal(s3[k], s2[k]) for k in s2 if k.startswith("msr."))
-    from structnet.engine.checkpoint import read_weights_metadata
+    from structnet.nn.weights import read_metadata as read_weights_metadata
 
     meta = read_weights_metadata(tmp_path / "chain" / "stage2" / "model.safetensors", decode=True)
     assert meta["init"].endswith("stage1/model.safetensors") and meta["train_config"]["model"]["freeze"] == ["mss"]
@@ -456,7 +456,7 @@ def test_stage_chain_keeps_the_mss_net_fixed_in_stage_2(tmp_path):
 
 def test_init_weights_must_fit(tmp_path):
     cfg = tiny_cfg(tmp_path, "model.features=16", "model.msr=false")
-    from structnet.pose2d.inference import save_pose_model
+    from structnet.pose2d.task import save_pose_model
 
     save_pose_model(build_model(cfg), tmp_path / "w.safetensors", "lsp14", codec=make_codec(cfg))
     wider = tiny_cfg(tmp_path, "model.features=32", "model.msr=false")
@@ -548,7 +548,7 @@ def test_mpii_annotations_without_images_are_refused_in_one_line(tmp_path, capsy
     recs = load_records("mpii", str(MPII_VALID), "val")
     assert len(recs) == 2958 and recs[0].layout == "mpii16" and recs[0].norm_kind == "head"
     w = tmp_path / "w.safetensors"
-    from structnet.pose2d.inference import save_pose_model
+    from structnet.pose2d.task import save_pose_model
 
     save_pose_model(build_model(tiny_cfg(tmp_path, "data.dataset=mpii", "model.msr=false")), w, "mpii16",
                     codec=make_codec(tiny_cfg(tmp_path, "model.msr=false")))

@@ -100,7 +100,7 @@ def test_cli_round_trip(tmp_path, capsys):
         z = np.load(tmp_path / "pred" / f"{stem}.npz")
         assert z["skeleton"].shape == (48, 56) and z["skeleton"].dtype == np.float32
         assert z["scale"].dtype == np.float32 and z["thin"].dtype == bool
-    rc = main(["eval", "skeleton", "--pred", str(tmp_path / "pred"), "--gt", str(gt_dir), "--thresholds", "10",
+    rc = main(["score", "skeleton", "--pred", str(tmp_path / "pred"), "--gt", str(gt_dir), "--thresholds", "10",
                "--json", str(tmp_path / "res.json"), "--plot", str(tmp_path / "pr.png"), "--workers", "1"])
     assert rc == 0
     res = json.loads((tmp_path / "res.json").read_text())

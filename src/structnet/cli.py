@@ -307,7 +307,10 @@ def _demo(args) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as e:  # --help, --version, or a usage error already printed in one line
+            return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
         return int(args.func(args) or 0)
     except (UserError, FileNotFoundError, KeyError, ValueError) as e:  # user errors: one line, no traceback
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e

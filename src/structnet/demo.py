@@ -50,7 +50,8 @@ def run_demo(out: str = "structnet-demo", precision: str = "auto") -> int:
         def say(path, result, task=task, rows=rows, t0=t0):
             seconds = time.perf_counter() - t0[0]
             t0[0] = time.perf_counter()
-            rows.append({"image": str(path), "summary": task.describe(result), "seconds": round(seconds, 3)})
+            scalars = {k: v for k, v in result.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+            rows.append({"image": str(path), **scalars, "summary": task.describe(result), "seconds": round(seconds, 3)})
             print(f"{task.name:9s} {path.stem:10s} {task.describe(result)}  {seconds:.2f} s")
 
         report = run.predict(task, model, paths, out_dir / task_name, options, on_result=say)

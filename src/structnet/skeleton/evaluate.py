@@ -1,61 +1,113 @@
-"""Evaluation of a skeleton model on a dataset: skeleton localisation (ODS/OIS/AP) and optionally object segments."""
+"""Evaluation of a skeleton model on a dataset: skeleton localisation (ODS / OIS / AP, the skeval protocol of
+:mod:`structnet.skeleton.metrics`) and optionally object segments rebuilt from skeleton + scale.
+
+:class:`SkeletonEvaluator` follows the evaluator protocol of :mod:`structnet.tasks` (reset / process /
+summarize): ``process`` keeps each image's predicted map and ground truth, ``summarize`` matches them in parallel
+(:func:`~structnet.skeleton.metrics.evaluate_skeletons`, identical numbers to scoring PNG folders) and, with
+``segments``, rebuilds segments at the ODS threshold and scores them against the figure-ground masks.
+:func:`evaluate_model` runs a model over a dataset through the shared loop
+(:func:`structnet.tasks.run.run_evaluation`).
+"""
 from __future__ import annotations
 
 import time
-from typing import Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
-import torch
 
-from .model import SkeletonNet
+from ..errors import UserError
+from ..tasks.base import Evaluator
 
-@torch.no_grad()
-def predict_dataset(net: SkeletonNet, ds, max_side: Optional[int] = None, precision: str = "auto",
-                    max_images: Optional[int] = None, progress: bool = False):
-    """Yields (name, skeleton map float32 (H, W), scale map, GT sample) over a dataset (no augmentation)."""
-    from .inference import predict_maps
-
-    n = len(ds) if max_images is None else min(len(ds), max_images)
-    it = range(n)
-    if progress:
-        from tqdm import tqdm
-        it = tqdm(it, desc="predict", leave=False)
-    for i in it:
-        s = ds[i]
-        img = np.round(np.transpose(s["image"], (1, 2, 0)) * 255).astype(np.uint8)
-        maps = predict_maps(net, img, max_side=max_side, precision=precision)
-        yield s.get("name", str(i)), maps["skeleton"], maps["scale"], s
+__all__ = ["SkeletonEvaluator", "evaluate_model", "format_results"]
 
 
-def evaluate_model(net: SkeletonNet, ds, thresholds: int = 100, tolerance: float = 0.01, max_side: Optional[int] = None,
+class SkeletonEvaluator(Evaluator):
+    """ODS / OIS / AP (and segment metrics) of predicted skeleton maps.
+
+    thresholds: number of skeval thresholds; tolerance: matching radius as a fraction of the image diagonal;
+    workers: processes for the matching (None: all cores); segments: also score segments rebuilt from the thin
+    skeleton at the ODS threshold and the predicted scale (samples need a ``mask``).
+    ``process(sample, prediction)``: ``sample["skeleton"]`` bool (H, W) GT (and ``"mask"``); ``prediction`` a
+    dict with ``skeleton`` float (H, W) in [0, 1] and ``scale`` (H, W) pixels (:func:`predict_maps`)."""
+
+    def __init__(self, thresholds: int = 100, tolerance: float = 0.01, workers: Optional[int] = None,
+                 segments: bool = False):
+        self.thresholds, self.tolerance, self.workers, self.segments = thresholds, tolerance, workers, segments
+        self.reset()
+
+    def reset(self) -> None:
+        self._preds: List[np.ndarray] = []
+        self._gts: List[np.ndarray] = []
+        self._scales: List[np.ndarray] = []
+        self._masks: List[Optional[np.ndarray]] = []
+
+    def process(self, sample: Dict[str, Any], prediction: Dict[str, np.ndarray]) -> None:
+        gt = np.asarray(sample["skeleton"], bool)
+        skel = np.asarray(prediction["skeleton"], np.float32)
+        if skel.shape != gt.shape:
+            raise ValueError(f"{sample.get('name', 'sample')}: prediction {skel.shape} and GT {gt.shape} differ in size")
+        if self.segments and sample.get("mask") is None:
+            raise UserError("segment evaluation needs figure-ground masks, which this dataset does not provide")
+        self._preds.append(skel)
+        self._gts.append(gt)
+        self._scales.append(np.asarray(prediction.get("scale", np.zeros_like(skel)), np.float32))
+        self._masks.append(sample.get("mask"))
+
+    def summarize(self) -> Dict[str, Any]:
+        from .metrics import evaluate_segments, evaluate_skeletons
+        from .postprocess import thin_skeleton
+        from .segments import segments_from_skeleton
+
+        if not self._preds:
+            raise UserError("no image was evaluated")
+        t0 = time.perf_counter()
+        res = evaluate_skeletons(self._preds, self._gts, thresholds=self.thresholds, tolerance=self.tolerance,
+                                 workers=self.workers)
+        out = res.to_dict()
+        out["n"] = out["n_images"]
+        out["ods_threshold"] = float(res.ods_threshold)
+        if self.segments:
+            pairs = [(segments_from_skeleton(thin_skeleton(p, res.ods_threshold), np.nan_to_num(s)),
+                      np.asarray(m).astype(np.int32)) for p, s, m in zip(self._preds, self._scales, self._masks)]
+            out["segments"] = evaluate_segments(pairs)
+        out["eval_seconds"] = round(time.perf_counter() - t0, 1)
+        return out
+
+    def format(self, summary: Dict[str, Any]) -> str:
+        return format_results(summary)
+
+
+def format_results(d: Dict[str, Any]) -> str:
+    """One line: images, ODS F (P, R), OIS F, AP (and the segment metrics when present)."""
+    line = (f"images: {d['n_images']}  ODS F: {d['ods_f']:.4f} (P {d['ods_p']:.4f}, R {d['ods_r']:.4f}, threshold "
+            f"{d['ods_threshold']:.3f})  OIS F: {d['ois_f']:.4f}  AP: {d['ap']:.4f}")
+    if d.get("segments"):
+        seg = d["segments"]
+        line += "  segments: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                           for k, v in seg.items())
+    return line
+
+
+def evaluate_model(net, ds, thresholds: int = 100, tolerance: float = 0.01, max_side: Optional[int] = None,
                    precision: str = "auto", max_images: Optional[int] = None, workers: Optional[int] = None,
                    segments: bool = False, progress: bool = False) -> Dict[str, object]:
-    """Skeleton localisation (ODS/OIS/AP) of a model on a dataset; with ``segments=True`` also the object
-    segmentation metrics (F, Covering, mean segments) of segments rebuilt at the ODS threshold, against
-    the dataset's figure-ground masks (sample key ``"mask"``)."""
-    from .metrics import evaluate_segments, evaluate_skeletons
-    from .inference import thin_skeleton
-    from .segments import segments_from_skeleton
+    """Skeleton localisation (ODS/OIS/AP) of a model (a :class:`~structnet.hub.LoadedModel` or a bare
+    :class:`SkeletonNet`) on a dataset; with ``segments=True`` also the object segmentation metrics (F, Covering,
+    mean segments) of segments rebuilt at the ODS threshold against the dataset's figure-ground masks (sample key
+    ``"mask"``). ``progress``: a tqdm bar on stderr, shown only when stderr is a terminal. Images that cannot be
+    read are listed in ``failed``."""
+    from ..hub import LoadedModel
+    from ..tasks.run import run_evaluation
+    from .inference import predict_maps
+
+    module = net.network if isinstance(net, LoadedModel) else net
+
+    def predict_sample(s):
+        img = np.round(np.transpose(s["image"], (1, 2, 0)) * 255).astype(np.uint8)
+        return predict_maps(module, img, max_side=max_side, precision=precision)
 
     t0 = time.perf_counter()
-    preds, gts, scales, masks = [], [], [], []
-    for _, skel, scale, s in predict_dataset(net, ds, max_side, precision, max_images, progress):
-        preds.append(skel)
-        gts.append(s["skeleton"])
-        scales.append(scale)
-        masks.append(s.get("mask"))
-    t_pred = time.perf_counter() - t0
-    res = evaluate_skeletons(preds, gts, thresholds=thresholds, tolerance=tolerance, workers=workers)
-    out = res.to_dict()
-    out["ods_threshold"] = float(res.ods_threshold)
-    out["predict_seconds"] = round(t_pred, 1)
-    out["eval_seconds"] = round(time.perf_counter() - t0 - t_pred, 1)
-    if segments:
-        pairs = []
-        for skel, scale, mask in zip(preds, scales, masks):
-            if mask is None:
-                raise ValueError("segment evaluation needs figure-ground masks (sample key 'mask')")
-            thin = thin_skeleton(skel, res.ods_threshold)
-            pairs.append((segments_from_skeleton(thin, np.nan_to_num(scale)), mask.astype(np.int32)))
-        out["segments"] = evaluate_segments(pairs)
+    out = run_evaluation(ds, SkeletonEvaluator(thresholds, tolerance, workers, segments), predict_sample,
+                         max_images=max_images, quiet=not progress, desc="eval skeleton")
+    out["predict_seconds"] = round(time.perf_counter() - t0 - out["eval_seconds"], 1)
     return out

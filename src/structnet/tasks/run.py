@@ -192,9 +192,9 @@ def predict(task: Task, model, inputs: Iterable[Union[str, Path]], out_dir: Unio
     ``out_dir`` with the task's writer.
 
     Output names are the input stems, made distinct where stems collide (:func:`structnet.data.io.output_names`),
-    so no two inputs write the same file. An image that cannot be read or predicted (a UserError / ValueError /
-    OSError) is reported in ``failures`` and the batch goes on. UserError when ``inputs`` hold no image."""
-    from ..data.io import list_images, output_names, output_renamings, read_image
+    so no two inputs write the same file. An image that cannot be read, predicted or written is reported in
+    ``failures`` (one line) and the batch goes on. UserError when ``inputs`` hold no image."""
+    from ..data.io import failure_reason, list_images, output_names, output_renamings, read_image
 
     paths = [Path(p) for p in list_images(list(inputs))]
     names = output_names(paths)
@@ -207,8 +207,8 @@ def predict(task: Task, model, inputs: Iterable[Union[str, Path]], out_dir: Unio
             image = read_image(p)
             result = fn(image)
             files = task.write(result, image, out, names[p], source=Path(p))
-        except (ValueError, OSError) as e:
-            report.failures.append((str(p), _one_line(e)))
+        except Exception as e:  # noqa: BLE001 -- one image's failure (bad file, bad box, model error) ends only it
+            report.failures.append((str(p), failure_reason(p, e)))
             continue
         report.results.append((Path(p), result, files))
         if on_result is not None:
