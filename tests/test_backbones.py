@@ -9,7 +9,7 @@ from torch import nn
 
 from structnet.backbones import create_backbone, list_backbones
 from structnet.backbones.efficientnet_lite import SameConv2d, load_lite0_imagenet
-from structnet.backbones.receptive_field import module_layers, receptive_fields, tap_fields
+from structnet.backbones.receptive_field import GridField, module_layers, receptive_fields, tap_fields
 from structnet.backbones.vgg import VGG16_URL, VGG16, load_vgg16_imagenet
 from structnet.nn.precision import cpu_has_fast_bf16, inference_context, resolve_precision
 
@@ -31,9 +31,14 @@ def test_feature_contract(name):
         assert f.shape == (1, s.channels, math.ceil(H / s.stride), math.ceil(W / s.stride)), (name, s, f.shape)
         assert torch.isfinite(f).all(), (name, s.name)
         assert s.receptive_field >= s.stride >= 1
-    strides = [s.stride for s in bb.feature_specs]
+    # taps in forward order with non-decreasing fields; strides need not be monotone (an encoder-decoder's decoder
+    # taps go back down to stride 4)
     fields = [s.receptive_field for s in bb.feature_specs]
-    assert strides == sorted(strides) and fields == sorted(fields)
+    assert fields == sorted(fields)
+    inc = bb.increasing_field_taps()
+    inc_fields = [bb.spec(t).receptive_field for t in inc]
+    assert inc[-1] == bb.tap_names[-1] and all(a < b for a, b in zip(inc_fields, inc_fields[1:]))
+    assert set(inc_fields) == set(fields)
     assert len(bb.mean) == 3 and len(bb.std) == 3 and all(v > 0 for v in bb.std)
 
     sum(f.float().mean() for f in feats.values()).backward()
@@ -76,6 +81,66 @@ def test_module_walk():
                         nn.AvgPool2d(3, stride=1), nn.Conv2d(4, 4, 1))
     assert module_layers(net) == [(3, 1, 1), (2, 2, 1), (3, 1, 2), (3, 1, 1), (1, 1, 1)]
     assert tap_fields([net[:3], net[3:4], [net[4], net[5]], nn.ReLU()]) == [(4, 2), (12, 2), (16, 2), (16, 2)]
+
+
+def test_module_walk_refuses_upsampling():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Upsample(scale_factor=2))
+    with pytest.raises(ValueError, match="Upsample"):
+        module_layers(net)
+    with pytest.raises(ValueError, match="Upsample"):
+        GridField.image().through(net)
+
+
+# ---------------------------------------------------------------- exact per-pixel fields (GridField)
+def test_grid_field_serial_chain_equals_recursion():
+    f = GridField.image().conv(3, padding=1).conv(3, padding=1).conv(2, stride=2).conv(3, padding=1)
+    assert (f.size, f.min_size, f.stride, f.period) == (10, 10, 2, 1)
+    # by hand: [i-1, i+1], [i-2, i+2], pool o -> [2o-2, 2o+3], conv o -> [2(o-1)-2, 2(o+1)+3] = [2o-4, 2o+5]
+    assert f.bounds(0) == (-4, 5) and f.bounds(5) == (6, 15)
+    # the same numbers as the recursion, read off the modules (padding included)
+    for name in ("vgg16", "vgg_tiny"):
+        bb = create_backbone(name)
+        seq = bb.features if name == "vgg16" else nn.Sequential(*bb.stages)
+        g = GridField.image().through(seq)
+        assert (g.size, g.stride) == (bb.feature_specs[-1].receptive_field, bb.feature_specs[-1].stride)
+
+
+def test_grid_field_nearest_upsampling_and_merge_known_answers():
+    # a stride-2 map (pixel i sees [2i, 2i+1]) upsampled x2 by nearest neighbour: pixels 2q and 2q+1 both see
+    # [2q, 2q+1], i.e. fine pixel i sees [2 floor(i/2), 2 floor(i/2) + 1]: period 2 on a stride-1 grid
+    down = GridField.image().conv(2, stride=2)
+    up = down.upsample(2)
+    assert (up.stride, up.lo, up.hi) == (1, (0, 0), (1, 1))
+    assert up.bounds(3) == (2, 3) and up.bounds(-1) == (-2, -1)
+    # a 3x3 conv (padding 1) on the upsampled map: pixel 0 reads fine pixels -1, 0, 1 -> [-2, 1] (4 pixels);
+    # pixel 1 reads 0, 1, 2 -> [0, 3] (4 pixels); the serial recursion would say 2 + 2 * 1 = 4 here too, but ...
+    c = up.conv(3, padding=1)
+    assert (c.lo, c.hi, c.sizes) == ((-2, 0), (1, 3), (4, 4))
+    # ... a 2x2 kernel makes the field depend on the pixel: pixel 0 reads 0, 1 (one coarse pixel, 2 wide), pixel
+    # 1 reads 1, 2 (two coarse pixels, 4 wide); the recursion would give 3 for all
+    c2 = up.conv(2)
+    assert c2.sizes == (2, 4) and (c2.size, c2.min_size) == (4, 2)
+    # sum with the identity branch: the hull, pixel by pixel
+    m = GridField.image().merge(up)
+    assert (m.lo, m.hi) == ((0, 0), (1, 1))
+    shifted = GridField.image().conv(1, padding=0).conv(5, padding=0)  # looks right: [i, i + 4]
+    assert GridField.image().conv(3, padding=1).merge(shifted).bounds(0) == (-1, 4)
+    with pytest.raises(ValueError, match="different grids"):
+        down.merge(GridField.image())
+    with pytest.raises(ValueError, match="divisible"):
+        GridField.image().upsample(2)
+    with pytest.raises(ValueError, match="kernel"):
+        GridField.image().conv(0)
+
+
+def test_increasing_field_taps():
+    bb = create_backbone("efficientnet_lite0", pretrained=False, with_head=True)
+    assert bb.increasing_field_taps() == ["stage1", "stage2", "stage3", "stage4", "head"]   # stage5 = head = 851
+    assert bb.increasing_field_taps(["stage4", "stage2"]) == ["stage2", "stage4"]            # backbone order
+    vgg = create_backbone("vgg16")
+    assert vgg.increasing_field_taps(vgg.tap_names[1:]) == vgg.tap_names[1:]
+    with pytest.raises(KeyError, match="conv9"):
+        vgg.increasing_field_taps(["conv9"])
 
 
 def test_vgg16_fields_are_the_lmsds_fields():

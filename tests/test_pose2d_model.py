@@ -329,3 +329,88 @@ def test_tiny_overfit_fits_peaks():
     assert final_mse < 0.1 * zero_mse                          # fits the peaks, not just the zero background
     peaks = out["final"][0].flatten(1).argmax(1)
     assert [(p % 16, p // 16) for p in peaks.tolist()] == [(4, 11), (12, 2)]
+
+
+# ---------------------------------------------------------------- built on the hourglass backbone; the bundled model
+def test_trunk_is_the_hourglass_backbone():
+    from structnet.backbones.hourglass import HourglassBackbone, HourglassStack, HourglassStem
+
+    net = build_pose_model(3, stacks=2, features=8, depth=2, msr=False)
+    assert isinstance(net.stem, HourglassStem) and all(isinstance(s, HourglassStack) for s in net.stacks)
+    bb = HourglassBackbone(stacks=2, features=8, depth=2)
+    assert net.feature_specs == bb.feature_specs
+    # the backbone's state is the pose model's minus the pose heads
+    heads = ("head.", "mss_heads.", "merge_preds.")
+    trunk = [k for k in net.state_dict() if not k.split(".", 2)[-1].startswith(heads)]
+    assert trunk == list(bb.state_dict())
+
+
+#: sha256 of "\n".join(state_dict keys) of build_pose_model(3, stacks=2, features=8, depth=2, msr_features=8,
+#: msr_depth=2), recorded with the code before the trunk moved to structnet.backbones.hourglass: the same names in
+#: the same order (old checkpoints, optimizer states and the bundled model load as they are)
+LEGACY_KEYS_SHA256 = "ec70b8cd0564cd40c7d690d320a7c5867a7363e1a59c8f99348da11a0cc2ab35"
+LEGACY_PARAMS_SHA256 = "1e394fd0bafd7bf63a27af98a0e0f8ddfbfc78db7f0ec4c83a44a29412de8ec1"
+
+
+def test_parameter_names_and_order_unchanged():
+    import hashlib
+
+    net = build_pose_model(3, stacks=2, features=8, depth=2, msr_features=8, msr_depth=2)
+    keys = list(net.state_dict())
+    params = [n for n, _ in net.named_parameters()]
+    assert (len(keys), len(params)) == (637, 370)
+    assert hashlib.sha256("\n".join(keys).encode()).hexdigest() == LEGACY_KEYS_SHA256
+    assert hashlib.sha256("\n".join(params).encode()).hexdigest() == LEGACY_PARAMS_SHA256
+
+
+#: The bundled mss_msr_hourglass2_lsp on torch.rand(2, 3, 128, 128, generator seeded 1234), float32, recorded with
+#: the code before the trunk moved to structnet.backbones.hourglass (the new code gave bit-identical tensors on this
+#: machine): per joint of image 0's final heatmaps the mean and std, the argmax (flat index in 32x32) of both images,
+#: and the 14 values at row 5, column 7 of image 0; the sum over everything; the mean of each stack / MSR scale.
+GOLDEN_MEAN = [0.048047, 0.032705, 0.026493, 0.015821, 0.017212, 0.047538, 0.060174, 0.033668, 0.046496, 0.042997,
+               0.035871, 0.062117, 0.037775, 0.014034]
+GOLDEN_STD = [0.022123, 0.041573, 0.053854, 0.053728, 0.034594, 0.021024, 0.029048, 0.047548, 0.056623, 0.061549,
+              0.042981, 0.024352, 0.059417, 0.026494]
+GOLDEN_ARGMAX = [[819, 653, 494, 528, 657, 819, 554, 555, 365, 335, 404, 403, 303, 174],
+                 [849, 653, 463, 463, 656, 84, 685, 653, 301, 338, 654, 687, 302, 146]]
+GOLDEN_PIXEL = [0.05206341668963432, 0.011173203587532043, 0.008018876425921917, 0.0019400250166654587,
+                -0.00043674837797880173, 0.026983698830008507, 0.05957450717687607, 0.01366213709115982,
+                0.02894025668501854, 0.023707374930381775, 0.0200530756264925, 0.057563889771699905,
+                0.014951684512197971, 0.0011991038918495178]
+GOLDEN_SUM = 1061.7164306640625
+GOLDEN_SCALE_MEANS = {"stack0": {32: 0.0333434, 16: 0.1232968, 8: 0.3735095, 4: 0.6792028},
+                      "stack1": {32: 0.0273246, 16: 0.1180598, 8: 0.3658273, 4: 0.6493191},
+                      "msr": {32: 0.0370297, 16: 0.1236186, 8: 0.3338419, 4: 0.657733}}
+
+
+def test_bundled_model_loads_unchanged_and_gives_the_recorded_heatmaps():
+    import json
+    from pathlib import Path
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    import structnet
+
+    path = Path(structnet.__file__).resolve().parent / "weights" / "mss_msr_hourglass2_lsp.safetensors"
+    if not path.is_file():
+        pytest.skip("bundled pose model not present")
+    with safe_open(str(path), framework="pt") as f:
+        cfg = json.loads(f.metadata()["model_config"])
+    net = build_pose_model(**cfg).eval()
+    net.load_state_dict(load_file(str(path)), strict=True)          # the file's names, as they are
+    x = torch.rand(2, 3, 128, 128, generator=torch.Generator().manual_seed(1234))
+    with torch.no_grad():
+        out = net(x)
+    final = out["final"].double()
+    assert final.shape == (2, 14, 32, 32)
+    # float32 on another CPU may differ in the last bits: tolerances far below any real change
+    assert final[0].mean((1, 2)).tolist() == pytest.approx(GOLDEN_MEAN, abs=2e-6)
+    assert final[0].std((1, 2)).tolist() == pytest.approx(GOLDEN_STD, abs=2e-6)
+    assert final.flatten(2).argmax(2).tolist() == GOLDEN_ARGMAX
+    assert final[0, :, 5, 7].tolist() == pytest.approx(GOLDEN_PIXEL, rel=1e-5, abs=1e-7)
+    assert float(out["final"].sum()) == pytest.approx(GOLDEN_SUM, rel=1e-6)
+    means = {f"stack{i}": s for i, s in enumerate(out["stacks"])}
+    means["msr"] = out["msr"]
+    for part, ref in GOLDEN_SCALE_MEANS.items():
+        assert {k: float(t.double().mean()) for k, t in means[part].items()} == pytest.approx(ref, abs=2e-7), part

@@ -4,14 +4,24 @@ A backbone is an ``nn.Module`` whose ``forward(x)`` takes a normalised image bat
 ``(B, 3, H, W)`` and returns a ``dict`` mapping tap names to feature maps
 ``(B, C_tap, ceil(H / stride), ceil(W / stride))`` (up to the rounding of its padding).
 It declares each tap with a :class:`FeatureSpec`. The receptive field in a spec is
-*computed* from the layers (kernel, stride, dilation) by
-:func:`structnet.backbones.receptive_field.receptive_fields`, never typed in.
+*computed* from the layers (kernel, stride, dilation, and for encoder-decoders padding and upsampling) by
+:mod:`structnet.backbones.receptive_field`, never typed in.
 Heads (side outputs, hypercolumns) read only this contract.
+
+Taps are declared in forward order (the order in which the network computes them) and their receptive fields
+do not decrease along that order. Strides need not be monotone: an encoder-decoder (the hourglass) lists its
+decoder outputs from the coarsest up, so its strides go down again while its fields grow. Two taps may have the
+same field (an encoder-decoder's finest levels, or EfficientNet-Lite0's head); heads whose stages need strictly
+increasing fields (LMSDS/FSDS's scale quantisation) pick their taps with :meth:`Backbone.increasing_field_taps`.
+
+``pretrained``: ``True`` loads ImageNet weights from offline sources where a backbone has them; a backbone without
+ImageNet weights raises a :class:`~structnet.errors.UserError` (``vgg_tiny``: ValueError) and may accept a weights
+file instead (``hourglass*``: ``pretrained=<path>``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -55,6 +65,28 @@ class Backbone(nn.Module):
     def tap_names(self) -> List[str]:
         return [s.name for s in self.feature_specs]
 
+    def increasing_field_taps(self, names: Optional[Sequence[str]] = None) -> List[str]:
+        """``names`` (default: all taps), in the backbone's order, with strictly increasing receptive fields: of a
+        run of taps with the same field only the last is kept (the most processed one; in an encoder-decoder also
+        the finest), and a tap whose field is smaller than an earlier kept one's is dropped.
+
+        Example: ``hourglass2``'s taps after ``stem2`` have fields stem4 29, level4 1097, level3 1225, level2 1289,
+        level1 1353, level0 1353, lin 1353, which give ``["stem4", "level4", "level3", "level2", "lin"]``.
+        """
+        names = self.tap_names if names is None else list(names)
+        order = {n: i for i, n in enumerate(self.tap_names)}
+        for n in names:
+            if n not in order:
+                self.spec(n)  # KeyError naming the taps
+        kept: List[FeatureSpec] = []
+        for n in sorted(names, key=order.__getitem__):
+            s = self.spec(n)
+            if kept and s.receptive_field == kept[-1].receptive_field:
+                kept[-1] = s
+            elif not kept or s.receptive_field > kept[-1].receptive_field:
+                kept.append(s)
+        return [s.name for s in kept]
+
     def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -75,7 +107,8 @@ def list_backbones() -> List[str]:
 
 
 def create_backbone(name: str, pretrained: bool = False, **kwargs) -> Backbone:
-    """Build a registered backbone. ``pretrained=True`` loads ImageNet weights (offline sources only)."""
+    """Build a registered backbone. ``pretrained=True`` loads ImageNet weights (offline sources only); backbones
+    without ImageNet weights refuse it (see the module docstring)."""
     if name not in _BACKBONES:
         raise KeyError(f"unknown backbone {name!r}; valid names: {', '.join(list_backbones())}")
     return _BACKBONES[name](pretrained=pretrained, **kwargs)

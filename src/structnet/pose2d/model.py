@@ -1,20 +1,33 @@
 """Stacked hourglass (Newell et al. 2016) with the multi-scale supervision (MSS-net) and multi-scale regression
 (MSR-net) of Ke et al. 2018 (Sec. 3.1-3.2).
 
-Base network (the released ``pose-hg-train/src/models/hg.lua``, ``nModules = 1``; also
-``princeton-vl/pytorch_stacked_hourglass``)
----------------------------------------------------------------------------------------------------------------
-* :class:`Residual`: the pre-activation bottleneck BN-ReLU-conv1x1(C_in -> C_out/2), BN-ReLU-conv3x3(C_out/2),
-  BN-ReLU-conv1x1(C_out/2 -> C_out), plus the identity (or a 1x1 convolution when C_in != C_out). All
-  convolutions carry a bias, as Torch's ``SpatialConvolution`` does.
+Base network: the ``hourglass`` backbone
+-----------------------------------------
+The stem and the stacks are the stacked-hourglass trunk of :mod:`structnet.backbones.hourglass` (the released
+``pose-hg-train/src/models/hg.lua``, ``nModules = 1``; also ``princeton-vl/pytorch_stacked_hourglass``): the
+backbone's :class:`~structnet.backbones.hourglass.HourglassStem` and stacks, built by
+:class:`~structnet.backbones.hourglass.HourglassBackbone` and run by its forward walk
+(:func:`~structnet.backbones.hourglass.run_hourglass`), so ``hourglass2`` / ``hourglass8`` as a backbone of another
+task is this network's trunk. In short:
+
+* :class:`Residual`: pre-activation bottleneck BN-ReLU-conv1x1(C_in -> C_out/2), BN-ReLU-conv3x3(C_out/2),
+  BN-ReLU-conv1x1(C_out/2 -> C_out), plus the identity (or a 1x1 convolution when C_in != C_out); convolutions with
+  bias, as Torch's ``SpatialConvolution``.
 * Stem: conv7x7 stride 2 (3 -> 64) + BN + ReLU, Residual(64, 128), max-pool 2x2, Residual(128, 128),
   Residual(128, ``features``): a 256x256 image becomes a 64x64 map (stride 4).
 * :class:`Hourglass` of ``depth`` 4: at every level an upper branch Residual(f, f) at the current resolution and
   a lower branch max-pool 2x2 -> Residual -> (inner hourglass, or one more Residual at the bottom) -> Residual
-  -> nearest-neighbour upsampling x2, added to the upper branch. ``3 * depth + 1`` = 13 residual modules.
-* After each hourglass: Residual(f, f), "lin" = conv1x1 + BN + ReLU, and a 1x1 convolution to the N heatmaps.
-  Between stacks (intermediate supervision) the next stack's input is
-  ``x + conv1x1(lin features) + conv1x1(heatmaps)`` (both 1x1 convolutions with bias), as in the original.
+  -> nearest-neighbour upsampling x2, added to the upper branch. ``3 * depth + 1`` = 13 residual modules. Its
+  level outputs are the backbone's taps ``level0`` .. ``level{depth}``.
+* After each hourglass: Residual(f, f), "lin" = conv1x1 + BN + ReLU (the backbone's stack), and here
+  (:class:`PoseStack`) a 1x1 convolution to the N heatmaps (``head``). Between stacks (intermediate supervision)
+  the next stack's input is ``x + conv1x1(lin features) + conv1x1(heatmaps)`` (``merge_features``, part of the
+  backbone, and ``merge_preds``, a pose head; both 1x1 convolutions with bias), as in the original.
+* Parameter names are those of the models trained before the trunk became a backbone (``stem.*``,
+  ``stacks.<i>.{hourglass,res,lin,head,mss_heads,merge_features,merge_preds}.*``, ``msr.*``), in the same order
+  and with the same random initialisation for a given seed: the bundled ``mss_msr_hourglass2_lsp`` loads as it is
+  and gives the same outputs bit for bit (``tests/test_pose2d_model.py``), and ``hourglass2`` loads its trunk
+  from it (``create_backbone("hourglass2", pretrained=<that file>)``).
 * Initialisation: PyTorch's default (uniform +-1/sqrt(fan_in) for weights and biases), the same law as
   Torch7's default that the original used; BatchNorm weight 1, bias 0.
 * Input: RGB images (B, 3, H, W) with values in [0, 1], not mean-normalised (the original feeds [0, 1] images;
@@ -88,7 +101,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Residual", "Hourglass", "HourglassStack", "MSRNet", "PoseNet", "build_pose_model", "MSR_INPUTS",
+from ..backbones.hourglass import (Hourglass, HourglassBackbone, HourglassStack, Residual, lin_block,
+                                   run_hourglass)
+
+__all__ = ["Residual", "Hourglass", "PoseStack", "MSRNet", "PoseNet", "build_pose_model", "MSR_INPUTS",
            "FREEZE_PARTS"]
 
 #: What MSR-net reads besides the last stack's multi-scale heatmaps (see the module docstring).
@@ -110,115 +126,49 @@ def _mss_head(features: int, num_joints: int) -> nn.Sequential:
     return nn.Sequential(nn.BatchNorm2d(features), nn.ReLU(inplace=False), nn.Conv2d(features, num_joints, 1))
 
 
-def _lin(cin: int, cout: int) -> nn.Sequential:
-    """conv1x1 (with bias) + BN + ReLU: the hourglass's "lin" layer."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+class PoseStack(HourglassStack):
+    """One stack of the pose network: the backbone's :class:`~structnet.backbones.hourglass.HourglassStack`
+    (hourglass, ``res``, ``lin``, ``merge_features``) with the pose heads: the full-resolution heatmap head
+    (``head``), the MSS heads on the inner upsampling levels (``mss_heads.k-1`` reads level k = 1 .. depth-1, the
+    backbone tap ``level{k}``, when ``mss``) and, when ``merge``, the 1x1 convolution that re-injects the heatmaps
+    (``merge_preds``) into the next stack's input.
 
-
-class Residual(nn.Module):
-    """Pre-activation bottleneck residual module of the stacked hourglass (``Residual.lua``).
-
-    ``out = conv1x1(relu(bn(conv3x3(relu(bn(conv1x1(relu(bn(x)))))))) + skip(x)`` with widths
-    C_in -> C_out/2 -> C_out/2 -> C_out; ``skip`` is the identity when C_in == C_out, else a 1x1 convolution.
-    ``cout`` must be even.
-    """
-
-    def __init__(self, cin: int, cout: int):
-        super().__init__()
-        if cin < 1 or cout < 2 or cout % 2:
-            raise ValueError(f"Residual: need cin >= 1 and an even cout >= 2, got cin={cin}, cout={cout}")
-        mid = cout // 2
-        self.bn1 = nn.BatchNorm2d(cin)
-        self.conv1 = nn.Conv2d(cin, mid, 1)
-        self.bn2 = nn.BatchNorm2d(mid)
-        self.conv2 = nn.Conv2d(mid, mid, 3, padding=1)
-        self.bn3 = nn.BatchNorm2d(mid)
-        self.conv3 = nn.Conv2d(mid, cout, 1)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv1(F.relu(self.bn1(x)))
-        y = self.conv2(F.relu(self.bn2(y)))
-        y = self.conv3(F.relu(self.bn3(y)))
-        return y + (x if self.skip is None else self.skip(x))
-
-
-class Hourglass(nn.Module):
-    """Hourglass of ``depth`` levels and constant width ``features`` (``hg.lua``'s recursive ``hourglass``,
-    written as a loop). ``forward`` returns the merged outputs of every upsampling level, finest first:
-    ``[level 0 (input resolution), level 1 (1/2), ..., level depth-1 (1/2**(depth-1))]``.
-
-    Parameter names: ``up.k`` (upper branch at level k), ``low1.k`` (after the pool of level k), ``low3.k``
-    (before the upsampling back to level k), ``bottom`` (the extra residual at the lowest resolution).
-    """
-
-    def __init__(self, depth: int, features: int):
-        super().__init__()
-        if depth < 1:
-            raise ValueError(f"Hourglass: depth must be >= 1, got {depth}")
-        self.depth = int(depth)
-        self.up = nn.ModuleList(Residual(features, features) for _ in range(depth))
-        self.low1 = nn.ModuleList(Residual(features, features) for _ in range(depth))
-        self.low3 = nn.ModuleList(Residual(features, features) for _ in range(depth))
-        self.bottom = Residual(features, features)
-
-    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
-        skips = []
-        for k in range(self.depth):
-            skips.append(self.up[k](x))
-            x = self.low1[k](F.max_pool2d(x, 2, 2))
-        x = self.bottom(x)
-        outs: List[torch.Tensor] = [x] * self.depth
-        for k in reversed(range(self.depth)):
-            x = skips[k] + F.interpolate(self.low3[k](x), scale_factor=2.0, mode="nearest")
-            outs[k] = x
-        return outs
-
-
-class HourglassStack(nn.Module):
-    """One stack: hourglass, Residual, lin, the full-resolution heatmap head (``head``), the MSS heads on the
-    inner upsampling levels (``mss_heads.k-1`` for level k = 1 .. depth-1, when ``mss``), and, when ``merge``,
-    the two 1x1 convolutions that re-inject lin features (``merge_features``) and heatmaps (``merge_preds``)
-    into the next stack's input.
-
-    ``forward(x) -> (heatmaps per level finest first, lin features, next stack's input or None)``.
+    ``forward(x) -> (levels, lin features)`` as the backbone's stack; :meth:`heatmaps` applies the heads.
     """
 
     def __init__(self, features: int, num_joints: int, depth: int = 4, mss: bool = True, merge: bool = True):
-        super().__init__()
-        self.hourglass = Hourglass(depth, features)
-        self.res = Residual(features, features)
-        self.lin = _lin(features, features)
-        self.head = nn.Conv2d(features, num_joints, 1)
-        self.mss_heads = nn.ModuleList(_mss_head(features, num_joints) for _ in range(depth - 1)) if mss else None
-        self.merge_features = nn.Conv2d(features, features, 1) if merge else None
+        # read by build_heads(), which the base __init__ calls between lin and merge_features (a plain tuple may be
+        # set before nn.Module.__init__)
+        self._heads_cfg = (int(features), int(num_joints), int(depth), bool(mss))
+        super().__init__(features, depth, merge=merge)
         self.merge_preds = nn.Conv2d(num_joints, features, 1) if merge else None
 
-    def forward(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], torch.Tensor, Optional[torch.Tensor]]:
-        levels = self.hourglass(x)
-        feat = self.lin(self.res(levels[0]))
-        heat = self.head(feat)
-        maps = [heat]
+    def build_heads(self) -> None:
+        f, n, depth, mss = self._heads_cfg
+        self.head = nn.Conv2d(f, n, 1)
+        self.mss_heads = nn.ModuleList(_mss_head(f, n) for _ in range(depth - 1)) if mss else None
+
+    def heatmaps(self, levels: List[torch.Tensor], feat: torch.Tensor) -> List[torch.Tensor]:
+        """Heatmaps per level, finest first: ``head(lin)`` then the MSS heads on levels 1 .. depth-1."""
+        maps = [self.head(feat)]
         if self.mss_heads is not None:
-            maps += [h(lv) for h, lv in zip(self.mss_heads, levels[1:])]
-        nxt = None
-        if self.merge_features is not None:
-            nxt = x + self.merge_features(feat) + self.merge_preds(heat)
-        return maps, feat, nxt
+            maps += [h(lv) for h, lv in zip(self.mss_heads, levels[1:len(self.mss_heads) + 1])]
+        return maps
 
 
 class MSRNet(nn.Module):
     """Multi-scale regression network: lin (``in_channels -> features``) then a non-merging
-    :class:`HourglassStack` (its MSS heads give the multi-scale outputs when ``multiscale``).
+    :class:`PoseStack` (its MSS heads give the multi-scale outputs when ``multiscale``).
     ``forward(x) -> heatmaps per level, finest first``."""
 
     def __init__(self, in_channels: int, features: int, num_joints: int, depth: int = 4, multiscale: bool = True):
         super().__init__()
-        self.inp = _lin(in_channels, features)
-        self.stack = HourglassStack(features, num_joints, depth, mss=multiscale, merge=False)
+        self.inp = lin_block(in_channels, features)
+        self.stack = PoseStack(features, num_joints, depth, mss=multiscale, merge=False)
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
-        return self.stack(self.inp(x))[0]
+        levels, feat = self.stack(self.inp(x))
+        return self.stack.heatmaps(levels, feat)
 
 
 def _check_int(name: str, v, low: int) -> int:
@@ -252,12 +202,13 @@ class PoseNet(nn.Module):
         self.msr_multiscale = bool(msr_multiscale)
         f, n = self.features, self.num_joints
 
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, 64, 7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
-            Residual(64, 128), nn.MaxPool2d(2, 2), Residual(128, 128), Residual(128, f))
-        self.stacks = nn.ModuleList(
-            HourglassStack(f, n, self.depth, mss=self.mss, merge=i < self.num_stacks - 1)
-            for i in range(self.num_stacks))
+        # The trunk is the hourglass backbone with pose stacks; its stem and stacks become this model's ``stem`` and
+        # ``stacks`` (the published parameter names), its tap specs are kept in ``feature_specs``.
+        trunk = HourglassBackbone(self.num_stacks, f, self.depth,
+                                  stack_factory=lambda i, merge: PoseStack(f, n, self.depth, mss=self.mss, merge=merge))
+        self.stem = trunk.stem
+        self.stacks = trunk.stacks
+        self.feature_specs = trunk.feature_specs
         self.msr: Optional[MSRNet] = None
         if self.msr_on:
             n_scales = self.depth if self.mss else 1
@@ -329,16 +280,17 @@ class PoseNet(nn.Module):
         if h % m or w % m or h == 0 or w == 0:
             raise ValueError(f"images: height and width must be positive multiples of {m}, got {h}x{w}")
         no_grad = {"stem", "stacks"} <= self._frozen
+        stack_maps: List[List[torch.Tensor]] = []
+
+        def heads(i: int, levels: List[torch.Tensor], feat: torch.Tensor) -> Optional[torch.Tensor]:
+            st = self.stacks[i]
+            maps = st.heatmaps(levels, feat)
+            stack_maps.append(maps)
+            return st.merge_preds(maps[0]) if st.merge_preds is not None else None
+
         with torch.no_grad() if no_grad else contextlib.nullcontext():
-            x = self.stem(images)
-            stem = x
-            stack_maps: List[List[torch.Tensor]] = []
-            feat = x
-            for st in self.stacks:
-                maps, feat, nxt = st(x)
-                stack_maps.append(maps)
-                if nxt is not None:
-                    x = nxt
+            _, stem, outs = run_hourglass(self.stem, self.stacks, images, inject=heads)
+        feat = outs[-1][1]
         stacks = [{int(t.shape[-2]): t for t in maps} for maps in stack_maps]
         msr = None
         final = stack_maps[-1][0]
