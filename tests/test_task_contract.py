@@ -1,0 +1,372 @@
+"""The task contract: a third task defined in this file only (no edit anywhere else) is trained, evaluated, and
+run on image files through the same CLI as the built-in tasks; the registry, the hub and ``structnet models``."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from structnet import hub, tasks
+from structnet.cli import main
+from structnet.data.io import read_image, write_png
+from structnet.engine.config import OptimConfig, ScheduleConfig, TrainConfig
+from structnet.errors import UserError
+from structnet.tasks import Evaluator, Task
+from structnet.tasks.args import fraction
+
+
+# ------------------------------------------------------------------------------------------- the toy task
+@dataclass
+class ToyModelConfig:
+    width: int = 8
+    init: str = ""
+
+
+@dataclass
+class ToyDataConfig:
+    n: int = 64
+    size: int = 24
+    seed: int = 0
+
+
+@dataclass
+class ToyEvalConfig:
+    n: int = 16
+    seed: int = 1
+    threshold: float = 0.5
+
+
+@dataclass
+class ToyConfig:
+    model: ToyModelConfig = field(default_factory=ToyModelConfig)
+    data: ToyDataConfig = field(default_factory=ToyDataConfig)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(name="adam", lr=2e-2))
+    schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(name="constant"))
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: ToyEvalConfig = field(default_factory=ToyEvalConfig)
+
+
+def bright_square(size: int, rng: np.random.Generator):
+    """A dark noisy image with one bright square; the target is the square's mask."""
+    img = rng.uniform(0.0, 0.35, (size, size, 3))
+    mask = np.zeros((size, size), bool)
+    s = int(rng.integers(size // 4, size // 2))
+    y, x = rng.integers(0, size - s, 2)
+    mask[y:y + s, x:x + s] = True
+    img[mask] = rng.uniform(0.65, 1.0, (int(mask.sum()), 3))
+    return (img * 255).round().astype(np.uint8), mask
+
+
+class ToyDataset:
+    def __init__(self, n: int, size: int, seed: int):
+        self.n, self.size, self.seed = n, size, seed
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, key):
+        i = key[0] if isinstance(key, tuple) else int(key)
+        img, mask = bright_square(self.size, np.random.default_rng([self.seed, i]))
+        return {"image": img.transpose(2, 0, 1).astype(np.float32) / 255.0, "mask": mask.astype(np.float32),
+                "name": f"toy{i}"}
+
+
+class ToyNet(nn.Module):
+    def __init__(self, width: int = 8):
+        super().__init__()
+        self.width = width
+        self.body = nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, 1, 1))
+
+    def forward(self, x):
+        return self.body(x)[:, 0]
+
+
+class IoUEvaluator(Evaluator):
+    def __init__(self, threshold: float = 0.5):
+        self.threshold = threshold
+        self.reset()
+
+    def reset(self):
+        self.inter = self.union = self.n = 0
+
+    def process(self, sample, prediction):
+        gt, pred = sample["mask"] > 0.5, prediction >= self.threshold
+        self.inter += int((gt & pred).sum())
+        self.union += int((gt | pred).sum())
+        self.n += 1
+
+    def summarize(self):
+        return {"n": self.n, "iou": self.inter / max(self.union, 1)}
+
+    def format(self, s):
+        return f"IoU {s['iou']:.3f} over {s['n']} images"
+
+
+def _run(net, image_chw: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return torch.sigmoid(net(torch.from_numpy(image_chw)[None]))[0].numpy()
+
+
+class ToyTask(Task):
+    name = "toy"
+    summary = "bright-square masks (a test task)"
+    config_class = ToyConfig
+    outputs = "<name>_mask.png per image"
+
+    def build_model(self, cfg):
+        return ToyNet(cfg.model.width)
+
+    def model_metadata(self, cfg, net):
+        return {"model_config": {"width": net.width}}
+
+    def model_from_metadata(self, meta, path):
+        from structnet.nn.weights import load_weights
+
+        net = ToyNet(int(meta["model_config"]["width"]))
+        load_weights(net, path)
+        return hub.LoadedModel(network=net, task=self.name, name=Path(path).stem, source=Path(path))
+
+    def build_train_dataset(self, cfg):
+        return ToyDataset(cfg.data.n, cfg.data.size, cfg.data.seed)
+
+    def build_loss(self, cfg):
+        def loss_fn(model, batch):
+            return {"bce": nn.functional.binary_cross_entropy_with_logits(model(batch["image"]), batch["mask"])}
+
+        return loss_fn
+
+    def build_eval_dataset(self, cfg, max_images=None):
+        return ToyDataset(cfg.eval.n, cfg.data.size, cfg.eval.seed)
+
+    def eval_predictor(self, model, cfg):
+        return lambda s: _run(model.network, s["image"])
+
+    def build_evaluator(self, cfg, model=None):
+        return IoUEvaluator(cfg.eval.threshold)
+
+    def add_predict_arguments(self, p):
+        p.add_argument("--threshold", type=fraction, default=0.5)
+
+    def predictor(self, model, options):
+        def fn(image):
+            prob = _run(model.network, image.transpose(2, 0, 1).astype(np.float32) / 255.0)
+            return {"mask": prob >= options.threshold}
+
+        return fn
+
+    def write(self, result, image, out_dir, name, source=None):
+        return [write_png(Path(out_dir) / f"{name}_mask.png", result["mask"])]
+
+    def describe(self, result):
+        return f"{int(result['mask'].sum())} mask px"
+
+
+@pytest.fixture
+def toy_task():
+    task = tasks.register(ToyTask())
+    yield task
+    tasks.unregister("toy")
+
+
+# ------------------------------------------------------------------------------------------------ tests
+def test_registry_lists_the_built_in_tasks_and_fills_every_slot():
+    assert tasks.names() == ["pose2d", "skeleton"]
+    for name in tasks.names():
+        t = tasks.get(name)
+        assert t.name == name and t.config_class is not None and t.default_model
+        t.check_slots()
+    with pytest.raises(UserError, match="unknown task 'nope'; tasks: pose2d, skeleton"):
+        tasks.get("nope")
+
+
+def test_a_task_with_an_empty_slot_is_refused():
+    class Half(Task):
+        name = "half"
+        config_class = ToyConfig
+
+        def build_model(self, cfg):
+            return ToyNet()
+
+    with pytest.raises(TypeError, match="model_metadata.*write"):
+        tasks.register(Half())
+    assert "half" not in tasks.names()
+
+
+def test_toy_task_trains_evaluates_and_predicts_through_the_cli(toy_task, tmp_path, capsys):
+    assert tasks.names() == ["pose2d", "skeleton", "toy"]
+    cfg = tmp_path / "toy.yaml"
+    cfg.write_text(f"train:\n  out_dir: {tmp_path / 'run'}\n  max_iters: 80\n  batch_size: 8\n"
+                   f"  checkpoint_every: 80\n  progress_bar: false\n  seed: 0\n")
+    torch.manual_seed(0)
+    untrained = tmp_path / "untrained.safetensors"
+    from structnet.nn.weights import save_weights
+
+    save_weights(ToyNet(8), untrained, {"structnet_task": "toy", "model_config": {"width": 8}})
+    assert main(["eval", "toy", "--model", str(untrained), "--config", str(cfg), "--json",
+                 str(tmp_path / "before.json"), "--threads", "1"]) == 0
+    assert main(["train", "toy", "--config", str(cfg), "--threads", "1"]) == 0
+    weights = tmp_path / "run" / "model.safetensors"
+    assert weights.is_file()
+    loaded = hub.load(weights)
+    assert loaded.task == "toy" and isinstance(loaded.network, ToyNet) and not loaded.network.training
+    assert main(["eval", "toy", "--model", str(weights), "--config", str(cfg), "--json",
+                 str(tmp_path / "after.json")]) == 0
+    before = json.loads((tmp_path / "before.json").read_text())
+    after = json.loads((tmp_path / "after.json").read_text())
+    assert after["n"] == before["n"] == 16 and after["failed"] == []
+    assert after["iou"] > 0.8 and after["iou"] > before["iou"] + 0.3, (before["iou"], after["iou"])
+    # predict on image files, colliding stems kept apart
+    img, mask = bright_square(24, np.random.default_rng(7))
+    (tmp_path / "in" / "a").mkdir(parents=True)
+    write_png(tmp_path / "in" / "a" / "x.png", img)
+    write_png(tmp_path / "in" / "x.png", img)
+    (tmp_path / "in" / "broken.png").write_bytes(b"not a png")
+    capsys.readouterr()
+    rc = main(["predict", "toy", str(tmp_path / "in" / "x.png"), str(tmp_path / "in" / "a"),
+               str(tmp_path / "in" / "broken.png"), "--out", str(tmp_path / "out"), "--model", str(weights)])
+    out, err = capsys.readouterr()
+    assert rc == 1 and "broken.png" in err and "Traceback" not in err
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(written) == 2 and len(set(written)) == 2, written
+    pred = read_image(tmp_path / "out" / written[0])[..., 0] > 127
+    assert (pred & mask).sum() / (pred | mask).sum() > 0.8
+    # the toy model belongs to the toy task
+    assert main(["predict", "skeleton", str(tmp_path / "in" / "x.png"), "--out", str(tmp_path / "o2"),
+                 "--model", str(weights)]) == 2
+    assert "a toy model, not a skeleton model" in capsys.readouterr().err
+
+
+def test_models_lists_the_bundled_models(capsys):
+    assert main(["models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["lmsds_efficientnet_lite0"]["task"] == "skeleton"
+    assert rows["mss_msr_hourglass2_lsp"]["task"] == "pose2d"
+    assert "ODS F 0.528" in rows["lmsds_efficientnet_lite0"]["headline"]
+    assert "PCK@0.2 18.7" in rows["mss_msr_hourglass2_lsp"]["headline"]
+    for r in rows.values():
+        assert 0 < r["size_mb"] <= 20
+    assert main(["models"]) == 0
+    assert "lmsds_efficientnet_lite0" in capsys.readouterr().out
+    assert [m.name for m in hub.models("pose2d")] == ["mss_msr_hourglass2_lsp"]
+
+
+def test_hub_errors_are_one_line_user_errors(tmp_path):
+    with pytest.raises(UserError, match="unknown model 'nope'"):
+        hub.load("nope")
+    with pytest.raises(UserError, match="is a folder"):
+        hub.load(tmp_path)
+    with pytest.raises(UserError, match="task 'skeleton' has no|no model given"):
+        hub.load(None)
+    bare = tmp_path / "bare.safetensors"
+    from structnet.nn.weights import save_weights
+
+    save_weights(ToyNet(4), bare)
+    with pytest.raises(UserError, match="names no task"):
+        hub.load(bare)
+
+
+# --------------------------------------------------------------------------------- what a new user hit
+@pytest.mark.parametrize("argv, flag", [
+    (["predict", "skeleton", "x.png", "--out", "o", "--max-side", "-5"], "--max-side"),
+    (["predict", "skeleton", "x.png", "--out", "o", "--threshold", "2"], "--threshold"),
+    (["score", "skeleton", "--pred", "p", "--gt", "g", "--tolerance", "-1"], "--tolerance"),
+    (["eval", "skeleton", "--tolerance", "0"], "--tolerance"),
+    (["predict", "pose2d", "x.png", "--out", "o", "--box", "1,2,3"], "--box"),
+    (["predict", "pose2d", "x.png", "--out", "o", "--scales", "1,-1"], "--scales"),
+    (["predict", "pose2d", "x.png", "--out", "o", "--threads", "-2"], "--threads"),
+    (["eval", "pose2d", "--max-images", "0"], "--max-images"),
+])
+def test_bad_numbers_are_refused_in_one_line(argv, flag, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("structnet: error: argument " + flag), err
+    assert not (tmp_path / "o").exists()
+
+
+def test_box_outside_the_image_fails_that_image(tmp_path, capsys):
+    write_png(tmp_path / "p.png", np.full((40, 30, 3), 128, np.uint8))
+    rc = main(["predict", "pose2d", str(tmp_path / "p.png"), "--out", str(tmp_path / "o"), "--box", "100,100,200,200",
+               "--no-flip"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "lies outside the 30x40 image" in err and "Traceback" not in err
+    assert main(["predict", "pose2d", str(tmp_path / "p.png"), "--out", str(tmp_path / "o"), "--box", "5,5,1,1"]) == 2
+    assert "x2 > x1" in capsys.readouterr().err
+
+
+def test_empty_work_is_an_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", "skeleton", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert "no images" in capsys.readouterr().err
+    (tmp_path / "gt").mkdir()
+    write_png(tmp_path / "gt" / "a.png", np.zeros((8, 8), np.uint8))
+    (tmp_path / "pred").mkdir()
+    rc = main(["score", "skeleton", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--json",
+               str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no prediction" in err and not (tmp_path / "r.json").exists()
+
+
+def test_eval_lists_missing_images_and_evaluates_the_rest(tmp_path, capsys):
+    from structnet.pose2d.synthetic import write_lspet_folder
+
+    root = tmp_path / "lspet"
+    write_lspet_folder(root, n_train=4, n_val=2, size=64, seed=3)
+    imgs = sorted((root / "images").iterdir())
+    imgs[1].unlink()
+    rc = main(["eval", "pose2d", "--dataset", "lspet", "--root", str(root), "--split", "all", "--no-flip",
+               "--json", str(tmp_path / "r.json"), "--quiet"])
+    out, err = capsys.readouterr()
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert rc == 1 and res["n_persons"] == 5 and len(res["failed"]) == 1
+    assert imgs[1].name in res["failed"][0][1] and imgs[1].name in err and "Traceback" not in err
+
+
+def test_configs_by_name_from_any_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["configs", "skeleton"]) == 0
+    assert "lmsds_lite0_cpu" in capsys.readouterr().out.split()
+    assert main(["train", "skeleton", "--config", "no_such_config"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_config" in err and "lmsds_lite0_cpu" in err
+
+
+def test_threads_follow_the_flag_and_the_free_cores(monkeypatch):
+    from structnet import runtime
+
+    assert runtime.set_threads(1) == 1 and torch.get_num_threads() == 1
+    monkeypatch.setenv("STRUCTNET_THREADS", "1")
+    assert runtime.set_threads(None) == 1
+    monkeypatch.setenv("STRUCTNET_THREADS", "zero")
+    with pytest.raises(UserError, match="STRUCTNET_THREADS"):
+        runtime.set_threads(None)
+    monkeypatch.delenv("STRUCTNET_THREADS")
+    monkeypatch.setattr(runtime, "free_cores", lambda interval=0.05: 1)
+    assert runtime.set_threads(None) == 1
+    assert 1 <= runtime.free_cores() <= runtime.available_cores()
+
+
+def test_free_cores_counts_busy_cores(monkeypatch):
+    from structnet import runtime
+
+    samples = iter([[[100, 1000], [100, 1000]], [[200, 1100], [190, 1100]]])  # core 0 fully busy, core 1 90 %
+    monkeypatch.setattr(runtime, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(runtime.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(runtime.time, "sleep", lambda s: None)
+    assert runtime.free_cores() == 1  # 0 + 0.1 idle cores -> at least 1
+    samples = iter([[[100, 1000], [100, 1000]], [[100, 1100], [110, 1100]]])  # both ~idle
+    monkeypatch.setattr(runtime, "_cpu_times", lambda: next(samples))
+    assert runtime.free_cores() == 2
+
+
+def test_progress_is_quiet_off_a_terminal(capsys):
+    from structnet.runtime import progress
+
+    items = [1, 2, 3]
+    assert progress(items, quiet=False) is items  # pytest's stderr is not a TTY
+    assert progress(items, quiet=True) is items
