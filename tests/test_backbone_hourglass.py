@@ -199,15 +199,15 @@ def test_skeleton_lmsds_on_hourglass2():
 
     torch.manual_seed(0)
     net = build_skeleton_model(method="lmsds", backbone="hourglass2", pretrained=False)
-    assert net.taps == net.backbone.tap_names[1:]
+    # the default taps are those with strictly increasing fields (Eq. 1 quantises scales by them)
+    taps = net.backbone.increasing_field_taps(net.backbone.tap_names[1:])
+    assert net.taps == taps == ["stem4", "level4", "level3", "level2", "lin"]
     with torch.no_grad():
         out = net.eval()(torch.rand(1, 3, 64, 64))
-    assert len(out["side_logits"]) == 7 and out["fuse_logits"].shape == (1, 8, 64, 64)
+    assert len(out["side_logits"]) == 5 and out["fuse_logits"].shape == (1, 6, 64, 64)
     assert all(t.shape[-2:] == (64, 64) for t in out["side_logits"] + out["side_scale"])
 
-    # training needs strictly increasing stage fields (Eq. 1): the taps with distinct fields
-    taps = net.backbone.increasing_field_taps(net.backbone.tap_names[1:])
-    net = build_skeleton_model(method="lmsds", backbone="hourglass2", pretrained=False, taps=taps,
+    net = build_skeleton_model(method="lmsds", backbone="hourglass2", pretrained=False,
                                side_init="normal").train()
     scale = torch.zeros(1, 64, 64)
     scale[0, 32, 10:54] = 8.0

@@ -23,7 +23,7 @@ import os
 import struct
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -32,7 +32,8 @@ from ..data.io import atomic_write
 from ..errors import UserError
 from .modules import unwrap
 
-__all__ = ["save_weights", "read_metadata", "load_state_dict", "load_weights", "state_dict_mismatch"]
+__all__ = ["save_weights", "read_metadata", "read_tensor_shapes", "load_state_dict", "load_weights",
+           "state_dict_mismatch"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -146,6 +147,12 @@ def _read_header(path: PathLike) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- reading
+def read_tensor_shapes(path: PathLike) -> Dict[str, Tuple[int, ...]]:
+    """``{tensor name: shape}`` of a safetensors file, from its header (no tensor data is read)."""
+    header = _read_header(path)
+    return {k: tuple(int(d) for d in v.get("shape", ())) for k, v in header.items() if k != "__metadata__"}
+
+
 def read_metadata(path: PathLike, decode: bool = False) -> Dict[str, object]:
     """The metadata dict of a safetensors file (strings; with ``decode``, JSON values parsed where possible).
     UserError naming the file when it is missing, truncated or not safetensors."""

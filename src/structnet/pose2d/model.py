@@ -101,6 +101,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nn.modules import freeze, unfreeze
 from ..backbones.hourglass import (Hourglass, HourglassBackbone, HourglassStack, Residual, lin_block,
                                    run_hourglass)
 
@@ -241,10 +242,9 @@ class PoseNet(nn.Module):
     def _set_trainable(self, part: str, flag: bool) -> "PoseNet":
         names = self._part_names(part)
         for name in names:
-            for p in getattr(self, name).parameters():
-                p.requires_grad_(flag)
+            (unfreeze if flag else freeze)(getattr(self, name))
         self._frozen = (self._frozen - set(names)) if flag else (self._frozen | set(names))
-        return self.train(self.training)
+        return self
 
     def freeze(self, part: str) -> "PoseNet":
         """Stop ``part`` learning: ``requires_grad=False`` on its parameters and its BatchNorm layers kept in
@@ -261,15 +261,6 @@ class PoseNet(nn.Module):
     def frozen(self) -> Tuple[str, ...]:
         """Frozen top-level parts, sorted (e.g. ``("stacks", "stem")`` after ``freeze("mss")``)."""
         return tuple(sorted(self._frozen))
-
-    def train(self, mode: bool = True) -> "PoseNet":
-        super().train(mode)
-        if mode:
-            for name in self._frozen:
-                for m in getattr(self, name).modules():
-                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                        m.eval()
-        return self
 
     # ------------------------------------------------------------------ forward
     def forward(self, images: torch.Tensor) -> Dict[str, object]:

@@ -64,6 +64,7 @@ import numpy as np
 import torch
 
 from ..data.io import image_to_tensor
+from ..errors import UserError
 from ..engine.logging import HookBase, get_logger
 from .augment import keypoint_masking, person_crop, random_person_crop
 from .codec import HeatmapCodec
@@ -240,18 +241,12 @@ def load_init_weights(net: PoseNet, path: Union[str, Path]) -> Dict[str, object]
     a file without MSR-net tensors may initialise a model with an MSR-net (stage 1 -> stage 2); the MSR-net then
     keeps its fresh initialisation. Anything else (missing stack tensors, unexpected names, other shapes) is a
     ValueError naming the file. Returns the file's metadata."""
-    from safetensors import safe_open
-
-    from ..nn.weights import load_weights
+    from ..nn.weights import load_weights, read_tensor_shapes
 
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"model.init weights not found: {p}")
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-    except Exception as e:
-        raise ValueError(f"{p}: not a readable safetensors file ({type(e).__name__})") from None
+        raise UserError(f"model.init weights not found: {p}")
+    shapes = read_tensor_shapes(p)
     own = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     unexpected = sorted(set(shapes) - set(own))
     missing = sorted(set(own) - set(shapes))
@@ -262,7 +257,7 @@ def load_init_weights(net: PoseNet, path: Union[str, Path]) -> Dict[str, object]
         for what, keys in (("unexpected", unexpected), ("shape mismatch", bad), ("missing", not_msr)):
             if keys:
                 parts.append(f"{what} ({len(keys)}): {', '.join(keys[:6])}{' ...' if len(keys) > 6 else ''}")
-        raise ValueError(f"model.init {p}: weights do not fit this model: " + "; ".join(parts))
+        raise UserError(f"model.init {p}: weights do not fit this model: " + "; ".join(parts))
     meta = load_weights(net, p, strict=not missing)
     if missing:
         get_logger().info(f"model.init {p}: no MSR-net in the file; MSR-net starts from its fresh initialisation")

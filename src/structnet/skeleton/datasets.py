@@ -13,13 +13,12 @@ can exceed ``max_side`` by up to 1.2x) -> ``image`` as float32 ``(3, H, W)``.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, TypedDict, Union
 
 import numpy as np
 
-from ..data.io import image_to_tensor, read_image, read_mask
+from ..data.io import atomic_write, image_to_tensor, read_image, read_mask
 from ..data.keys import parse_key
 from ..data.transforms import random_skeleton_aug, resize_max_side
 from .gt import skeleton_from_mask
@@ -282,16 +281,8 @@ class MaskSkeletonDataset(_SkeletonDataset):
                 sk, sc = skeleton_from_mask(mask, distance=self.distance)
                 idx = np.flatnonzero(sk)
                 hit = (idx, sc.ravel()[idx])
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".npz.tmp", dir=self.cache_dir)
-                try:
-                    with os.fdopen(fd, "wb") as fh:
-                        np.savez(fh, tag=np.array(tag), shape=np.array(hw), idx=idx.astype(np.int32), val=hit[1])
-                    os.replace(tmp, f)
-                except BaseException:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
-                    raise
+                atomic_write(f, lambda fh: np.savez(fh, tag=np.array(tag), shape=np.array(hw),
+                                                     idx=idx.astype(np.int32), val=hit[1]))
         if hit is None:
             sk, sc = skeleton_from_mask(mask, distance=self.distance)
             idx = np.flatnonzero(sk)

@@ -19,12 +19,13 @@ applies the softmax of Eq. 10 to the fused scores. We fuse activations, as the r
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 from torch import nn
 
 from ..backbones import Backbone, create_backbone
+from ..nn.modules import freeze
 from ..nn.side_outputs import SideOutput, WeightedFusion, pad_to_multiple, upsample
 from .codec import SkeletonCodec
 
@@ -48,8 +49,12 @@ class SkeletonNet(nn.Module):
             raise ValueError(f"unknown skeleton method {method!r}; valid: {', '.join(METHODS)}")
         self.method = method
         self.backbone = backbone
+        if freeze_bn:  # the backbone's BatchNorm keeps its (ImageNet) statistics: the paper trains with batch 1
+            freeze(self.backbone, parameters=False)
         if taps is None:
-            taps = backbone.tap_names if method == "hed" else backbone.tap_names[1:]
+            # LMSDS / FSDS quantise scales by the taps' receptive fields, which must increase: taps whose field
+            # ties with a later one (hourglass decoder levels) are left out (Backbone.increasing_field_taps)
+            taps = backbone.tap_names if method == "hed" else backbone.increasing_field_taps(backbone.tap_names[1:])
         self.taps = list(taps)
         specs = [backbone.spec(t) for t in self.taps]
         self.strides = [s.stride for s in specs]
@@ -69,15 +74,6 @@ class SkeletonNet(nn.Module):
             self.scale = (nn.ModuleList(SideOutput(s.channels, 1, side_init) for s in specs)
                           if method == "lmsds" else None)
 
-    def train(self, mode: bool = True):
-        """With ``freeze_bn`` the backbone's BatchNorm layers keep their (ImageNet) statistics while
-        training: the paper trains with batch 1, where batch statistics are meaningless."""
-        super().train(mode)
-        if mode and self.freeze_bn:
-            for m in self.backbone.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.eval()
-        return self
 
     @property
     def num_stages(self) -> int:

@@ -7,6 +7,7 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
+from ..nn.modules import unwrap
 from .config import SkeletonConfig, SkeletonDataConfig, SkeletonModelConfig
 from .losses import skeleton_losses
 from .model import SkeletonNet, build_skeleton_model
@@ -75,7 +76,7 @@ def make_loss_fn(cfg: SkeletonConfig):
                                fuse_weight=lc.fuse_weight, reduction=lc.reduction)
 
     def loss_fn(model, batch) -> Dict[str, torch.Tensor]:
-        net = model.module if hasattr(model, "module") else model  # DDP
+        net = unwrap(model)  # DDP
         if isinstance(batch["image"], torch.Tensor):
             return one(model, net, batch["image"], batch["scale"])
         # images of different sizes (no crop): one forward per image, terms averaged over the batch
