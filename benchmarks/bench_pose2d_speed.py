@@ -58,13 +58,13 @@ def main() -> None:
         names = [names[int(i)] for i in a.models.split(",")]
     res = {"machine": {"threads": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__,
                        "fast_bf16": cpu_has_fast_bf16()}, "precision": "float32", "models": {}}
-    nets, crops, train = {}, {}, {}
+    nets, crops, train, codecs = {}, {}, {}, {}
     for name in names:
         stacks, feats, size = MODELS[name]
         cfg = _cfg(stacks, feats, size, a.batch)
         net = build_model(cfg)
-        net.pose_codec = make_codec(cfg)
-        ds = build_train_dataset(cfg.data, net.pose_codec)
+        codec = codecs[name] = make_codec(cfg)
+        ds = build_train_dataset(cfg.data, codec)
         batch = collate_samples([ds[i] for i in range(a.batch)])
         nets[name], crops[name] = net, torch.rand(1, 3, size, size)
         opt = torch.optim.Adam(net.parameters(), lr=1e-4)
@@ -77,7 +77,8 @@ def main() -> None:
             net = nets[n].eval()
             for mode in ("plain", "flip"):
                 t0 = time.perf_counter()
-                predict_batch(net, crops[n], flip_test=(mode == "flip"), layout="lsp14", precision="float32")
+                predict_batch(net, crops[n], flip_test=(mode == "flip"), layout="lsp14", codec=codecs[n],
+                              precision="float32")
                 if r:
                     inf[n][mode].append(time.perf_counter() - t0)
     steps = {n: [] for n in names}

@@ -14,7 +14,9 @@ import argparse
 import json
 from pathlib import Path
 
-from structnet.pose2d.inference import _RESERVED_META, WEIGHTS_DIR, load_pose_model, save_pose_model
+from structnet.hub import WEIGHTS_DIR
+from structnet.pose2d.inference import load_pose_model
+from structnet.pose2d.task import RESERVED_META, save_pose_model
 
 
 def main() -> None:
@@ -27,13 +29,13 @@ def main() -> None:
     a = ap.parse_args()
     ev = json.loads(Path(a.eval).read_text())
     net = load_pose_model(a.weights)
-    meta = {k: v for k, v in net.metadata.items() if k not in _RESERVED_META}
+    meta = {k: v for k, v in net.metadata.items() if k not in RESERVED_META}
     meta.update({"name": a.name, "test_dataset": f"{ev['dataset']['name']} {ev['dataset']['split']}",
                  "test_metric": ev["metric"], "test_pck": f"{ev['mean']:.4f}", "test_auc": f"{ev['auc']:.4f}",
                  "command": f"structnet train pose2d --config {a.config}"})
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
     if not a.card_only:
-        save_pose_model(net, out, net.pose_layout, meta, codec=net.pose_codec)
+        save_pose_model(net.network, out, net.layout, meta, codec=net.codec)
     cfg = net.metadata["model_config"]
     tc = net.metadata.get("train_config") or {}
     tr, data = tc.get("train", {}), tc.get("data", {})
