@@ -11,6 +11,8 @@ import pytest
 from PIL import Image
 
 from structnet.skeleton import metrics as M
+from structnet.skeleton import plots as PL
+from structnet.skeleton import postprocess as P
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SK_TEST_GT = SHARED / "sk-large" / "test" / "gt"
@@ -25,7 +27,7 @@ def _curve_gt(h=120, w=160, seed=0):
     for _ in range(3):
         pts = np.stack([rng.integers(15, w - 15, 4), rng.integers(15, h - 15, 4)], 1).astype(np.int32)
         cv2.polylines(img, [pts], False, 1, 1)
-    return M.thin(img > 0)
+    return P.thin(img > 0)
 
 
 def _blurred(gt, sigma=2.0, noise=0.0, seed=0):
@@ -54,30 +56,30 @@ def test_conv_tri_matches_definition():
     p = np.pad(a.astype(np.float64), r, mode="symmetric")
     ref = np.apply_along_axis(lambda v: np.convolve(v, f, "valid"), 0, p)
     ref = np.apply_along_axis(lambda v: np.convolve(v, f, "valid"), 1, ref)
-    assert np.allclose(M.conv_tri(a, 4), ref, atol=1e-5)
+    assert np.allclose(P.conv_tri(a, 4), ref, atol=1e-5)
 
 
 def test_thin_equals_skimage_and_lut_conditions():
     from skimage.morphology import thin as sk_thin
     from skimage.morphology._skeletonize import G123_LUT, G123P_LUT
 
-    assert (M._LUT1.astype(bool) == G123_LUT).all() and (M._LUT2.astype(bool) == G123P_LUT).all()
+    assert (P._LUT1.astype(bool) == G123_LUT).all() and (P._LUT2.astype(bool) == G123P_LUT).all()
     rng = np.random.default_rng(1)
     for i in range(30):
         a = cv2.GaussianBlur(rng.random((40, 50)), (0, 0), 1 + i % 3) > 0.5 if i % 2 else rng.random((15, 19)) > 0.4
-        assert (M.thin(a) == sk_thin(a)).all()
-        assert (M.thin(a, 1) == sk_thin(a, max_num_iter=1)).all()
+        assert (P.thin(a) == sk_thin(a)).all()
+        assert (P.thin(a, 1) == sk_thin(a, max_num_iter=1)).all()
 
 
 def test_thin_clean_known():
     a = np.zeros((9, 9), bool)
     a[2:7, 2:7] = True                    # a 5x5 square thins to a single pixel (no holes)
-    t = M.thin(a)
+    t = P.thin(a)
     assert t.sum() == 1
-    assert M.clean(t).sum() == 0          # isolated pixel removed by 'clean'
+    assert P.clean(t).sum() == 0          # isolated pixel removed by 'clean'
     b = np.zeros((5, 5), bool)
     b[2, 1:4] = True
-    assert (M.thin(b) == b).all() and (M.clean(b) == b).all()
+    assert (P.thin(b) == b).all() and (P.clean(b) == b).all()
 
 
 # ---------------------------------------------------------------- NMS
@@ -85,7 +87,7 @@ def test_thin_clean_known():
 def test_nms_thins_vertical_ridge_to_centre_line():
     yy, xx = np.mgrid[0:40, 0:60]
     ridge = np.exp(-((xx - 30) ** 2) / (2 * 3.0 ** 2)).astype(np.float32)
-    n = M.skeleton_nms(ridge)
+    n = P.skeleton_nms(ridge)
     inner = n[6:-6]
     assert ((inner > 0).sum(1) == 1).all()          # one pixel per row ...
     assert (np.argmax(inner, 1) == 30).all()        # ... on the centre column
@@ -97,23 +99,23 @@ def test_nms_thins_tilted_ridge():
     a = np.deg2rad(30)
     d = (xx - 40) * np.cos(a) - (yy - 40) * np.sin(a)        # signed distance to a line through (40, 40)
     ridge = np.exp(-d ** 2 / (2 * 3.0 ** 2))
-    n = M.skeleton_nms(ridge)
+    n = P.skeleton_nms(ridge)
     core = (n > 0.3)
     core[:8] = core[-8:] = False
     core[:, :8] = core[:, -8:] = False
     assert core.sum() > 40
     assert np.abs(d[core]).max() <= 1.0                       # survivors hug the centre line
-    b = M.binarize_thin(n, 0.3)[8:-8, 8:-8]
+    b = P.binarize_thin(n, 0.3)[8:-8, 8:-8]
     # a 1-px wide 8-connected line: thinning has nothing left to remove
-    assert (M.thin(b) == b).all() and (b.sum(0) <= 2).all()
+    assert (P.thin(b) == b).all() and (b.sum(0) <= 2).all()
 
 
 def test_nms_border_ramp_and_zero_map():
     e = np.ones((20, 20), np.float32)
-    n = M.skeleton_nms(e)
+    n = P.skeleton_nms(e)
     assert n[0].max() == 0 and n[:, 0].max() == 0
     assert n[1, 10] == pytest.approx(0.2) and n[10, 10] == pytest.approx(1.0)
-    assert M.skeleton_nms(np.zeros((10, 12), np.float32)).max() == 0
+    assert P.skeleton_nms(np.zeros((10, 12), np.float32)).max() == 0
 
 
 # ---------------------------------------------------------------- matching
@@ -296,7 +298,7 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="negative"):
         M.image_counts(-np.ones((10, 10)), g)
     with pytest.raises(ValueError, match="2-D"):
-        M.skeleton_nms(np.zeros((2, 3, 4)))
+        P.skeleton_nms(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError):
         M.evaluate_skeletons([g], [g], thresholds=[], workers=1)
 
@@ -334,7 +336,7 @@ def test_evaluate_dirs_with_failures(tmp_path):
 def test_plot_pr(tmp_path):
     gts = [_curve_gt(seed=1)]
     r = M.evaluate_skeletons([_blurred(gts[0], 2, 0.3)], gts, thresholds=20, workers=1)
-    out = M.plot_pr({"blur": r, "dict": r.to_dict()}, tmp_path / "pr.png",
+    out = PL.plot_pr({"blur": r, "dict": r.to_dict()}, tmp_path / "pr.png",
                     paper_points={"LMSDS": 0.649, "pt": (0.6, 0.7)})
     im = Image.open(out)
     assert im.size[0] > 300 and np.asarray(im).std() > 0
@@ -385,10 +387,10 @@ def test_against_pyedgeeval_correspond_pixels():
     tot_bsds = np.zeros((4, len(thr)))
     for s in range(4):
         gt = _curve_gt(100, 130, seed=s)
-        pred = M.skeleton_nms(_blurred(np.roll(gt, s % 3, 1), 2.0, noise=0.4, seed=s))
+        pred = P.skeleton_nms(_blurred(np.roll(gt, s % 3, 1), 2.0, noise=0.4, seed=s))
         radius = M.max_match_distance(gt.shape, 0.01)
         for k, t in enumerate(thr):
-            b = M.binarize_thin(pred, t)
+            b = P.binarize_thin(pred, t)
             ours = int((M.match_points(np.argwhere(b), np.argwhere(gt), radius) >= 0).sum())
             m0, m1, _, _ = bsds_correspond(b.astype(float), gt.astype(float), 0.01, 100.0)
             theirs = int((m0 > 0).sum())
@@ -417,3 +419,23 @@ def test_real_sk_large_gt(shared_data):
     fb = M.evaluate_skeletons(blur, gts, thresholds=20, workers=1, fast=False)
     assert fa.to_dict(per_image=True) == fb.to_dict(per_image=True)
     assert 0.9 < fa.ods_f <= 1.0
+
+
+# ---------------------------------------------------------------- module split
+
+
+def test_split_modules_roles_and_lazy_matplotlib():
+    """postprocess (NMS/thinning, used by prediction) needs neither the matcher nor matplotlib; metrics does not
+    import matplotlib; plots does so only when a plot is drawn; the old ``metrics.plot_pr`` name still works."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import structnet.skeleton.postprocess; "
+            "assert 'structnet.skeleton.metrics' not in sys.modules and 'scipy.sparse.csgraph' not in sys.modules; "
+            "import structnet.skeleton.metrics, structnet.skeleton.plots; "
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'; "
+            "from structnet.skeleton.metrics import plot_pr; "
+            "from structnet.skeleton.plots import plot_pr as p2; assert plot_pr is p2; print('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    assert M.thin is P.thin and M.skeleton_nms is P.skeleton_nms  # metrics evaluates with the same functions

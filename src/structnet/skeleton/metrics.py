@@ -36,6 +36,9 @@ an empty prediction precision 0 (not 1).  ``F = 2PR / (P + R + ((P + R) == 0))``
   curve that is a single point (e.g. a binary prediction: the same map at every threshold) gives AP = 0.
 
 Thresholds are compared in float64 (``map >= t``, map values float32).
+
+NMS, thinning and binarisation live in :mod:`structnet.skeleton.postprocess` (prediction uses them too);
+PR plots in :mod:`structnet.skeleton.plots`.
 """
 from __future__ import annotations
 
@@ -52,187 +55,17 @@ from scipy import sparse
 from scipy.sparse.csgraph import maximum_flow
 from scipy.spatial import cKDTree
 
+from .postprocess import binarize_thin, clean, skeleton_nms, thin
+
 __all__ = [
-    "SkeletonEvalResult", "binarize_thin", "clean", "conv_tri", "correspond_pixels", "covering",
-    "evaluate_dirs", "evaluate_segments", "evaluate_skeletons", "f_measure", "image_counts", "match_points",
-    "max_f_interpolated", "pr_from_counts", "plot_pr", "segment_f_measure", "skeleton_nms",
-    "skeleton_thresholds", "thin", "average_precision", "summarize_counts", "max_match_distance", "count_segments",
+    "SkeletonEvalResult", "average_precision", "correspond_pixels", "count_segments", "covering", "evaluate_dirs",
+    "evaluate_segments", "evaluate_skeletons", "f_measure", "image_counts", "match_points", "max_f_interpolated",
+    "max_match_distance", "pr_from_counts", "segment_f_measure", "skeleton_thresholds", "summarize_counts",
 ]
 
 # ----------------------------------------------------------------------------------------------------------------
-# NMS (Dollar's convTri + gradient2 + edgesNms semantics)
+# thresholds
 # ----------------------------------------------------------------------------------------------------------------
-
-
-def conv_tri(image: np.ndarray, radius: float = 4) -> np.ndarray:
-    """Dollar's ``convTri``: separable triangle filter, symmetric (edge-repeating) padding.
-
-    ``image`` (H, W) float -> float32 (H, W).  Integer ``radius`` >= 1 uses the kernel
-    ``[1 .. r+1 .. 1] / (r+1)^2``; 0 < radius <= 1 uses ``[1 p 1] / (2 + p)``, ``p = 12/r/(r+2) - 2``.
-    """
-    img = np.ascontiguousarray(image, dtype=np.float32)
-    if radius <= 0:
-        return img.copy()
-    if radius <= 1:
-        p = 12.0 / radius / (radius + 2) - 2
-        k = np.array([1.0, p, 1.0]) / (2 + p)
-    else:
-        if float(radius) != int(radius):
-            raise ValueError(f"conv_tri: radius must be an integer when > 1 (got {radius})")
-        r = int(radius)
-        k = np.concatenate([np.arange(1, r + 2), np.arange(r, 0, -1)]).astype(np.float64) / (r + 1) ** 2
-    k = k.astype(np.float32)
-    return cv2.sepFilter2D(img, cv2.CV_32F, k, k, borderType=cv2.BORDER_REFLECT)
-
-
-def _gradient2(a: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """MATLAB ``gradient`` / Dollar ``gradient2``: central differences inside, one-sided at the border.
-    Returns (Gx along columns, Gy along rows); a size-1 axis gives a zero gradient."""
-    gx = np.gradient(a, axis=1) if a.shape[1] > 1 else np.zeros_like(a)
-    gy = np.gradient(a, axis=0) if a.shape[0] > 1 else np.zeros_like(a)
-    return gx.astype(np.float32, copy=False), gy.astype(np.float32, copy=False)
-
-
-def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """edgesNms' ``interp``: coordinates clamped to [0, w-1.001] x [0, h-1.001], then bilinear (float32)."""
-    h, w = img.shape
-    x = np.clip(x, 0, max(w - 1.001, 0)).astype(np.float32)
-    y = np.clip(y, 0, max(h - 1.001, 0)).astype(np.float32)
-    x0 = x.astype(np.int64)
-    y0 = y.astype(np.int64)
-    x1 = np.minimum(x0 + 1, w - 1)
-    y1 = np.minimum(y0 + 1, h - 1)
-    dx0 = x - x0
-    dy0 = y - y0
-    dx1 = np.float32(1) - dx0
-    dy1 = np.float32(1) - dy0
-    return (img[y0, x0] * dx1 * dy1 + img[y0, x1] * dx0 * dy1
-            + img[y1, x0] * dx1 * dy0 + img[y1, x1] * dx0 * dy0)
-
-
-def skeleton_nms(pmap: np.ndarray, radius: float = 4, r: int = 1, s: int = 5, m: float = 1.01) -> np.ndarray:
-    """Non-maximum suppression of a skeleton (ridge) map, as skeval's ``nms.m`` (Dollar's edge NMS).
-
-    ``pmap`` (H, W) float -> float32 (H, W).  Orientation ``O = mod(atan(Oyy*sign(-Oxy)/(Oxx+1e-5)), pi)`` from
-    the second derivatives (``gradient2``) of ``conv_tri(pmap, radius)``; a nonzero pixel ``e`` is zeroed when
-    ``e*m`` is smaller than the bilinearly interpolated value at ``+-d`` (d = 1..r pixels) along direction
-    ``(cos O, sin O)`` (x = column, y = row) of the *unsuppressed* map; finally values within ``s`` pixels of the
-    border are multiplied by ``dist/s`` (dist 0 at the outermost row/column), with ``s <= min(H, W)//2``.
-    Undefined orientations (NaN) never suppress.
-    """
-    e0 = np.asarray(pmap, dtype=np.float32)
-    if e0.ndim != 2:
-        raise ValueError(f"skeleton_nms: pmap must be 2-D (H, W), got shape {e0.shape}")
-    h, w = e0.shape
-    if h == 0 or w == 0:
-        return e0.copy()
-    sm = conv_tri(e0, radius)
-    ox, oy = _gradient2(sm)
-    oxx, _ = _gradient2(ox)
-    oxy, oyy = _gradient2(oy)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        o = np.mod(np.arctan(oyy * np.sign(-oxy) / (oxx + np.float32(1e-5))), np.float32(np.pi))
-    out = e0.copy()
-    ys, xs = np.nonzero(e0)
-    if len(ys):
-        oo = o[ys, xs]
-        co, so = np.cos(oo), np.sin(oo)
-        e = e0[ys, xs] * np.float32(m)
-        kill = np.zeros(len(ys), bool)
-        xf, yf = xs.astype(np.float32), ys.astype(np.float32)
-        for d in range(-r, r + 1):
-            if d == 0:
-                continue
-            with np.errstate(invalid="ignore"):
-                e1 = _bilinear(e0, xf + np.float32(d) * co, yf + np.float32(d) * so)
-                kill |= e < e1
-        out[ys[kill], xs[kill]] = 0
-    s = int(min(s, w // 2, h // 2))
-    if s > 0:
-        ramp = np.arange(s, dtype=np.float32) / np.float32(s)
-        colf = np.ones(w, np.float32)
-        colf[:s] = ramp
-        colf[w - s:] = ramp[::-1]
-        rowf = np.ones(h, np.float32)
-        rowf[:s] = ramp
-        rowf[h - s:] = ramp[::-1]
-        out *= colf[None, :]
-        out *= rowf[:, None]
-    return out
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# thinning (MATLAB bwmorph 'thin' Inf) and 'clean'
-# ----------------------------------------------------------------------------------------------------------------
-
-# neighbour x_i (Guo & Hall / Lam-Lee-Suen numbering, counter-clockwise from East) -> bit i-1
-_NB_KERNEL = np.array([[8, 4, 2], [16, 0, 1], [32, 64, 128]], dtype=np.float32)
-
-
-def _thin_luts() -> Tuple[np.ndarray, np.ndarray]:
-    """Deletion tables of the two sub-iterations of Guo & Hall's algorithm A1 (as given by Lam, Lee & Suen 1992,
-    p. 879, which MATLAB's ``bwmorph 'thin'`` cites): delete p when G1 and G2 hold and G3 (first sub-iteration)
-    resp. G3' (second) holds."""
-    code = np.arange(256)
-    x = [None] + [((code >> (i - 1)) & 1).astype(bool) for i in range(1, 9)]  # x[1..8]
-    x.append(x[1])                                                             # x9 = x1
-    # G1: exactly one i in 1..4 with x_{2i-1} = 0 and (x_{2i} or x_{2i+1})
-    xh = sum((~x[2 * i - 1] & (x[2 * i] | x[2 * i + 1])).astype(int) for i in range(1, 5))
-    g1 = xh == 1
-    n1 = sum((x[2 * k - 1] | x[2 * k]).astype(int) for k in range(1, 5))
-    n2 = sum((x[2 * k] | x[2 * k + 1]).astype(int) for k in range(1, 5))
-    g2 = (np.minimum(n1, n2) >= 2) & (np.minimum(n1, n2) <= 3)
-    g3 = ~((x[2] | x[3] | ~x[8]) & x[1])
-    g3p = ~((x[6] | x[7] | ~x[4]) & x[5])
-    return (g1 & g2 & g3).astype(np.uint8), (g1 & g2 & g3p).astype(np.uint8)
-
-
-_LUT1, _LUT2 = _thin_luts()
-_CLEAN_KERNEL = np.ones((3, 3), np.float32)
-_CLEAN_KERNEL[1, 1] = 0
-
-
-def _neigh_code(b: np.ndarray) -> np.ndarray:
-    return cv2.filter2D(b, cv2.CV_8U, _NB_KERNEL, borderType=cv2.BORDER_CONSTANT)
-
-
-def thin(binary: np.ndarray, max_iter: Optional[int] = None) -> np.ndarray:
-    """MATLAB ``bwmorph(binary, 'thin', Inf)``: parallel two-sub-iteration thinning (Guo & Hall A1), outside of the
-    image counts as background.  Same algorithm and result as ``skimage.morphology.thin`` (tested), faster.
-    ``binary`` (H, W) bool -> bool (H, W)."""
-    b = np.ascontiguousarray(binary, dtype=bool).view(np.uint8).copy()
-    if b.ndim != 2:
-        raise ValueError(f"thin: expected a 2-D map, got shape {b.shape}")
-    if b.size == 0:
-        return b.astype(bool)
-    it = 0
-    while max_iter is None or it < max_iter:
-        changed = False
-        for lut in (_LUT1, _LUT2):
-            dele = cv2.LUT(_neigh_code(b), lut) & b
-            if dele.any():
-                changed = True
-                b ^= dele
-        it += 1
-        if not changed:
-            break
-    return b.view(bool)
-
-
-def clean(binary: np.ndarray) -> np.ndarray:
-    """MATLAB ``bwmorph(binary, 'clean')``: remove isolated pixels (no 8-neighbour).  (H, W) bool -> bool."""
-    b = np.ascontiguousarray(binary, dtype=bool).view(np.uint8)
-    if b.size == 0:
-        return b.astype(bool)
-    n = cv2.filter2D(b, cv2.CV_8U, _CLEAN_KERNEL, borderType=cv2.BORDER_CONSTANT)
-    return (b > 0) & (n > 0)
-
-
-def binarize_thin(pmap: np.ndarray, threshold: float) -> np.ndarray:
-    """``clean(thin(pmap >= threshold))`` -- one threshold of the protocol (apply :func:`skeleton_nms` first).
-    ``pmap`` (H, W) float -> bool (H, W); the comparison is done in float64."""
-    p = np.asarray(pmap)
-    return clean(thin(p >= np.float64(threshold)))
 
 
 def skeleton_thresholds(n: int = 100) -> np.ndarray:
@@ -710,55 +543,6 @@ def evaluate_dirs(pred_dir: Union[str, Path], gt_dir: Union[str, Path], threshol
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# PR plot
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def plot_pr(results: Dict[str, SkeletonEvalResult], path: Union[str, Path],
-            paper_points: Optional[Dict[str, Union[float, Tuple[float, float]]]] = None) -> Path:
-    """PR curves with iso-F contours (matplotlib Agg) -> PNG at ``path``.
-
-    ``results``: label -> result (or its ``to_dict()``); the ODS point is marked.  ``paper_points``: label ->
-    ``(recall, precision)`` (drawn as a marker) or a published F value (drawn as a dashed iso-F curve)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 6))
-    rr = np.linspace(0.01, 1, 400)
-    for fv in np.arange(0.1, 1.0, 0.1):
-        pp = fv * rr / (2 * rr - fv)
-        ok = (pp > 0) & (pp <= 1)
-        ax.plot(rr[ok], pp[ok], color="0.85", lw=0.8, zorder=0)
-        j = np.flatnonzero(ok)
-        if len(j):
-            ax.text(rr[j[-1]] - 0.02, pp[j[-1]] - 0.02, f"F={fv:.1f}", color="0.6", fontsize=7)
-    for label, res in results.items():
-        d = res.to_dict() if hasattr(res, "to_dict") else dict(res)
-        line, = ax.plot(d["recall"], d["precision"], lw=2, label=f"[F={d['ods_f']:.3f}] {label}")
-        ax.plot([d["ods_r"]], [d["ods_p"]], "o", color=line.get_color())
-    for label, v in (paper_points or {}).items():
-        if np.ndim(v) == 0:
-            fv = float(v)
-            pp = fv * rr / (2 * rr - fv)
-            ok = (pp > 0) & (pp <= 1)
-            ax.plot(rr[ok], pp[ok], "--", lw=1, label=f"[F={fv:.3f}] {label} (published)")
-        else:
-            r0, p0 = (float(x) for x in v)
-            ax.plot([r0], [p0], "*", ms=10, label=f"[F={float(f_measure(r0, p0)):.3f}] {label} (published)")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="Recall", ylabel="Precision", aspect="equal")
-    ax.grid(True, lw=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # object-segmentation metrics (paper Sec. IV-C, Tables VI-VII)
 # ----------------------------------------------------------------------------------------------------------------
 
@@ -844,3 +628,13 @@ def evaluate_segments(pairs: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Dict[st
             "covering": float(np.mean(covs)) if covs else float("nan"),
             "mean_segments": float(np.mean(nseg)) if nseg else float("nan"),
             "n_images": len(nseg), "n_gt_segments": int(len(allf))}
+
+
+def __getattr__(name: str):
+    # ``plot_pr`` moved to :mod:`structnet.skeleton.plots`; old ``from .metrics import plot_pr`` keeps working
+    # without importing matplotlib with the metrics.
+    if name == "plot_pr":
+        from .plots import plot_pr
+
+        return plot_pr
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
