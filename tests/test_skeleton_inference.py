@@ -238,7 +238,7 @@ def test_evaluate_progress_only_on_a_terminal(net, monkeypatch):
     out, err = _run_eval(net, monkeypatch, tty=False)
     assert err == "" and out["n_images"] == 2                       # pipes and logs stay clean
     out, err = _run_eval(net, monkeypatch, tty=True)
-    assert "/2 [" in err and out["n_images"] == 2                    # a tqdm bar over the 2 images
+    assert "/2 [" in err and "segments" in err and out["n_images"] == 2   # tqdm bars over the 2 images
 
 
 def test_fast_network_input_matches_float_resize(astronaut):

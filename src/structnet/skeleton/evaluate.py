@@ -26,13 +26,15 @@ class SkeletonEvaluator(Evaluator):
 
     thresholds: number of skeval thresholds; tolerance: matching radius as a fraction of the image diagonal;
     workers: processes for the matching (None: all cores); segments: also score segments rebuilt from the thin
-    skeleton at the ODS threshold and the predicted scale (samples need a ``mask``).
+    skeleton at the ODS threshold and the predicted scale (samples need a ``mask``); progress: a tqdm bar over the
+    images while rebuilding segments (on stderr, only when it is a terminal).
     ``process(sample, prediction)``: ``sample["skeleton"]`` bool (H, W) GT (and ``"mask"``); ``prediction`` a
     dict with ``skeleton`` float (H, W) in [0, 1] and ``scale`` (H, W) pixels (:func:`predict_maps`)."""
 
     def __init__(self, thresholds: int = 100, tolerance: float = 0.01, workers: Optional[int] = None,
-                 segments: bool = False):
+                 segments: bool = False, progress: bool = False):
         self.thresholds, self.tolerance, self.workers, self.segments = thresholds, tolerance, workers, segments
+        self.progress = progress
         self.reset()
 
     def reset(self) -> None:
@@ -54,6 +56,7 @@ class SkeletonEvaluator(Evaluator):
         self._masks.append(sample.get("mask"))
 
     def summarize(self) -> Dict[str, Any]:
+        from ..runtime import progress
         from .metrics import evaluate_segments, evaluate_skeletons
         from .postprocess import thin_skeleton
         from .segments import segments_from_skeleton
@@ -67,8 +70,10 @@ class SkeletonEvaluator(Evaluator):
         out["n"] = out["n_images"]
         out["ods_threshold"] = float(res.ods_threshold)
         if self.segments:
+            items = progress(zip(self._preds, self._scales, self._masks), total=len(self._preds),
+                             desc="segments", quiet=not self.progress)
             pairs = [(segments_from_skeleton(thin_skeleton(p, res.ods_threshold), np.nan_to_num(s)),
-                      np.asarray(m).astype(np.int32)) for p, s, m in zip(self._preds, self._scales, self._masks)]
+                      np.asarray(m).astype(np.int32)) for p, s, m in items]
             out["segments"] = evaluate_segments(pairs)
         out["eval_seconds"] = round(time.perf_counter() - t0, 1)
         return out
@@ -94,8 +99,8 @@ def evaluate_model(net, ds, thresholds: int = 100, tolerance: float = 0.01, max_
     """Skeleton localisation (ODS/OIS/AP) of a model (a :class:`~structnet.hub.LoadedModel` or a bare
     :class:`SkeletonNet`) on a dataset; with ``segments=True`` also the object segmentation metrics (F, Covering,
     mean segments) of segments rebuilt at the ODS threshold against the dataset's figure-ground masks (sample key
-    ``"mask"``). ``progress``: a tqdm bar on stderr, shown only when stderr is a terminal. Images that cannot be
-    read are listed in ``failed``."""
+    ``"mask"``). ``progress``: tqdm bars on stderr (prediction, segments), shown only when stderr is a terminal.
+    Images that cannot be read are listed in ``failed``."""
     from ..hub import LoadedModel
     from ..tasks.run import run_evaluation
     from .inference import predict_maps
@@ -107,7 +112,7 @@ def evaluate_model(net, ds, thresholds: int = 100, tolerance: float = 0.01, max_
         return predict_maps(module, img, max_side=max_side, precision=precision)
 
     t0 = time.perf_counter()
-    out = run_evaluation(ds, SkeletonEvaluator(thresholds, tolerance, workers, segments), predict_sample,
+    out = run_evaluation(ds, SkeletonEvaluator(thresholds, tolerance, workers, segments, progress), predict_sample,
                          max_images=max_images, quiet=not progress, desc="eval skeleton")
     out["predict_seconds"] = round(time.perf_counter() - t0 - out["eval_seconds"], 1)
     return out
