@@ -12,9 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
-from structnet.engine.checkpoint import export_weights, read_weights_metadata
+from structnet.hub import WEIGHTS_DIR, load
+from structnet.nn.weights import read_metadata, save_weights
 from structnet.nn.precision import cpu_has_fast_bf16
-from structnet.skeleton.inference import WEIGHTS_DIR, load_skeleton_model
 
 
 def main() -> None:
@@ -28,14 +28,14 @@ def main() -> None:
     a = ap.parse_args()
     ev = json.loads(Path(a.eval).read_text())
     m = ev["models"][a.label]
-    net = load_skeleton_model(a.weights)
-    meta = {k: str(v) for k, v in read_weights_metadata(a.weights).items()}
+    net = load(a.weights, task="skeleton").network
+    meta = {k: str(v) for k, v in read_metadata(a.weights).items()}
     meta.update({"name": a.name, "threshold": str(m["ods_threshold"]), "test_dataset": ev["dataset"],
                  "test_ods_f": f"{m['ods_f']:.4f}", "test_ois_f": f"{m['ois_f']:.4f}", "test_ap": f"{m['ap']:.4f}",
                  "command": f"structnet train skeleton --config {a.config}"})
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
     if not a.card_only:
-        export_weights(net, out, meta)
+        save_weights(net, out, meta)
     card = f"""# Model card: {a.name}
 
 * **Architecture**: LMSDS (Shen et al. 2017) on EfficientNet-Lite0, taps {net.taps}, receptive fields

@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 
 from structnet.skeleton.config import SkeletonDataConfig
-from structnet.skeleton.metrics import SkeletonEvalResult, plot_pr
-from structnet.skeleton.inference import load_skeleton_model
+from structnet.skeleton.metrics import SkeletonEvalResult
+from structnet.skeleton.plots import plot_pr
+from structnet.hub import load
 from structnet.skeleton.evaluate import evaluate_model
 from structnet.skeleton.train import build_dataset
 
@@ -70,14 +71,15 @@ def main() -> None:
         report["models"].update(old.get("models", {}))
     curves = {}
     for w, label in zip(a.weights, a.labels):
-        net = load_skeleton_model(w)
+        net = load(w, task="skeleton")
         t0 = time.perf_counter()
         res = evaluate_model(net, ds, thresholds=a.thresholds, tolerance=a.tolerance, max_side=a.max_side,
-                             precision=a.precision, max_images=a.max_images, segments=a.segments and net.method != "hed",
+                             precision=a.precision, max_images=a.max_images, segments=a.segments and net.network.method != "hed",
                              progress=True)
         res["wall_seconds"] = round(time.perf_counter() - t0, 1)
         meta = net.metadata
-        train_cfg = json.loads(meta.get("train_config", "{}"))
+        train_cfg = meta.get("train_config") or {}
+        train_cfg = json.loads(train_cfg) if isinstance(train_cfg, str) else train_cfg
         res["weights"] = str(w)
         res["train_seconds"] = float(meta.get("train_seconds", "nan"))
         res["train"] = {"iters": train_cfg.get("train", {}).get("max_iters"),

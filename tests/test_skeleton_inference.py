@@ -135,21 +135,13 @@ def test_predict_image_post_processes_large_image_at_network_size(net, astronaut
 
 def test_predict_image_threshold_default_and_no_net_attributes(net, astronaut):
     img = cv2.resize(astronaut, (96, 96), interpolation=cv2.INTER_AREA)
-
-    class Bare(type(net)):  # same network; attribute reads of threshold/metadata would fail
-        def __getattribute__(self, name):
-            if name in ("threshold", "metadata"):
-                raise AssertionError(f"predict_image read net.{name}")
-            return super().__getattribute__(name)
-
-    saved = net.__class__
-    net.__class__ = Bare
-    try:
-        res = I.predict_image(net, img, precision="float32")
-    finally:
-        net.__class__ = saved
+    bare = net.network
+    assert not hasattr(bare, "threshold") and not hasattr(bare, "metadata")   # nothing bolted onto the module
+    res = I.predict_image(bare, img, precision="float32")
     assert res["threshold"] == I.DEFAULT_THRESHOLD == 0.5
-    assert 0 < I.skeleton_threshold() < 1 and I.skeleton_threshold() == pytest.approx(net.threshold)
+    t = net.settings["threshold"]
+    assert 0 < t < 1 and t != 0.5
+    assert I.predict_image(net, img, precision="float32")["threshold"] == t     # a LoadedModel brings its own
 
 
 # ---------------------------------------------------------------- writing
@@ -202,9 +194,8 @@ def test_predict_file_name_and_threshold(net, astronaut, tmp_path):
     assert r["threshold"] == 0.7 and (r["height"], r["width"]) == (80, 100)
     assert sorted(p.name for p in out.iterdir()) == ["a_2.npz", "a_2_overlay.png", "a_2_segments.png",
                                                     "a_2_skeleton.png"]
-    with pytest.warns(DeprecationWarning):                          # transitional: old callers without threshold=
-        r = I.predict_file(net, src, out, precision="float32")
-    assert r["threshold"] == pytest.approx(net.threshold) and (out / "a.npz").is_file()
+    r = I.predict_file(net, src, out, precision="float32")          # the loaded model's ODS threshold
+    assert r["threshold"] == pytest.approx(net.settings["threshold"]) and (out / "a.npz").is_file()
 
 
 # ---------------------------------------------------------------- evaluate.py progress bars

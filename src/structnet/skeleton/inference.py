@@ -8,8 +8,6 @@
 """
 from __future__ import annotations
 
-import json
-import warnings
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
@@ -19,62 +17,33 @@ import torch.nn.functional as F
 
 from ..data.io import image_to_tensor
 from ..nn.precision import inference_context
-from .model import SkeletonNet, build_skeleton_model
+from .model import SkeletonNet
 from .postprocess import resize_nearest, thin_skeleton, upscale_thin
 from .segments import segments_from_skeleton
 from .writer import write_result
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-BUNDLED = {"lmsds_efficientnet_lite0": WEIGHTS_DIR / "lmsds_efficientnet_lite0.safetensors"}
 DEFAULT_MODEL = "lmsds_efficientnet_lite0"
 DEFAULT_THRESHOLD = 0.5  # when neither the caller nor the weights give one
 
 
-def load_skeleton_model(weights: Optional[str] = None, model: Optional[str] = None) -> SkeletonNet:
-    """A :class:`SkeletonNet` in eval mode from a safetensors file written by ``structnet train skeleton``
-    (``weights``), or a bundled model by name (``model``, default ``lmsds_efficientnet_lite0``).
+def load_skeleton_model(weights: Optional[str] = None, model: Optional[str] = None):
+    """A skeleton model as a :class:`~structnet.hub.LoadedModel` (``structnet.hub.load`` restricted to the skeleton
+    task): a weights file written by ``structnet train skeleton`` (``weights``) or a bundled name (``model``,
+    default ``lmsds_efficientnet_lite0``). ``model.settings["threshold"]`` is the file's ODS threshold."""
+    from ..hub import load
 
-    The file's metadata carries the architecture (``model_config``) and the evaluation threshold
-    (``threshold``, see :func:`skeleton_threshold`).  For now the model also gets ``model.threshold`` and
-    ``model.metadata`` attributes; the prediction functions do not read them (pass ``threshold=`` explicitly).
-    """
-    from ..nn.weights import load_weights, read_metadata as read_weights_metadata
-
-    if weights is None:
-        name = model or DEFAULT_MODEL
-        if name not in BUNDLED:
-            raise KeyError(f"unknown bundled skeleton model {name!r}; valid names: {', '.join(sorted(BUNDLED))}")
-        weights = str(BUNDLED[name])
-        if not Path(weights).is_file():
-            raise FileNotFoundError(f"bundled weights missing: {weights} (reinstall structnet)")
-    path = Path(weights)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    meta = read_weights_metadata(path)
-    if "model_config" not in meta:
-        raise ValueError(f"{path}: not a structnet skeleton weights file (no model_config in its metadata)")
-    cfg = meta["model_config"]
-    cfg = json.loads(cfg) if isinstance(cfg, str) else cfg
-    net = build_skeleton_model(method=cfg["method"], backbone=cfg["backbone"], pretrained=False,
-                               taps=cfg.get("taps"), rho=cfg.get("rho", 1.2), beyond=cfg.get("beyond", "clamp"))
-    load_weights(net, path)
-    net.threshold = float(meta.get("threshold", DEFAULT_THRESHOLD))
-    net.metadata = meta
-    return net.eval()
+    if weights is not None and model is not None:
+        raise ValueError("give either weights (a file) or model (a bundled name), not both")
+    return load(weights if weights is not None else (model or DEFAULT_MODEL), task="skeleton")
 
 
-def skeleton_threshold(weights: Optional[str] = None, model: Optional[str] = None) -> float:
-    """The binarisation threshold stored with a skeleton model (its ODS threshold on the evaluation it was
-    tested on), read from the weights file's metadata; ``DEFAULT_THRESHOLD`` when the file has none.
-    ``weights`` / ``model`` as in :func:`load_skeleton_model`."""
-    from ..nn.weights import read_metadata as read_weights_metadata
+def _unpack(net, threshold: Optional[float]):
+    """``(module, threshold)`` of a LoadedModel (its stored threshold unless one is given) or a bare module."""
+    from ..hub import LoadedModel
 
-    if weights is None:
-        name = model or DEFAULT_MODEL
-        if name not in BUNDLED:
-            raise KeyError(f"unknown bundled skeleton model {name!r}; valid names: {', '.join(sorted(BUNDLED))}")
-        weights = str(BUNDLED[name])
-    return float(read_weights_metadata(Path(weights)).get("threshold", DEFAULT_THRESHOLD))
+    if isinstance(net, LoadedModel):
+        return net.network, (threshold if threshold is not None else net.settings.get("threshold"))
+    return net, threshold
 
 
 def _resize_for(img: np.ndarray, max_side: Optional[int]):
@@ -127,12 +96,13 @@ def _skeleton_to_input(skel: torch.Tensor, size: Tuple[int, int], f: float) -> n
 
 
 @torch.no_grad()
-def predict_maps(net: SkeletonNet, image: np.ndarray, max_side: Optional[int] = None,
+def predict_maps(net, image: np.ndarray, max_side: Optional[int] = None,
                  precision: str = "auto") -> Dict[str, np.ndarray]:
     """One RGB uint8 image (H, W, 3) -> ``{"skeleton": float32 (H, W) in [0, 1], "scale": float32 (H, W) pixels}``.
 
     With ``max_side`` the network runs on a copy whose longer side is ``max_side``; maps come back at
     the input size (scales divided by the resize factor)."""
+    net, _ = _unpack(net, None)
     h, w = image.shape[:2]
     skel, scale, f = _network_maps(net, image, max_side, precision)
     if f != 1.0:
@@ -148,12 +118,13 @@ def _segments(thin: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict_image(net: SkeletonNet, image: np.ndarray, *, max_side: Optional[int] = None, precision: str = "auto",
+def predict_image(net, image: np.ndarray, *, max_side: Optional[int] = None, precision: str = "auto",
                   threshold: Optional[float] = None) -> Dict[str, object]:
     """Skeleton, scale, thin skeleton and object segments of one RGB uint8 image (H, W, 3).
 
     ``threshold``: binarisation threshold of the thin skeleton (on the map divided by its maximum), normally the
-    model's ODS threshold (:func:`skeleton_threshold`); ``None`` means ``DEFAULT_THRESHOLD`` (0.5).  With
+    model's ODS threshold (a LoadedModel's ``settings["threshold"]``, used when ``None``; for a bare network
+    ``None`` means ``DEFAULT_THRESHOLD``, 0.5).  With
     ``max_side`` the network runs on a copy whose longer side is ``max_side`` (a uint8 image is reduced in uint8,
     see ``_network_input``) and so do NMS, thinning and the union-of-disks segments; only then are the maps
     brought to the input size: the skeleton map bilinearly, the scale map by nearest neighbour times the resize
@@ -164,6 +135,7 @@ def predict_image(net: SkeletonNet, image: np.ndarray, *, max_side: Optional[int
     bool (H, W), ``labels`` int32 (H, W) (0 = background, one segment per connected skeleton part), ``height``,
     ``width``, ``threshold``, ``skeleton_pixels`` (of ``thin``), ``segments`` (number of labels) and
     ``network_height``, ``network_width`` (the resolution the network and the post-processing ran at)."""
+    net, threshold = _unpack(net, threshold)
     t = float(DEFAULT_THRESHOLD if threshold is None else threshold)
     H, W = image.shape[:2]
     skel_t, scale_t, f = _network_maps(net, image, max_side, precision, fast=True)
@@ -186,7 +158,7 @@ def predict_image(net: SkeletonNet, image: np.ndarray, *, max_side: Optional[int
             "segments": int(labels_n.max(initial=0)), "network_height": int(h), "network_width": int(w)}
 
 
-def predict_file(net: SkeletonNet, path: Path, out_dir: Path, max_side: Optional[int] = None,
+def predict_file(net, path: Path, out_dir: Path, max_side: Optional[int] = None,
                  precision: str = "auto", threshold: Optional[float] = None, name: Optional[str] = None
                  ) -> Dict[str, object]:
     """Run on one image file and write ``<name>_skeleton.png``, ``<name>_overlay.png``, ``<name>_segments.png``
@@ -194,16 +166,10 @@ def predict_file(net: SkeletonNet, path: Path, out_dir: Path, max_side: Optional
     defaults to the file's stem.  Returns ``{"image", "height", "width", "skeleton_pixels", "segments",
     "threshold", "outputs"}``.
 
-    Pass ``threshold`` explicitly (e.g. :func:`skeleton_threshold`).  Transitional: when it is ``None`` the
-    ``threshold`` attribute that :func:`load_skeleton_model` still sets is used, with a DeprecationWarning, so
-    that callers written before ``predict_image`` keep the model's ODS threshold."""
+    ``net``: a :class:`~structnet.hub.LoadedModel` (its ODS threshold is the default) or a bare network
+    (default threshold :data:`DEFAULT_THRESHOLD`)."""
     from ..data.io import read_image
 
-    if threshold is None:
-        threshold = getattr(net, "threshold", None)
-        if threshold is not None:
-            warnings.warn("predict_file without threshold= reads net.threshold; pass the threshold explicitly "
-                          "(skeleton_threshold(weights, model))", DeprecationWarning, stacklevel=2)
     image = read_image(path)
     res = predict_image(net, image, max_side=max_side, precision=precision, threshold=threshold)
     paths = write_result(res, image, Path(out_dir), name if name is not None else Path(path).stem)
