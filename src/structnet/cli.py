@@ -313,8 +313,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
         return int(args.func(args) or 0)
     except (UserError, FileNotFoundError, KeyError, ValueError) as e:  # user errors: one line, no traceback
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"structnet: error: {' '.join(str(msg).split())}", file=sys.stderr)
+        msg = " ".join(str(e.args[0] if isinstance(e, KeyError) and e.args else e).split())
+        if "${data}" in msg:  # a dataset root that could not be placed: say how to place it
+            msg += " (${data} is the datasets folder: set STRUCTNET_DATA=/path/to/data, or pass the root, e.g. " \
+                   "data.root=PATH / eval.root=PATH / --root PATH)"
+        print(f"structnet: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("structnet: interrupted", file=sys.stderr)
