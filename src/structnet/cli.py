@@ -45,10 +45,14 @@ def _model_args(p, task) -> None:
     p.add_argument("--weights", default=None, help="a weights file from 'structnet train' (same as --model FILE)")
 
 
+def _task_subparsers(verbs, verb: str, help: str, names):
+    """``structnet <verb> <task>``: one subparser per task name."""
+    vp = verbs.add_parser(verb, help=help)
+    return vp.add_subparsers(dest="task", required=True, metavar="{" + ",".join(names) + "}", parser_class=_Parser)
+
+
 def _add_train(verbs, tasks) -> None:
-    vp = verbs.add_parser("train", help="train a task's model")
-    sub = vp.add_subparsers(dest="task", required=True, metavar="{" + ",".join(tasks.names()) + "}",
-                            parser_class=_Parser)
+    sub = _task_subparsers(verbs, "train", "train a task's model", tasks.names())
     for name in tasks.names():
         t = tasks.get(name)
         p = sub.add_parser(name, help=t.summary,
@@ -68,9 +72,8 @@ def _add_train(verbs, tasks) -> None:
 
 
 def _add_eval(verbs, tasks) -> None:
-    vp = verbs.add_parser("eval", help="run a model on a dataset and score it with the published protocol")
-    sub = vp.add_subparsers(dest="task", required=True, metavar="{" + ",".join(tasks.names()) + "}",
-                            parser_class=_Parser)
+    sub = _task_subparsers(verbs, "eval", "run a model on a dataset and score it with the published protocol",
+                           tasks.names())
     for name in tasks.names():
         t = tasks.get(name)
         p = sub.add_parser(name, help=f"evaluate a {name} model on a dataset",
@@ -93,9 +96,7 @@ def _add_eval(verbs, tasks) -> None:
 
 
 def _add_predict(verbs, tasks) -> None:
-    vp = verbs.add_parser("predict", help="run a model on image files")
-    sub = vp.add_subparsers(dest="task", required=True, metavar="{" + ",".join(tasks.names()) + "}",
-                            parser_class=_Parser)
+    sub = _task_subparsers(verbs, "predict", "run a model on image files", tasks.names())
     for name in tasks.names():
         t = tasks.get(name)
         p = sub.add_parser(name, help=t.summary,
@@ -117,8 +118,7 @@ def _add_score(verbs, tasks) -> None:
     scorers = [n for n in tasks.names() if tasks.get(n).can_score]
     if not scorers:
         return
-    vp = verbs.add_parser("score", help="score prediction files against ground truth")
-    sub = vp.add_subparsers(dest="task", required=True, metavar="{" + ",".join(scorers) + "}", parser_class=_Parser)
+    sub = _task_subparsers(verbs, "score", "score prediction files against ground truth", scorers)
     for name in scorers:
         t = tasks.get(name)
         p = sub.add_parser(name, help=f"score {name} prediction files",

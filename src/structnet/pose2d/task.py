@@ -132,12 +132,7 @@ class Pose2DTask(Task):
         from .inference import _resolve_layout
         from .model import build_pose_model
 
-        cfg = meta.get("model_config")
-        if isinstance(cfg, str):
-            try:
-                cfg = json.loads(cfg)
-            except ValueError:
-                cfg = None
+        cfg = meta.get("model_config")  # the hub decodes JSON metadata values
         if not isinstance(cfg, dict) or "num_joints" not in cfg:
             raise UserError(f"{path}: not a structnet pose2d weights file (no pose model_config in its metadata)")
         try:

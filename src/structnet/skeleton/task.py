@@ -9,7 +9,6 @@ See docs/skeleton.md.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -43,12 +42,7 @@ class SkeletonTask(Task):
         from ..nn.weights import load_weights
         from .model import build_skeleton_model
 
-        cfg = meta.get("model_config")
-        if isinstance(cfg, str):
-            try:
-                cfg = json.loads(cfg)
-            except ValueError:
-                cfg = None
+        cfg = meta.get("model_config")  # the hub decodes JSON metadata values
         if not isinstance(cfg, dict) or "method" not in cfg or "backbone" not in cfg:
             raise UserError(f"{path}: not a structnet skeleton weights file (no model_config in its metadata)")
         try:
