@@ -370,3 +370,20 @@ def test_progress_is_quiet_off_a_terminal(capsys):
     items = [1, 2, 3]
     assert progress(items, quiet=False) is items  # pytest's stderr is not a TTY
     assert progress(items, quiet=True) is items
+
+
+def test_inference_does_not_import_the_training_engine(tmp_path):
+    """Loading the bundled models and predicting (the CLI's predict path) imports no trainer, checkpoint, optimizer
+    or DDP code: only the typed configs of engine/config.py."""
+    import subprocess
+    import sys
+
+    img = tmp_path / "a.png"
+    write_png(img, np.full((40, 50, 3), 120, np.uint8))
+    code = ("import sys\n"
+            "from structnet.cli import main\n"
+            f"assert main(['predict', 'skeleton', {str(img)!r}, '--out', {str(tmp_path / 'o')!r}, '--quiet']) == 0\n"
+            f"assert main(['predict', 'pose2d', {str(img)!r}, '--out', {str(tmp_path / 'o')!r}, '--quiet']) == 0\n"
+            "print(sorted(m for m in sys.modules if m.startswith('structnet.engine')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "['structnet.engine', 'structnet.engine.config']", out
