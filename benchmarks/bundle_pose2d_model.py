@@ -45,14 +45,14 @@ def main() -> None:
 * **Task**: single-person 2D pose, 14 LSP joints (`lsp14`), from a person window (a box, or the whole image).
 * **Architecture**: stacked hourglass (Newell et al.) with MSS-net heads and MSR-net (Ke et al. 2018):
   {cfg['stacks']} stacks of width {cfg['features']}, depth {cfg['depth']}, MSR input `{cfg['msr_input']}`;
-  input {net.pose_codec.input_size[0]}x{net.pose_codec.input_size[1]}, heatmaps
-  {net.pose_codec.heatmap_size[0]}x{net.pose_codec.heatmap_size[1]} (the paper: 8 stacks of 256, 256 input).
+  input {net.codec.input_size[0]}x{net.codec.input_size[1]}, heatmaps
+  {net.codec.heatmap_size[0]}x{net.codec.heatmap_size[1]} (the paper: 8 stacks of 256, 256 input).
   {sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters.
 * **Initialisation**: random (no pretrained backbone; the paper trains from scratch too).
 * **Training data**: LSP-extended train (4000 persons, `../shared/data/lspet`), rotation +-{data.get('rotation')}
   deg, scale {data.get('scale_range')}, flip, keypoint masking {data.get('keypoint_masking')}; loss Eq. 1 at every
   scale plus the structure-aware Eq. 2 (alpha {tc.get('loss', {}).get('alpha')}); Gaussian targets of sigma
-  {net.pose_codec.sigma:g} map px at every scale (the paper: 1).
+  {net.codec.sigma:g} map px at every scale (the paper: 1).
 * **Command**: `structnet train pose2d --config {a.config}` (config committed, seed {tr.get('seed')}), then this
   script. It is rung 5 of the ablation ladder (`benchmarks/train_pose2d_ladder.sh`).
 * **Budget**: {tr.get('max_iters')} steps of batch {tr.get('batch_size')} with Adam lr
