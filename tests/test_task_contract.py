@@ -387,3 +387,25 @@ def test_inference_does_not_import_the_training_engine(tmp_path):
             "print(sorted(m for m in sys.modules if m.startswith('structnet.engine')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "['structnet.engine', 'structnet.engine.config']", out
+
+
+def test_score_pose2d_equals_eval_on_the_same_predictions(tmp_path, capsys):
+    """`predict` then `score` gives the numbers of `eval --window image` (the same whole-image predictions)."""
+    from structnet.pose2d.synthetic import write_lspet_folder
+
+    root = write_lspet_folder(tmp_path / "lspet", n_train=2, n_val=4, size=64, seed=5)
+    val = [root / "images" / f"{n.strip()}.jpg" for n in (root / "val.txt").read_text().split()]
+    assert main(["predict", "pose2d", *map(str, val), "--out", str(tmp_path / "pred"), "--quiet"]) == 0
+    assert main(["score", "pose2d", "--pred", str(tmp_path / "pred"), "--dataset", "lspet", "--root", str(root),
+                 "--split", "val", "--json", str(tmp_path / "score.json")]) == 0
+    assert main(["eval", "pose2d", "--dataset", "lspet", "--root", str(root), "--split", "val", "--window", "image",
+                 "--json", str(tmp_path / "eval.json"), "--quiet"]) == 0
+    s = json.loads((tmp_path / "score.json").read_text())
+    e = json.loads((tmp_path / "eval.json").read_text())
+    assert s["n_persons"] == e["n_persons"] == 4 and s["failed"] == []
+    assert s["per_joint"] == pytest.approx(e["per_joint"]) and s["mean"] == pytest.approx(e["mean"])
+    (tmp_path / "pred" / f"{val[0].stem}_pose.json").unlink()
+    capsys.readouterr()
+    assert main(["score", "pose2d", "--pred", str(tmp_path / "pred"), "--dataset", "lspet", "--root", str(root),
+                 "--split", "val"]) == 1
+    assert f"{val[0].stem}_pose.json: no prediction file" in capsys.readouterr().err

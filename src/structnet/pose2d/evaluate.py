@@ -165,9 +165,11 @@ def format_results(res: Dict[str, Any]) -> str:
     def pct(v):
         return "-" if v is None else f"{100.0 * v:.1f}"
 
+    st = res.get("settings") or {}
     lines = [f"{res['metric']} ({res['layout']}, {res['n_persons']} persons, {res['n_scored']} joints scored; "
-             f"flip test {'on' if res['settings']['flip_test'] else 'off'}, scales "
-             f"{','.join(f'{s:g}' for s in res['settings']['scales'])})", "", "| joint | % |", "|---|---|"]
+             + (f"flip test {'on' if st['flip_test'] else 'off'}, scales {','.join(f'{s:g}' for s in st['scales'])})"
+                if "flip_test" in st else f"predictions from {st.get('pred', 'files')})"),
+             "", "| joint | % |", "|---|---|"]
     lines += [f"| {j} | {pct(v)} |" for j, v in res["per_joint"].items()]
     lines += [f"| **mean** | {pct(res['mean'])} |", "",
               f"AUC ({res['auc_range'][0]:g}-{res['auc_range'][1]:g}): {pct(res['auc'])}", ""]

@@ -330,7 +330,7 @@ class Pose2DTask(Task):
         from .evaluate import PoseEvaluator
         from .train import layout_of, load_records, usable_records
 
-        cfg = load_config(Pose2DConfig, args.config, [], task=self.name) if args.config else Pose2DConfig()
+        cfg = load_config(Pose2DConfig, args.config, [], task=self.name)  # None: the defaults, ${data} expanded
         e = cfg.eval
         for key in ("dataset", "root", "image_dir", "split", "metric", "protocol"):
             v = getattr(args, key, None)
