@@ -364,12 +364,26 @@ def test_free_cores_counts_busy_cores(monkeypatch):
     assert runtime.free_cores() == 2
 
 
-def test_progress_is_quiet_off_a_terminal(capsys):
+def test_progress_bar_only_on_a_terminal_and_not_quiet(monkeypatch):
+    import io
+    import sys
+
     from structnet.runtime import progress
 
     items = [1, 2, 3]
     assert progress(items, quiet=False) is items  # pytest's stderr is not a TTY
     assert progress(items, quiet=True) is items
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    bar = progress(items, total=3, desc="predict toy")
+    assert bar is not items and list(bar) == items
+    assert "predict toy" in term.getvalue() and "3/3" in term.getvalue()
+    assert progress(items, quiet=True) is items  # --quiet wins on a terminal too
 
 
 def test_inference_does_not_import_the_training_engine(tmp_path):

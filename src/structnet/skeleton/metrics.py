@@ -413,14 +413,17 @@ def _n_workers(workers: Optional[int], n_items: int) -> int:
     return max(1, min(w, n_items))
 
 
-def _map(fn, items: list, workers: Optional[int]) -> list:
+def _map(fn, items: list, workers: Optional[int], desc: str = "match") -> list:
+    """``[fn(x) for x in items]`` over ``workers`` processes, with a progress bar on a terminal."""
+    from ..runtime import progress
+
     w = _n_workers(workers, len(items))
     if w <= 1 or len(items) <= 1:
-        return [fn(x) for x in items]
+        return [fn(x) for x in progress(items, total=len(items), desc=desc)]
     import multiprocessing as mp
     chunk = max(1, min(16, len(items) // (4 * w)))
     with ProcessPoolExecutor(max_workers=w, mp_context=mp.get_context("spawn"), initializer=_worker_init) as ex:
-        return list(ex.map(fn, items, chunksize=chunk))
+        return list(progress(ex.map(fn, items, chunksize=chunk), total=len(items), desc=desc))
 
 
 def _counts_task(args) -> np.ndarray:
