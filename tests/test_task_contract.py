@@ -382,7 +382,7 @@ def test_progress_bar_only_on_a_terminal_and_not_quiet(monkeypatch):
     monkeypatch.setattr(sys, "stderr", term)
     bar = progress(items, total=3, desc="predict toy")
     assert bar is not items and list(bar) == items
-    assert "predict toy" in term.getvalue() and "3/3" in term.getvalue()
+    assert "predict toy" in term.getvalue() and "0/3" in term.getvalue()  # leave=False clears it at the end
     assert progress(items, quiet=True) is items  # --quiet wins on a terminal too
 
 
