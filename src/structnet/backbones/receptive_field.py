@@ -86,20 +86,22 @@ def module_layers(module: nn.Module) -> List[Layer]:
     """``(kernel, stride, dilation)`` of every Conv2d / MaxPool2d / AvgPool2d inside ``module`` (itself
     included), in registration order. Pooling layers have dilation 1 unless they say otherwise. A module holding
     an ``nn.Upsample`` is refused: a serial walk cannot cross one (use :class:`GridField`)."""
-    layers: List[Layer] = []
+    return [(k, s, d) for _, _, k, s, d in _grid_layers(module, "a serial walk cannot cross it; compute its "
+                                                                 "fields with GridField")]
+
+
+def _grid_layers(module: nn.Module, upsample_hint: str):
+    """``(layer, where, kernel, stride, dilation)`` of every Conv2d / MaxPool2d / AvgPool2d in ``module``, in
+    registration order; ValueError (with ``upsample_hint``) at an ``nn.Upsample``."""
     for name, m in module.named_modules():
         if isinstance(m, nn.Upsample):
-            raise ValueError(f"module {name or type(module).__name__!r} holds an nn.Upsample: a serial walk cannot "
-                             f"cross it; compute its fields with GridField")
+            raise ValueError(f"module {name or type(module).__name__!r} holds an nn.Upsample: {upsample_hint}")
         if not isinstance(m, _GRID_MODULES):
             continue
         where = f"module {name or type(module).__name__!r} ({type(m).__name__})"
         k = _square(m.kernel_size, "kernel_size", where)
         stride = m.stride if m.stride is not None else m.kernel_size  # pools: stride None means kernel_size
-        s = _square(stride, "stride", where)
-        d = _square(getattr(m, "dilation", 1), "dilation", where)
-        layers.append((k, s, d))
-    return layers
+        yield m, where, k, _square(stride, "stride", where), _square(getattr(m, "dilation", 1), "dilation", where)
 
 
 def tap_fields(segments: Sequence[Union[nn.Module, Sequence[nn.Module]]]) -> List[Tuple[int, int]]:
@@ -216,17 +218,8 @@ class GridField:
         symmetric padding."""
         f = self
         for module in modules:
-            for name, m in module.named_modules():
-                if isinstance(m, nn.Upsample):
-                    raise ValueError(f"GridField.through: {name or type(module).__name__!r} holds an nn.Upsample; "
-                                     f"walk its branches with upsample() and merge()")
-                if not isinstance(m, _GRID_MODULES):
-                    continue
-                where = f"module {name or type(module).__name__!r} ({type(m).__name__})"
-                k = _square(m.kernel_size, "kernel_size", where)
-                stride = m.stride if m.stride is not None else m.kernel_size
-                s = _square(stride, "stride", where)
-                d = _square(getattr(m, "dilation", 1), "dilation", where)
+            for m, where, k, s, d in _grid_layers(module, "GridField.through cannot cross it; walk its branches "
+                                                          "with upsample() and merge()"):
                 pad = m.padding
                 if isinstance(pad, str):
                     raise ValueError(f"{where}: padding={pad!r}; GridField needs explicit integer padding")
