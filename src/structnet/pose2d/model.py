@@ -106,10 +106,12 @@ from ..backbones.hourglass import (Hourglass, HourglassBackbone, HourglassStack,
                                    run_hourglass)
 
 __all__ = ["Residual", "Hourglass", "PoseStack", "MSRNet", "PoseNet", "build_pose_model", "MSR_INPUTS",
-           "FREEZE_PARTS"]
+           "FREEZE_PARTS", "ARCHS"]
 
 #: What MSR-net reads besides the last stack's multi-scale heatmaps (see the module docstring).
 MSR_INPUTS = ("heatmaps+stem", "heatmaps", "heatmaps+features")
+#: Pose network architectures of ``model.arch``: the stacked hourglass, or MSS / MSR on a pretrained encoder.
+ARCHS = ("hourglass", "encoder")
 #: Names accepted by :meth:`PoseNet.freeze` / :meth:`PoseNet.unfreeze`.
 FREEZE_PARTS = ("stem", "stacks", "mss", "msr", "all")
 
@@ -308,14 +310,31 @@ class PoseNet(nn.Module):
 
 def build_pose_model(num_joints: int, stacks: int = 2, features: int = 256, depth: int = 4, mss: bool = True,
                      msr: bool = True, msr_input: str = "heatmaps+stem", msr_features: Optional[int] = None,
-                     msr_depth: int = 4, msr_multiscale: bool = True, freeze: Iterable[str] = ()) -> PoseNet:
+                     msr_depth: int = 4, msr_multiscale: bool = True, freeze: Iterable[str] = (),
+                     arch: str = "hourglass", backbone: str = "efficientnet_lite0",
+                     pretrained: bool = False) -> nn.Module:
     """Factory used by configs and the CLI.
 
     Published settings: ``stacks=8`` (paper Sec. 4.1; 2 is the CPU-budget default here), ``features=256``,
     ``depth=4`` (Newell et al.). ``mss=False, msr=False`` is the plain stacked hourglass (the ablation
     baseline). ``msr_*`` are this implementation's choices (module docstring); ``msr_features=None`` means
     ``features``. ``freeze`` names parts to freeze right away (e.g. ``["mss"]`` for training stage 2).
+
+    ``arch="encoder"``: the MSS / MSR heads on a pretrained ``backbone`` with an upsampling decoder
+    (:class:`~structnet.pose2d.encoder.EncoderPoseNet`; ``stacks`` is ignored, ``features`` is the decoder width,
+    ``depth`` the number of decoder levels, ``pretrained`` loads the backbone's ImageNet weights).
     """
+    if arch not in ARCHS:
+        raise ValueError(f"unknown pose model arch {arch!r}; valid: {', '.join(ARCHS)}")
+    if arch == "encoder":
+        from .encoder import EncoderPoseNet
+
+        net = EncoderPoseNet(num_joints, backbone=backbone, pretrained=pretrained, features=features, depth=depth,
+                             mss=mss, msr=msr, msr_input=msr_input, msr_features=msr_features, msr_depth=msr_depth,
+                             msr_multiscale=msr_multiscale)
+        for part in ([freeze] if isinstance(freeze, str) else freeze):
+            net.freeze(part)
+        return net
     net = PoseNet(num_joints, stacks=stacks, features=features, depth=depth, mss=mss, msr=msr, msr_input=msr_input,
                   msr_features=msr_features, msr_depth=msr_depth, msr_multiscale=msr_multiscale)
     if isinstance(freeze, str):

@@ -233,7 +233,8 @@ def build_model(cfg: Pose2DConfig) -> PoseNet:
     lay = get_layout(layout_of(cfg.data.dataset))
     return build_pose_model(lay.num_joints, stacks=m.stacks, features=m.features, depth=m.depth, mss=m.mss,
                             msr=m.msr, msr_input=m.msr_input, msr_features=m.msr_features, msr_depth=m.msr_depth,
-                            msr_multiscale=m.msr_multiscale)
+                            msr_multiscale=m.msr_multiscale, arch=m.arch, backbone=m.backbone,
+                            pretrained=m.pretrained)
 
 
 def load_init_weights(net: PoseNet, path: Union[str, Path]) -> Dict[str, object]:
