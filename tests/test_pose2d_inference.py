@@ -501,3 +501,27 @@ def test_bad_input_is_rejected_with_named_errors():
     with pytest.raises(ValueError, match="cannot tell the keypoint layout of a 15-joint model"):
         I.predict_pose(Fifteen(), img, precision="float32")
     assert I.predict_pose(Fifteen(), img, flip_test=False, precision="float32")["keypoints"].shape == (15, 2)
+
+
+# --------------------------------------------------------------------------------------------- auto window
+def test_auto_window_refines_on_the_box_of_confident_joints():
+    kp = joints(3, xr=(90.0, 150.0), yr=(60.0, 150.0))
+    img = ramp_image()
+    net = RampFake(kp)
+    res = I.predict_pose_auto(net, img, flip_test=False, precision="float32", dark_sigma=0)
+    assert res["window"] == "auto" and len(net.calls) == 2
+    lo, hi = kp.min(0), kp.max(0)
+    np.testing.assert_allclose(res["box"], [lo[0], lo[1], hi[0], hi[1]], atol=0.5)  # the first pass's joints
+    side = I.BOX_PADDING * max(hi - lo)
+    assert res["scale"] * 200 == pytest.approx(side, rel=0.01)
+    np.testing.assert_allclose(res["keypoints"], kp, atol=0.2)
+    np.testing.assert_allclose(res["first_pass"]["keypoints"], kp, atol=0.5)
+
+
+def test_auto_window_keeps_the_whole_image_without_enough_confident_joints():
+    net = RampFake(joints(4), amp_fn=lambda pts: torch.full(pts.shape[:2], 0.1, dtype=torch.float64))
+    res = I.predict_pose_auto(net, ramp_image(), flip_test=False, precision="float32")
+    assert res["window"] == "image" and len(net.calls) == 1
+    assert (res["scores"] < I.AUTO_SCORE).all()
+    with pytest.raises(ValueError, match="chooses the window itself"):
+        I.predict_pose_auto(net, ramp_image(), box=BOX)

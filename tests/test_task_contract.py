@@ -404,7 +404,7 @@ def test_inference_does_not_import_the_training_engine(tmp_path):
 
 
 def test_score_pose2d_equals_eval_on_the_same_predictions(tmp_path, capsys):
-    """`predict` then `score` gives the numbers of `eval --window image` (the same whole-image predictions)."""
+    """`predict` then `score` gives the numbers of `eval --window auto` (the same predictions: predict's default window)."""
     from structnet.pose2d.synthetic import write_lspet_folder
 
     root = write_lspet_folder(tmp_path / "lspet", n_train=2, n_val=4, size=64, seed=5)
@@ -412,7 +412,7 @@ def test_score_pose2d_equals_eval_on_the_same_predictions(tmp_path, capsys):
     assert main(["predict", "pose2d", *map(str, val), "--out", str(tmp_path / "pred"), "--quiet"]) == 0
     assert main(["score", "pose2d", "--pred", str(tmp_path / "pred"), "--dataset", "lspet", "--root", str(root),
                  "--split", "val", "--json", str(tmp_path / "score.json")]) == 0
-    assert main(["eval", "pose2d", "--dataset", "lspet", "--root", str(root), "--split", "val", "--window", "image",
+    assert main(["eval", "pose2d", "--dataset", "lspet", "--root", str(root), "--split", "val", "--window", "auto",
                  "--json", str(tmp_path / "eval.json"), "--quiet"]) == 0
     s = json.loads((tmp_path / "score.json").read_text())
     e = json.loads((tmp_path / "eval.json").read_text())

@@ -18,7 +18,7 @@ from ..tasks.run import run_evaluation
 from .codec import HeatmapCodec
 from .layouts import get_layout
 
-__all__ = ["PoseEvaluator", "evaluate_pose2d", "format_results"]
+__all__ = ["PoseEvaluator", "evaluate_pose2d", "sample_predictor", "format_results"]
 
 
 def _nan_to_none(v):
@@ -108,6 +108,25 @@ class PoseEvaluator(Evaluator):
         return format_results(summary)
 
 
+def sample_predictor(model, window: str, **kwargs):
+    """``sample -> prediction`` for the evaluation loop: the person window of the sample's annotation
+    (``"annotation"``), the whole image (``"image"``, what ``predict`` does without ``--box``), or the whole image and
+    then the box it suggests (``"auto"``, :func:`~structnet.pose2d.inference.predict_pose_auto`). ``kwargs`` go to
+    :func:`~structnet.pose2d.inference.predict_pose`."""
+    from .inference import predict_pose, predict_pose_auto
+
+    def predict_sample(s):
+        if s.get("image") is None:
+            raise UserError(f"sample {s.get('name')!r} has no image (annotation-only source: set eval.image_dir)")
+        if window == "annotation":
+            return predict_pose(model, s["image"], center=s["center"], scale=float(s["scale"]), **kwargs)
+        if window == "auto":
+            return predict_pose_auto(model, s["image"], **kwargs)
+        return predict_pose(model, s["image"], **kwargs)
+
+    return predict_sample
+
+
 def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = None,
                     metric: str = "auto", threshold: Optional[float] = None, protocol: str = "official",
                     flip_test: bool = True, scales: Sequence[float] = (1.0,), refine: str = "dark",
@@ -119,8 +138,8 @@ def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = Non
     net: a :class:`~structnet.hub.LoadedModel` or a bare module. layout: default the loaded model's, else the
     dataset's; codec: default the loaded model's (else ``HeatmapCodec()``: 256 input). metric / threshold /
     protocol: as :class:`PoseEvaluator`. flip_test, scales, refine, precision: as
-    :func:`~structnet.pose2d.inference.predict_pose`. window: ``"annotation"`` (the record's centre / scale) or
-    ``"image"`` (whole image).
+    :func:`~structnet.pose2d.inference.predict_pose`. window: ``"annotation"`` (the record's centre / scale),
+    ``"image"`` (whole image) or ``"auto"`` (whole image, then the box it suggests; :func:`sample_predictor`).
 
     Returns a JSON-ready dict: ``metric`` (e.g. ``"PCK@0.2"``), ``layout``, ``n_persons``, ``n_scored`` (joints
     that count), ``per_joint`` {joint name: fraction or None}, ``mean`` (fraction), ``auc`` (fraction; thresholds
@@ -128,12 +147,14 @@ def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = Non
     ``settings``, ``seconds`` and ``failed`` (persons whose image could not be read: ``[[name, reason], ...]``);
     with ``return_predictions`` also ``predictions`` (N, K, 2) image pixels and ``scores`` (N, K) as numpy arrays.
     """
-    from .inference import predict_pose, unpack_model
+    from .inference import unpack_model
 
     if getattr(ds, "transform", None) is not None:
         raise ValueError("evaluate_pose2d needs raw samples: pass a dataset without transform (build_eval_dataset)")
-    if window not in ("annotation", "image"):
-        raise ValueError(f"window must be 'annotation' or 'image', got {window!r}")
+    from .inference import WINDOWS
+
+    if window not in WINDOWS:
+        raise ValueError(f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
     module, model_layout, codec = unpack_model(net, layout, codec)
     lay = get_layout(model_layout if model_layout is not None else ds.layout)
     ev = PoseEvaluator(lay, metric, threshold, protocol,
@@ -143,13 +164,8 @@ def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = Non
         raise ValueError("metric pckh needs MPII head normalisers; this dataset's records are normalised by "
                          f"{ds.records[0].norm_kind!r} (use metric pck)")
 
-    def predict_sample(s):
-        if s.get("image") is None:
-            raise UserError(f"sample {s.get('name')!r} has no image (annotation-only source: set eval.image_dir)")
-        win = {"center": s["center"], "scale": float(s["scale"])} if window == "annotation" else {}
-        return predict_pose(module, s["image"], flip_test=flip_test, scales=tuple(scales), refine=refine,
-                            layout=lay, codec=codec, precision=precision, **win)
-
+    predict_sample = sample_predictor(module, window, flip_test=flip_test, scales=tuple(scales), refine=refine,
+                                      layout=lay, codec=codec, precision=precision)
     out = run_evaluation(ds, ev, predict_sample, max_images=max_images, quiet=not progress, desc="eval pose2d")
     if return_predictions:
         pred, scores, _, _, _ = ev.arrays()

@@ -123,7 +123,8 @@ __all__ = [
     "DEFAULT_POSE_MODEL", "BOX_PADDING", "WHOLE_IMAGE_PADDING", "SIX_SCALES",
     "ANTIALIAS_BELOW", "SCALE_WARP_MODE", "MIN_COVERAGE", "DEFAULT_KEYPOINT_THRESHOLD", "DEFAULT_FUSE_THRESHOLD",
     "DEFAULT_PERTURBATIONS", "DEFAULT_DRAW_THRESHOLD", "DEFAULT_BATCH_SIZE", "ConditionalTesting", "load_pose_model",
-    "predict_pose", "predict_batch", "fuse_scales", "fuse_trials",
+    "predict_pose", "predict_pose_auto", "predict_batch", "fuse_scales", "fuse_trials", "WINDOWS",
+    "AUTO_MIN_JOINTS", "AUTO_SCORE",
 ]
 
 #: Name of the bundled default model (a 2-stack MSS + MSR hourglass trained on LSP-extended).
@@ -151,6 +152,12 @@ DEFAULT_PERTURBATIONS: Tuple[Tuple[float, float, float], ...] = (
 DEFAULT_DRAW_THRESHOLD = 0.2
 #: Crops per forward pass.
 DEFAULT_BATCH_SIZE = 32
+#: Person windows of ``predict`` / ``eval``: the dataset's annotation, the whole image, or the whole image followed by
+#: a second pass on the box of the confident joints (:func:`predict_pose_auto`).
+WINDOWS = ("annotation", "image", "auto")
+#: :func:`predict_pose_auto`: joints needed above :data:`AUTO_SCORE` in the whole-image pass for a second pass.
+AUTO_MIN_JOINTS = 4
+AUTO_SCORE = 0.2
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -567,3 +574,38 @@ def load_pose_model(weights=None, model: Optional[str] = None, device=None):
     if weights is not None and model is not None:
         raise ValueError("give either weights (a file) or model (a bundled name), not both")
     return load(weights if weights is not None else (model or DEFAULT_POSE_MODEL), task="pose2d", device=device)
+
+
+def predict_pose_auto(net, image: np.ndarray, *, min_joints: int = AUTO_MIN_JOINTS, score_threshold: float = AUTO_SCORE,
+                      **kwargs) -> Dict[str, Any]:
+    """Pose of one person without a given box: a whole-image pass, then a pass on the person box it suggests.
+
+    1. :func:`predict_pose` on the whole image (the window ``predict`` uses without ``--box``).
+    2. When at least ``min_joints`` joints score ``>= score_threshold``, the bounding box of those joints (clipped
+       to the image) becomes the person box of a second :func:`predict_pose` (window side = :data:`BOX_PADDING` x
+       the longer box side, as the LSP training crops are made from the box of the annotated joints).
+    3. The second pass is kept when its mean joint score is at least the first's; otherwise the first.
+
+    The result is :func:`predict_pose`'s dict plus ``window`` (``"image"`` or ``"auto"``: which pass was kept) and
+    ``first_pass`` (the whole-image keypoints and scores). One person: with several people the first pass locks
+    onto one of them (or mixes them) and the second pass refines that; give ``--box`` per person for crowds.
+    ``kwargs`` go to both passes (``box`` / ``center`` / ``scale`` are not allowed: they fix the window)."""
+    if any(k in kwargs for k in ("box", "center", "scale")):
+        raise ValueError("predict_pose_auto chooses the window itself: use predict_pose for a given box / window")
+    first = predict_pose(net, image, **kwargs)
+    kp, sc = np.asarray(first["keypoints"], np.float64), np.asarray(first["scores"], np.float64)
+    first_pass = {"keypoints": kp.copy(), "scores": sc.copy()}
+    ok = np.isfinite(kp).all(axis=1) & np.isfinite(sc) & (sc >= float(score_threshold))
+    first.update(window="image", first_pass=first_pass)
+    if int(ok.sum()) < int(min_joints):
+        return first
+    h, w = np.asarray(image).shape[:2]
+    lo = np.clip(kp[ok].min(axis=0), -0.5, [w - 0.5, h - 0.5])
+    hi = np.clip(kp[ok].max(axis=0), -0.5, [w - 0.5, h - 0.5])
+    if max(hi - lo) < 2.0:  # a degenerate box: the joints collapse onto one point
+        return first
+    second = predict_pose(net, image, box=(lo[0], lo[1], hi[0], hi[1]), **kwargs)
+    if float(np.nanmean(second["scores"])) < float(np.nanmean(sc)):
+        return first
+    second.update(window="auto", first_pass=first_pass)
+    return second

@@ -222,18 +222,11 @@ class Pose2DTask(Task):
                                        "refine": e.refine, "window": e.window, "precision": e.precision})
 
     def eval_predictor(self, model, cfg: Pose2DConfig):
-        from .inference import predict_pose
+        from .evaluate import sample_predictor
 
         e = cfg.eval
-
-        def predict_sample(s):
-            if s.get("image") is None:
-                raise UserError(f"sample {s.get('name')!r} has no image (annotation-only source: set eval.image_dir)")
-            win = {"center": s["center"], "scale": float(s["scale"])} if e.window == "annotation" else {}
-            return predict_pose(model, s["image"], flip_test=e.flip_test, scales=tuple(e.scales), refine=e.refine,
-                                precision=e.precision, **win)
-
-        return predict_sample
+        return sample_predictor(model, e.window, flip_test=e.flip_test, scales=tuple(e.scales), refine=e.refine,
+                                precision=e.precision)
 
     def add_eval_arguments(self, p) -> None:
         p.add_argument("--image-dir", default=None, help="image folder (mpii, coco, lsp-mat)")
@@ -245,8 +238,9 @@ class Pose2DTask(Task):
         p.add_argument("--no-flip", dest="flip", action="store_false", help="no flip test")
         p.add_argument("--scales", type=floats(None, lambda v: v > 0, "window factors must be > 0"), default=None,
                        help="comma-separated window factors, e.g. 1.0 or 0.75,1,1.25")
-        p.add_argument("--window", default=None, choices=["annotation", "image"],
-                       help="person window: the annotation's (default) or the whole image")
+        p.add_argument("--window", default=None, choices=["annotation", "image", "auto"],
+                       help="person window: the annotation's (default), the whole image, or the whole image and then "
+                            "the box of its confident joints (what predict does without --box)")
 
     def apply_eval_arguments(self, cfg: Pose2DConfig, args) -> None:
         e = cfg.eval
@@ -267,7 +261,10 @@ class Pose2DTask(Task):
     # ------------------------------------------------------------------------------------------ prediction
     def add_predict_arguments(self, p) -> None:
         p.add_argument("--box", type=floats(4), default=None,
-                       help="person box x1,y1,x2,y2 in pixels (default: the whole image)")
+                       help="person box x1,y1,x2,y2 in pixels (default: found by --window)")
+        p.add_argument("--window", default="auto", choices=["auto", "image"],
+                       help="without --box: 'auto' (default) runs the whole image, then the box of its confident "
+                            "joints; 'image' stops after the whole-image pass")
         p.add_argument("--flip", dest="flip", action="store_true", default=True, help="flip test (default)")
         p.add_argument("--no-flip", dest="flip", action="store_false", help="no flip test")
         p.add_argument("--scales", type=floats(None, lambda v: v > 0, "window factors must be > 0"), default=(1.0,),
@@ -277,7 +274,7 @@ class Pose2DTask(Task):
                        help="the paper's conditional testing (re-trials on perturbed windows for low-score joints)")
 
     def predictor(self, model, options):
-        from .inference import ConditionalTesting, predict_pose
+        from .inference import ConditionalTesting, predict_pose, predict_pose_auto
 
         box = getattr(options, "box", None)
         if box is not None and not (box[2] > box[0] and box[3] > box[1]):
@@ -292,7 +289,10 @@ class Pose2DTask(Task):
                 h, w = image.shape[:2]
                 if box[2] <= -0.5 or box[3] <= -0.5 or box[0] >= w - 0.5 or box[1] >= h - 0.5:
                     raise UserError(f"--box {','.join(f'{v:g}' for v in box)} lies outside the {w}x{h} image")
-            res = predict_pose(model, image, box=box, **kw)
+            if box is None and getattr(options, "window", "image") == "auto":
+                res = predict_pose_auto(model, image, **kw)
+            else:
+                res = predict_pose(model, image, box=box, **kw)
             res["layout"] = model.layout
             return res
 
