@@ -98,15 +98,23 @@ def encoder_card(a, net, ev, whole, joints) -> str:
     def pct(v):
         return "-" if v is None else f"{100 * v:.1f}"
 
+    parts = ("one full-resolution heatmap head (the ladder's rung 1: no MSS heads, no MSR-net, Eq. 1 only)"
+             if not cfg["mss"] and not cfg["msr"] else
+             f"the {'MSS-net heads on every decoder level' if cfg['mss'] else 'full-resolution head'}"
+             + (f" and the MSR-net (depth {cfg['msr_depth']}, width {cfg['msr_features']}, input `{cfg['msr_input']}`)"
+                if cfg["msr"] else "") + " of Ke et al. 2018")
+    loss = ("loss Eq. 1 at every scale of the decoder and the MSR-net plus the structure-aware Eq. 2 (alpha "
+            f"{tc.get('loss', {}).get('alpha')})" if float(tc.get("loss", {}).get("alpha") or 0) > 0
+            else "loss Eq. 1 (squared heatmap error summed over pixels)")
+
     wj = "\n".join(f"  | {j} | {pct(v)} | {pct(ev['per_joint'][j])} |" for j, v in w["per_joint"].items())
     return f"""# Model card: {a.name}
 
 * **Task**: single-person 2D pose, 14 LSP joints (`lsp14`), from a photo: `structnet predict pose2d photo.jpg` runs
   the whole image, then the box of its confident joints (`--window auto`); `--box x1,y1,x2,y2` gives the person.
-* **Architecture**: the MSS-net heads and the MSR-net of Ke et al. 2018 on an ImageNet-pretrained
+* **Architecture**: {parts} on an ImageNet-pretrained
   {cfg['backbone']} encoder with an upsampling decoder (`model.arch: encoder`, `pose2d/encoder.py`): decoder
-  width {cfg['features']}, {cfg['depth']} supervised levels, MSR-net of depth {cfg['msr_depth']} and width
-  {cfg['msr_features']} (input `{cfg['msr_input']}`); input {net.codec.input_size[0]}x{net.codec.input_size[1]},
+  width {cfg['features']}, {cfg['depth']} levels; input {net.codec.input_size[0]}x{net.codec.input_size[1]},
   heatmaps {net.codec.heatmap_size[0]}x{net.codec.heatmap_size[1]} at scales {list(net.codec.scales)};
   {sum(p.numel() for p in net.network.parameters()) / 1e6:.2f} M parameters. (The paper: 8-stack hourglass from
   scratch, 256 input; that model is `configs/pose2d/mpii_paper_stage*.yaml` for GPUs.)
@@ -114,14 +122,13 @@ def encoder_card(a, net, ev, whole, joints) -> str:
   heads and MSR-net random.
 * **Training data**: LSP-extended train (4000 persons, `../shared/data/lspet`), rotation +-{data.get('rotation')}
   deg (p {data.get('rotation_prob')}), scale {data.get('scale_range')}, flip, keypoint masking
-  {data.get('keypoint_masking')}; loss Eq. 1 at every scale of the decoder and the MSR-net plus the
-  structure-aware Eq. 2 (alpha {tc.get('loss', {}).get('alpha')}); Gaussian targets of sigma {net.codec.sigma:g}
+  {data.get('keypoint_masking')}; {loss}; Gaussian targets of sigma {net.codec.sigma:g}
   map px (the paper: 1). All parts trained together (the paper: three stages).
 * **Command**: `structnet train pose2d --config {a.config}` (config committed, seed {tr.get('seed')}), then this
   script; log `benchmarks/logs/train_pose2d_{a.config}.log`.
 * **Budget**: {steps} steps of batch {batch} ({steps * batch / 4000:.1f} epochs) with Adam lr
-  {tc.get('optim', {}).get('lr')} and cosine decay, {float(net.metadata.get('train_seconds', 'nan')) / 60:.0f} min of
-  one CPU core (float32 + channels_last; this CPU has no native bfloat16), the other core busy with development.
+  {tc.get('optim', {}).get('lr')} and cosine decay, {float(net.metadata.get('train_seconds', 'nan')) / 60:.0f} min on
+  this machine's 2 CPU cores (float32 + channels_last; this CPU has no native bfloat16).
 * **Test (LSP-extended val, {w['n_persons']} persons, flip test on, PCK@0.2 torso, LSP protocol)**:
   whole images as `predict` runs them (`structnet eval pose2d --window auto`): **{100 * w['mean']:.1f} %**
   (AUC 0-0.2 {100 * w['auc']:.1f} %); annotated person windows (`--window annotation`): {100 * ev['mean']:.1f} %.

@@ -106,3 +106,17 @@ def test_tiny_encoder_training_beats_the_untrained_model(tmp_path):
     assert isinstance(m.network, EncoderPoseNet)
     after = evaluate_pose2d(m, val)
     assert after["mean"] > before["mean"] + 0.1, (before["mean"], after["mean"])
+
+
+def test_heatmap_outputs_start_near_zero():
+    torch.manual_seed(0)
+    net = tiny().eval()
+    convs = net._output_convs()
+    assert len(convs) == 2 + 2  # head + 1 MSS head, MSR head + 1 MSR MSS head
+    assert all(float(c.weight.detach().std()) < 0.002 and float(c.bias.detach().abs().max()) == 0.0 for c in convs)
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, 64, 64))
+    assert float(out["final"].abs().max()) < 0.05
+    torch.manual_seed(0)
+    default = tiny(head_std=0.0)
+    assert float(default.heads.head[-1].weight.detach().std()) > 0.01 and default.config()["head_std"] == 0.0

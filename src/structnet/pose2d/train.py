@@ -234,7 +234,7 @@ def build_model(cfg: Pose2DConfig) -> PoseNet:
     return build_pose_model(lay.num_joints, stacks=m.stacks, features=m.features, depth=m.depth, mss=m.mss,
                             msr=m.msr, msr_input=m.msr_input, msr_features=m.msr_features, msr_depth=m.msr_depth,
                             msr_multiscale=m.msr_multiscale, arch=m.arch, backbone=m.backbone,
-                            pretrained=m.pretrained)
+                            pretrained=m.pretrained, head_std=m.head_std)
 
 
 def load_init_weights(net: PoseNet, path: Union[str, Path]) -> Dict[str, object]:
