@@ -39,8 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import create_backbone
-from ..nn.modules import freeze, unfreeze
-from .model import FREEZE_PARTS, MSR_INPUTS, MSRNet, _check_int, _mss_head
+from .model import MSR_INPUTS, MSRNet, PosePartsMixin, _check_int, _mss_head
 
 __all__ = ["EncoderPoseNet", "ENCODER_BACKBONES"]
 
@@ -87,9 +86,12 @@ class _Heads(nn.Module):
         return maps
 
 
-class EncoderPoseNet(nn.Module):
+class EncoderPoseNet(PosePartsMixin, nn.Module):
     """MSS / MSR heads on a pretrained encoder + upsampling decoder (module docstring). Build it with
-    :func:`structnet.pose2d.model.build_pose_model` (``arch="encoder"``)."""
+    :func:`structnet.pose2d.model.build_pose_model` (``arch="encoder"``). Parts: ``stem`` = the encoder, ``stacks`` =
+    decoder and heads."""
+
+    PARTS = {"stem": ["backbone"], "stacks": ["decoder", "heads"]}
 
     def __init__(self, num_joints: int, backbone: str = "efficientnet_lite0", pretrained: bool = False,
                  features: int = 128, depth: int = 4, mss: bool = True, msr: bool = True,
@@ -155,58 +157,14 @@ class EncoderPoseNet(nn.Module):
         h = int(height) // 4
         return tuple(h >> k for k in range(self.depth if self.mss else 1))
 
-    # ------------------------------------------------------------------ freezing
-    def _part_names(self, part: str) -> List[str]:
-        if part not in FREEZE_PARTS:
-            raise ValueError(f"unknown part {part!r}; valid: {', '.join(FREEZE_PARTS)}")
-        if part == "msr" and self.msr is None:
-            raise ValueError("part 'msr': this model was built with msr=False")
-        table = {"stem": ["backbone"], "stacks": ["decoder", "heads"], "mss": ["backbone", "decoder", "heads"],
-                 "msr": ["msr"], "all": ["backbone", "decoder", "heads"] + (["msr"] if self.msr is not None else [])}
-        return table[part]
-
-    def freeze(self, part: str) -> "EncoderPoseNet":
-        """Stop ``part`` learning (parameters and BatchNorm statistics fixed): ``stem`` (the encoder), ``stacks``
-        (decoder and heads), ``mss`` (both), ``msr``, ``all``."""
-        for name in self._part_names(part):
-            freeze(getattr(self, name))
-            self._frozen.add(name)
-        return self
-
-    def unfreeze(self, part: str) -> "EncoderPoseNet":
-        for name in self._part_names(part):
-            unfreeze(getattr(self, name))
-            self._frozen.discard(name)
-        return self
-
-    @property
-    def frozen(self) -> Tuple[str, ...]:
-        return tuple(sorted(self._frozen))
-
     # ------------------------------------------------------------------ forward
     def forward(self, images: torch.Tensor) -> Dict[str, object]:
-        if images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f"images: expected shape (B, 3, H, W), got {tuple(images.shape)}")
-        h, w = images.shape[-2:]
-        m = self.size_multiple
-        if h % m or w % m or h == 0 or w == 0:
-            raise ValueError(f"images: height and width must be positive multiples of {m}, got {h}x{w}")
-        no_grad = {"backbone", "decoder", "heads"} <= self._frozen
-        with torch.no_grad() if no_grad else contextlib.nullcontext():
+        self._check_images(images)
+        with torch.no_grad() if self._mss_frozen() else contextlib.nullcontext():
             feats = self.backbone((images - self.mean) / self.std)
             levels = self.decoder([feats[t] for t in self.taps])
             maps = self.heads(levels)
-        stacks = [{int(t.shape[-2]): t for t in maps}]
-        msr, final = None, maps[0]
-        if self.msr is not None:
-            full = final.shape[-2:]
-            inp = [final] + [F.interpolate(t, size=full, mode="bilinear", align_corners=False) for t in maps[1:]]
-            if self.msr_input != "heatmaps":
-                inp.append(levels[0])
-            msr_maps = self.msr(torch.cat(inp, 1))
-            msr = {int(t.shape[-2]): t for t in msr_maps}
-            final = msr_maps[0]
-        return {"stacks": stacks, "msr": msr, "final": final}
+        return self._outputs(maps, [{int(t.shape[-2]): t for t in maps}], levels[0])
 
     def config(self) -> Dict[str, object]:
         """The architecture as :func:`~structnet.pose2d.model.build_pose_model` keyword arguments (JSON-safe)."""

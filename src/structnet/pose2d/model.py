@@ -106,7 +106,7 @@ from ..backbones.hourglass import (Hourglass, HourglassBackbone, HourglassStack,
                                    run_hourglass)
 
 __all__ = ["Residual", "Hourglass", "PoseStack", "MSRNet", "PoseNet", "build_pose_model", "MSR_INPUTS",
-           "FREEZE_PARTS", "ARCHS"]
+           "FREEZE_PARTS", "ARCHS", "PosePartsMixin"]
 
 #: What MSR-net reads besides the last stack's multi-scale heatmaps (see the module docstring).
 MSR_INPUTS = ("heatmaps+stem", "heatmaps", "heatmaps+features")
@@ -180,7 +180,75 @@ def _check_int(name: str, v, low: int) -> int:
     return int(v)
 
 
-class PoseNet(nn.Module):
+class PosePartsMixin:
+    """What both pose networks share: freezing by part name, the input check and the MSR-net pass. A subclass sets
+    ``PARTS`` = ``{"stem": [...], "stacks": [...]}`` (its top-level attribute names), ``msr`` (an MSRNet or None),
+    ``msr_input``, ``size_multiple`` and ``_frozen`` (a set)."""
+
+    PARTS: Dict[str, List[str]] = {}
+
+    def _part_names(self, part: str) -> List[str]:
+        """Top-level attribute names that make up ``part`` (validated)."""
+        if part not in FREEZE_PARTS:
+            raise ValueError(f"unknown part {part!r}; valid: {', '.join(FREEZE_PARTS)}")
+        if part == "msr" and self.msr is None:
+            raise ValueError("part 'msr': this model was built with msr=False")
+        mss = self.PARTS["stem"] + self.PARTS["stacks"]
+        table = {"stem": self.PARTS["stem"], "stacks": self.PARTS["stacks"], "mss": mss, "msr": ["msr"],
+                 "all": mss + (["msr"] if self.msr is not None else [])}
+        return list(table[part])
+
+    def _set_trainable(self, part: str, flag: bool):
+        names = self._part_names(part)
+        for name in names:
+            (unfreeze if flag else freeze)(getattr(self, name))
+        self._frozen = (self._frozen - set(names)) if flag else (self._frozen | set(names))
+        return self
+
+    def freeze(self, part: str):
+        """Stop ``part`` learning: ``requires_grad=False`` on its parameters and its BatchNorm layers kept in
+        eval mode (running statistics fixed) even under ``train()``. Parts: ``stem``, ``stacks``, ``mss``
+        (stem + stacks: the paper's stage 2 fixes the MSS-net), ``msr``, ``all``. When the stem and all stacks
+        are frozen they run under ``torch.no_grad()`` (stage 2 backpropagates through MSR-net only)."""
+        return self._set_trainable(part, False)
+
+    def unfreeze(self, part: str):
+        """Undo :meth:`freeze` for ``part`` (``"all"`` unfreezes everything)."""
+        return self._set_trainable(part, True)
+
+    @property
+    def frozen(self) -> Tuple[str, ...]:
+        """Frozen top-level parts, sorted (e.g. ``("stacks", "stem")`` after ``freeze("mss")``)."""
+        return tuple(sorted(self._frozen))
+
+    def _mss_frozen(self) -> bool:
+        return set(self._part_names("mss")) <= self._frozen
+
+    def _check_images(self, images: torch.Tensor) -> None:
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"images: expected shape (B, 3, H, W), got {tuple(images.shape)}")
+        h, w = images.shape[-2:]
+        m = self.size_multiple
+        if h % m or w % m or h == 0 or w == 0:
+            raise ValueError(f"images: height and width must be positive multiples of {m}, got {h}x{w}")
+
+    def _outputs(self, maps: List[torch.Tensor], stacks: List[Dict[int, torch.Tensor]],
+                 extra: Optional[torch.Tensor]) -> Dict[str, object]:
+        """The output dict: ``maps`` are the last stack's heatmaps finest first; the MSR-net (if any) reads them
+        brought to the finest resolution plus ``extra`` features (``msr_input`` other than ``"heatmaps"``)."""
+        msr, final = None, maps[0]
+        if self.msr is not None:
+            full = final.shape[-2:]
+            inp = [final] + [F.interpolate(t, size=full, mode="bilinear", align_corners=False) for t in maps[1:]]
+            if self.msr_input != "heatmaps":
+                inp.append(extra)
+            msr_maps = self.msr(torch.cat(inp, 1))
+            msr = {int(t.shape[-2]): t for t in msr_maps}
+            final = msr_maps[0]
+        return {"stacks": stacks, "msr": msr, "final": final}
+
+
+class PoseNet(PosePartsMixin, nn.Module):
     """Stacked hourglass with optional MSS-net heads and MSR-net (see the module docstring for the layout,
     the output structure and the geometry). Build it with :func:`build_pose_model`."""
 
@@ -219,6 +287,8 @@ class PoseNet(nn.Module):
             self.msr = MSRNet(n_scales * n + extra, self.msr_features, n, self.msr_depth, self.msr_multiscale)
         self._frozen: set = set()
 
+    PARTS = {"stem": ["stem"], "stacks": ["stacks"]}
+
     # ------------------------------------------------------------------ geometry
     @property
     def size_multiple(self) -> int:
@@ -230,49 +300,10 @@ class PoseNet(nn.Module):
         h = int(height) // 4
         return tuple(h >> k for k in range(self.depth if self.mss else 1))
 
-    # ------------------------------------------------------------------ freezing (training stage 2)
-    def _part_names(self, part: str) -> List[str]:
-        """Top-level attribute names that make up ``part`` (validated)."""
-        if part not in FREEZE_PARTS:
-            raise ValueError(f"unknown part {part!r}; valid: {', '.join(FREEZE_PARTS)}")
-        if part == "msr" and self.msr is None:
-            raise ValueError("part 'msr': this model was built with msr=False")
-        table = {"stem": ["stem"], "stacks": ["stacks"], "mss": ["stem", "stacks"], "msr": ["msr"],
-                 "all": ["stem", "stacks"] + (["msr"] if self.msr is not None else [])}
-        return table[part]
-
-    def _set_trainable(self, part: str, flag: bool) -> "PoseNet":
-        names = self._part_names(part)
-        for name in names:
-            (unfreeze if flag else freeze)(getattr(self, name))
-        self._frozen = (self._frozen - set(names)) if flag else (self._frozen | set(names))
-        return self
-
-    def freeze(self, part: str) -> "PoseNet":
-        """Stop ``part`` learning: ``requires_grad=False`` on its parameters and its BatchNorm layers kept in
-        eval mode (running statistics fixed) even under ``train()``. Parts: ``stem``, ``stacks``, ``mss``
-        (stem + stacks: the paper's stage 2 fixes the MSS-net), ``msr``, ``all``. When the stem and all stacks
-        are frozen they run under ``torch.no_grad()`` (stage 2 backpropagates through MSR-net only)."""
-        return self._set_trainable(part, False)
-
-    def unfreeze(self, part: str) -> "PoseNet":
-        """Undo :meth:`freeze` for ``part`` (``"all"`` unfreezes everything)."""
-        return self._set_trainable(part, True)
-
-    @property
-    def frozen(self) -> Tuple[str, ...]:
-        """Frozen top-level parts, sorted (e.g. ``("stacks", "stem")`` after ``freeze("mss")``)."""
-        return tuple(sorted(self._frozen))
-
     # ------------------------------------------------------------------ forward
     def forward(self, images: torch.Tensor) -> Dict[str, object]:
-        if images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f"images: expected shape (B, 3, H, W), got {tuple(images.shape)}")
-        h, w = images.shape[-2:]
-        m = self.size_multiple
-        if h % m or w % m or h == 0 or w == 0:
-            raise ValueError(f"images: height and width must be positive multiples of {m}, got {h}x{w}")
-        no_grad = {"stem", "stacks"} <= self._frozen
+        self._check_images(images)
+        no_grad = self._mss_frozen()
         stack_maps: List[List[torch.Tensor]] = []
 
         def heads(i: int, levels: List[torch.Tensor], feat: torch.Tensor) -> Optional[torch.Tensor]:
@@ -283,22 +314,9 @@ class PoseNet(nn.Module):
 
         with torch.no_grad() if no_grad else contextlib.nullcontext():
             _, stem, outs = run_hourglass(self.stem, self.stacks, images, inject=heads)
-        feat = outs[-1][1]
         stacks = [{int(t.shape[-2]): t for t in maps} for maps in stack_maps]
-        msr = None
-        final = stack_maps[-1][0]
-        if self.msr is not None:
-            full = final.shape[-2:]
-            inp = [final] + [F.interpolate(t, size=full, mode="bilinear", align_corners=False)
-                             for t in stack_maps[-1][1:]]
-            if self.msr_input == "heatmaps+stem":
-                inp.append(stem)
-            elif self.msr_input == "heatmaps+features":
-                inp.append(feat)
-            msr_maps = self.msr(torch.cat(inp, 1))
-            msr = {int(t.shape[-2]): t for t in msr_maps}
-            final = msr_maps[0]
-        return {"stacks": stacks, "msr": msr, "final": final}
+        extra = stem if self.msr_input == "heatmaps+stem" else outs[-1][1]
+        return self._outputs(stack_maps[-1], stacks, extra)
 
     def config(self) -> Dict[str, object]:
         """The architecture as :func:`build_pose_model` keyword arguments (JSON-safe)."""
