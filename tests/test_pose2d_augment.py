@@ -297,3 +297,48 @@ def test_bad_inputs_raise_one_line_value_errors():
         with pytest.raises(ValueError) as ei:
             fn()
         assert "\n" not in str(ei.value) and str(ei.value)
+
+
+# ------------------------------------------------------------------------------ whole-image training windows
+def _transform_sample():
+    rng = np.random.default_rng(5)
+    kp = np.column_stack([rng.uniform(120, 180, 14), rng.uniform(30, 90, 14), np.ones(14)])
+    return {"name": "x", "image": rng.integers(0, 255, (100, 300, 3), dtype=np.uint8), "keypoints": kp[:, :2],
+            "annotated": kp[:, 2] > 0, "center": np.array([150.0, 60.0]), "scale": 0.4}
+
+
+@pytest.mark.parametrize("prob", [0.0, 1.0])
+def test_whole_image_prob_picks_the_window_of_predict_without_a_box(prob):
+    from structnet.pose2d.codec import HeatmapCodec
+    from structnet.pose2d.inference import WHOLE_IMAGE_PADDING
+    from structnet.pose2d.train import PoseTrainTransform
+
+    codec = HeatmapCodec(input_size=(64, 64), heatmap_size=(16, 16), sigma=1.0, scales=(1,))
+    tf = PoseTrainTransform("lsp14", codec, rotation_prob=0.0, scale_range=(1.0, 1.0), flip_prob=0.0,
+                            whole_image_prob=prob)
+    s = _transform_sample()
+    got = tf(s, np.random.default_rng(0))["keypoints"]
+    if prob:  # the 300-px-wide image fills the 64-px crop: x scales by 64 / 300, centred vertically
+        c, sc = A.center_scale_from_box((-0.5, -0.5, 299.5, 99.5), padding=WHOLE_IMAGE_PADDING)
+        assert sc * A.PIXEL_STD == pytest.approx(300.0)
+    else:
+        c, sc = s["center"], s["scale"]
+    want = A.person_crop(s["image"], s["keypoints"], s["annotated"], c, sc, out_size=64).keypoints
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    span = np.ptp(got[:, 0]) / np.ptp(s["keypoints"][:, 0])
+    assert span == pytest.approx(64 / 300 if prob else 64 / 80, rel=1e-3)
+
+
+def test_whole_image_prob_zero_draws_nothing_more_and_bad_values_are_refused():
+    from structnet.pose2d.codec import HeatmapCodec
+    from structnet.pose2d.train import PoseTrainTransform
+
+    codec = HeatmapCodec(input_size=(64, 64), heatmap_size=(16, 16), sigma=1.0, scales=(1,))
+    s = _transform_sample()
+    a = PoseTrainTransform("lsp14", codec)(s, np.random.default_rng(3))["keypoints"]
+    ref = A.random_person_crop(s["image"], s["keypoints"], s["annotated"], s["center"], s["scale"],
+                               np.random.default_rng(3), get_layout("lsp14"), out_size=64).keypoints
+    np.testing.assert_allclose(a, ref, atol=1e-5)  # the paper's stream, as before the option existed
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="whole_image_prob"):
+            PoseTrainTransform("lsp14", codec, whole_image_prob=bad)

@@ -69,6 +69,27 @@ def test_tied_weights_are_stored_once_and_load(tmp_path):
     assert torch.equal(dst.b.weight, src.a.weight) and dst.a.weight is dst.b.weight
 
 
+def test_half_storage_keeps_norm_statistics_and_loads_back_as_float32(tmp_path):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 64, 3), nn.BatchNorm2d(64), nn.Conv2d(64, 64, 3), nn.Linear(5, 7))
+    net[1].running_var.fill_(1e-6)  # a variance float16 would round to 0 / a subnormal
+    full = save_weights(net, tmp_path / "full.safetensors")
+    half = save_weights(net, tmp_path / "half.safetensors", half=True)
+    assert all(p.dtype == torch.float32 for p in net.parameters())  # the model itself is untouched
+    sd = load_state_dict(half)
+    kernels = {"0.weight", "2.weight", "3.weight"}
+    assert {k for k, v in sd.items() if v.dtype == torch.float16} == kernels
+    assert torch.equal(sd["1.running_var"], net[1].running_var) and sd["0.bias"].dtype == torch.float32
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    other = copy.deepcopy(net)
+    for p in other.parameters():
+        p.data.zero_()
+    load_weights(other, half)
+    w, w0 = other[2].weight, net[2].weight
+    assert w.dtype == torch.float32 and torch.equal(w, w0.half().float()) and not torch.equal(w, w0)
+    assert (w - w0).abs().max() <= 1e-3 * w0.abs().max()
+
+
 # ----------------------------------------------------------------------------------------------- mismatches
 def test_mismatch_messages_name_counts_and_keys(tmp_path):
     path = save_weights(make_net(3), tmp_path / "model.safetensors", {"structnet_task": "toy"})

@@ -32,7 +32,7 @@ from ..data.io import atomic_write
 from ..errors import UserError
 from .modules import unwrap
 
-__all__ = ["save_weights", "read_metadata", "read_tensor_shapes", "load_state_dict", "load_weights",
+__all__ = ["save_weights", "half_kernels", "read_metadata", "read_tensor_shapes", "load_state_dict", "load_weights",
            "state_dict_mismatch"]
 
 PathLike = Union[str, os.PathLike]
@@ -47,18 +47,36 @@ def _shown(keys: List[str], n: int = 5) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- writing
-def save_weights(model: nn.Module, path: PathLike, metadata: Optional[Mapping[str, object]] = None) -> Path:
+def half_kernels(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose floating-point parameters of 2 or more dimensions (convolution kernels, linear
+    weights) are float16; biases, norm parameters and buffers (BatchNorm running statistics, whose small variances
+    would lose precision) stay as they are. Tied weights stay tied. For bundling: it halves a CNN's file, and
+    :func:`load_weights` casts every tensor back to the model's dtype on load."""
+    import copy
+
+    out = copy.deepcopy(unwrap(model))
+    with torch.no_grad():
+        for p in out.parameters():
+            if p.is_floating_point() and p.dim() >= 2:
+                p.data = p.data.to(torch.float16)
+    return out
+
+
+def save_weights(model: nn.Module, path: PathLike, metadata: Optional[Mapping[str, object]] = None,
+                 half: bool = False) -> Path:
     """Writes ``model``'s state (parameters + buffers; a DDP/DataParallel wrapper is unwrapped) as safetensors,
     atomically, and returns the path. Metadata values that are not strings are stored as JSON strings (config
     dicts, metric values): :func:`read_metadata` with ``decode=True`` parses them back. Tied weights are stored
-    once (any of their names loads them)."""
+    once (any of their names loads them). ``half``: store the kernels as float16 (:func:`half_kernels`; the model
+    itself is not changed)."""
     from safetensors.torch import save_model
 
     meta = {str(k): (v if isinstance(v, str) else json.dumps(v)) for k, v in (metadata or {}).items()}
     path = Path(path)
+    net = half_kernels(model) if half else unwrap(model)
     with tempfile.TemporaryDirectory() as tmp:  # save_model writes a path; then one atomic write onto ``path``
         tmp_file = Path(tmp) / "weights.safetensors"
-        save_model(unwrap(model), str(tmp_file), metadata=meta)  # drops duplicate names of tied weights
+        save_model(net, str(tmp_file), metadata=meta)  # drops duplicate names of tied weights
         data = tmp_file.read_bytes()
     return atomic_write(path, lambda f: f.write(data))
 

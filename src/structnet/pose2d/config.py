@@ -73,6 +73,9 @@ class Pose2DDataConfig:
     scale_range: Tuple[float, float] = (0.75, 1.25)  # crop window scale factor (paper)
     flip_prob: float = 0.5  # horizontal flip with left/right swap (hourglass code)
     distribution: Literal["uniform", "normal"] = "uniform"  # how angle and scale are drawn (augment.py)
+    # probability that a training crop shows the whole image (the window of `predict --window image`, letterboxed
+    # square) instead of the person box, before the same rotation / scale / flip; 0 = person windows only (paper)
+    whole_image_prob: float = 0.0
     keypoint_masking: bool = False  # stage 3 of the paper turns it on
     masking: KeypointMaskingConfig = field(default_factory=KeypointMaskingConfig)
     max_samples: Optional[int] = None  # use only the first N persons (quick runs)

@@ -72,11 +72,12 @@ def pose_model_metadata(net, layout, codec: Optional[HeatmapCodec] = None) -> Di
 
 
 def save_pose_model(net, path, layout, extra_meta: Optional[Mapping[str, object]] = None,
-                    codec: Optional[HeatmapCodec] = None) -> Path:
+                    codec: Optional[HeatmapCodec] = None, half: bool = False) -> Path:
     """Write ``net`` (a :class:`~structnet.pose2d.model.PoseNet`) as safetensors with the metadata of the module
     docstring. layout: a name or :class:`KeypointLayout` (its joint count must match the model); codec: the
     training codec (default ``HeatmapCodec()``); extra_meta: more metadata (strings, or values stored as JSON),
-    e.g. the training config and metrics; the reserved keys (:data:`RESERVED_META`) are refused."""
+    e.g. the training config and metrics; the reserved keys (:data:`RESERVED_META`) are refused. ``half``: kernels
+    stored as float16 (:func:`~structnet.nn.weights.half_kernels`; loading casts them back)."""
     from ..nn.modules import unwrap
     from ..nn.weights import save_weights
 
@@ -85,7 +86,7 @@ def save_pose_model(net, path, layout, extra_meta: Optional[Mapping[str, object]
     if clash:
         raise ValueError(f"extra_meta must not set reserved key(s) {', '.join(clash)}")
     meta = {**{str(k): v for k, v in extra.items()}, **pose_model_metadata(net, layout, codec)}
-    return save_weights(unwrap(net), path, meta)
+    return save_weights(unwrap(net), path, meta, half=half)
 
 
 def _codec_from_meta(meta: Dict[str, Any], path) -> HeatmapCodec:

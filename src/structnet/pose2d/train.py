@@ -66,8 +66,9 @@ import torch
 from ..data.io import image_to_tensor
 from ..errors import UserError
 from ..engine.logging import HookBase, get_logger
-from .augment import keypoint_masking, person_crop, random_person_crop
+from .augment import center_scale_from_box, keypoint_masking, person_crop, random_person_crop
 from .codec import HeatmapCodec
+from .inference import WHOLE_IMAGE_PADDING
 from .config import DATASET_LAYOUTS, DATASETS, KeypointMaskingConfig, PlateauConfig, Pose2DConfig, Pose2DDataConfig
 from .datasets import PoseDataset, PoseRecord
 from .layouts import KeypointLayout, get_layout
@@ -136,13 +137,25 @@ class PoseTrainTransform:
     def __init__(self, layout: Union[str, KeypointLayout], codec: HeatmapCodec, augment: bool = True,
                  rotation: float = 30.0, rotation_prob: float = 0.4, scale_range: Tuple[float, float] = (0.75, 1.25),
                  flip_prob: float = 0.5, distribution: str = "uniform",
-                 masking: Optional[KeypointMaskingConfig] = None):
+                 masking: Optional[KeypointMaskingConfig] = None, whole_image_prob: float = 0.0):
         self.layout = get_layout(layout)
         self.codec = codec
         self.augment = bool(augment)
         self.rotation, self.rotation_prob = float(rotation), float(rotation_prob)
         self.scale_range, self.flip_prob, self.distribution = tuple(scale_range), float(flip_prob), distribution
         self.masking = masking
+        self.whole_image_prob = float(whole_image_prob)
+        if not 0.0 <= self.whole_image_prob <= 1.0:
+            raise ValueError(f"data.whole_image_prob must be a probability in [0, 1], got {whole_image_prob!r}")
+
+    def _window(self, image: np.ndarray, sample: Dict[str, Any], rng: np.random.Generator):
+        """The person window (``center``, ``scale``) of the record, or with probability ``whole_image_prob`` the
+        whole-image window that inference uses without a box (no random number is drawn when it is 0, so
+        person-window-only streams stay as they were)."""
+        if self.whole_image_prob > 0.0 and rng.random() < self.whole_image_prob:
+            h, w = image.shape[:2]
+            return center_scale_from_box((-0.5, -0.5, w - 0.5, h - 0.5), padding=WHOLE_IMAGE_PADDING)
+        return sample["center"], float(sample["scale"])
 
     def __call__(self, sample: Dict[str, Any], rng: np.random.Generator) -> Dict[str, Any]:
         image = sample.get("image")
@@ -150,8 +163,9 @@ class PoseTrainTransform:
             raise ValueError(f"pose sample {sample.get('name')!r} has no image (annotation-only source)")
         kp, vis = sample["keypoints"], sample["annotated"]
         size = self.codec.input_size
+        center, scale = self._window(image, sample, rng) if self.augment else (sample["center"], sample["scale"])
         if self.augment:
-            crop = random_person_crop(image, kp, vis, sample["center"], float(sample["scale"]), rng, self.layout,
+            crop = random_person_crop(image, kp, vis, center, float(scale), rng, self.layout,
                                       out_size=size, rotation_max=self.rotation, rotation_prob=self.rotation_prob,
                                       scale_range=self.scale_range, flip_prob=self.flip_prob,
                                       distribution=self.distribution)
@@ -183,7 +197,8 @@ def build_train_dataset(cfg: Pose2DDataConfig, codec: HeatmapCodec) -> PoseDatas
     tf = PoseTrainTransform(layout, codec, augment=cfg.augment, rotation=cfg.rotation,
                             rotation_prob=cfg.rotation_prob, scale_range=tuple(cfg.scale_range),
                             flip_prob=cfg.flip_prob, distribution=cfg.distribution,
-                            masking=cfg.masking if cfg.keypoint_masking else None)
+                            masking=cfg.masking if cfg.keypoint_masking else None,
+                            whole_image_prob=cfg.whole_image_prob)
     if cfg.dataset == "synthetic":
         n = cfg.synthetic_n if cfg.max_samples is None else min(cfg.synthetic_n, cfg.max_samples)
         return _synthetic(n, cfg.synthetic_size, cfg.synthetic_seed, tf, cfg.box_padding)
