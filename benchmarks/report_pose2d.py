@@ -2,7 +2,8 @@
 
     python benchmarks/report_pose2d.py            # prints the tables; paste them into README.md
 
-Reads benchmarks/results/pose2d_ladder_<rung>.json ('structnet eval pose2d --json' of each ladder rung),
+Reads benchmarks/results/pose2d_enc_ladder_<rung>_s<seed>{,_auto}.json (train_pose2d_encoder_ladder.sh: the
+ladder on the pretrained encoder, several seeds per rung), benchmarks/results/pose2d_ladder_<rung>.json ('structnet eval pose2d --json' of each ladder rung),
 benchmarks/logs/train_pose2d_<rung>.log (the wall time printed by /usr/bin/time -v), pose2d_efficiency.json
 (bench_pose2d_efficiency.py) and pose2d_speed.json (bench_pose2d_speed.py). Missing files are skipped.
 """
@@ -54,6 +55,38 @@ def ladder_table() -> str:
     return "\n".join(rows)
 
 
+ENC_RUNGS = {"1_plain": ("encoder + one full-resolution head", 87.1), "2_mss": ("+ MSS", 87.6),
+             "3_msr": ("+ MSR", 88.1), "4_struct": ("+ structure-aware loss", 88.3),
+             "5_masking": ("+ keypoint masking", 88.4)}
+
+
+def _mean_spread(values):
+    """'mean +- half range (n)' in percent, '-' when there is none."""
+    if not values:
+        return "-"
+    m = 100 * sum(values) / len(values)
+    half = 50 * (max(values) - min(values))
+    return f"{m:.1f} +- {half:.1f} (n={len(values)})"
+
+
+def encoder_ladder_table() -> str:
+    rows = ["| rung (EfficientNet-Lite0 encoder) | PCK@0.2 annotated windows | PCK@0.2 whole images (auto) | "
+            "seeds | paper PCKh@0.5 (MPII val) |", "|---|---|---|---|---|"]
+    found = False
+    for rung, (label, paper) in ENC_RUNGS.items():
+        ann, auto, seeds = [], [], []
+        for f in sorted(RESULTS.glob(f"pose2d_enc_ladder_{rung}_s*.json")):
+            m = re.fullmatch(rf"pose2d_enc_ladder_{rung}_s(\d+)(_auto)?\.json", f.name)
+            if not m:
+                continue
+            (auto if m.group(2) else ann).append(_load(f)["mean"])
+            seeds.append(int(m.group(1)))
+        found |= bool(ann or auto)
+        rows.append(f"| {label} | {_mean_spread(ann)} | {_mean_spread(auto)} | "
+                    f"{', '.join(str(s) for s in sorted(set(seeds))) or '-'} | {paper} |")
+    return "\n".join(rows) if found else ""
+
+
 def efficiency_table() -> str:
     r = _load(RESULTS / "pose2d_efficiency.json")
     if r is None:
@@ -79,7 +112,7 @@ def speed_table() -> str:
 
 
 def main() -> None:
-    for title, table in (("ladder", ladder_table()), ("efficiency", efficiency_table()), ("speed", speed_table())):
+    for title, table in (("ladder", ladder_table()), ("encoder ladder", encoder_ladder_table()), ("efficiency", efficiency_table()), ("speed", speed_table())):
         print(f"<!-- {title} -->\n{table}\n")
 
 
