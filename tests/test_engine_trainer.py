@@ -439,3 +439,15 @@ def test_csv_log_is_rewritten_atomically_and_a_damaged_log_is_no_error(tmp_path,
     with pytest.warns(UserWarning, match="starting a new header"):  # resumes at 7; the damaged rows are dropped
         tr = _run(tmp_path, max_iters=9, log_every=3, sched=sched)
     assert tr.start_step == 7 and "9," in (tmp_path / "log.csv").read_text()
+
+
+def test_time_limit_stops_with_a_checkpoint_and_a_rerun_continues(tmp_path):
+    tr = _run(tmp_path, time_limit=1e-9, checkpoint_every=0)  # past the limit after the first step
+    assert tr.stopped_early and not tr.completed and tr.step == 1
+    assert load_latest_checkpoint(tmp_path)[1]["step"] == 1
+    tr2 = _run(tmp_path, time_limit=1e-9, checkpoint_every=0)  # each invocation gets its own budget
+    assert tr2.start_step == 1 and tr2.step == 2 and tr2.stopped_early
+    tr3 = _run(tmp_path, time_limit=3600.0)
+    assert tr3.step == 12 and tr3.completed and not tr3.stopped_early
+    with pytest.raises(ValueError, match="train.time_limit"):
+        _run(tmp_path / "bad", time_limit=-1.0)

@@ -110,6 +110,9 @@ class TrainConfig:
     grad_clip: Optional[float] = None  # max global gradient L2 norm; None/0 = off
     iter_size: int = 1  # micro-batches accumulated per optimizer step (Caffe's iter_size)
     progress_bar: bool = True
+    # wall-clock seconds for this invocation (None: no limit): at the first step past it training stops early with
+    # a checkpoint (re-running continues) and the weights of that step (a fixed-budget run, e.g. 8 GPU minutes)
+    time_limit: Optional[float] = None
     tensorboard: bool = True  # out_dir/tb event files, if the tensorboard package imports
     find_unused_parameters: bool = False  # DDP: for models whose loss does not reach every parameter
 

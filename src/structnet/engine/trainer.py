@@ -333,11 +333,22 @@ class Trainer:
                             collate_fn=self.collate_fn, pin_memory=self.device.type == "cuda",
                             generator=torch.Generator())  # own generator: the global RNG stays untouched
         self.model.train()
-        self.completed = False
+        self.completed, self.stopped_early = False, False
+        limit = self.cfg.time_limit
+        if limit is not None and not limit > 0:
+            raise ValueError(f"train.time_limit must be a positive number of seconds or null, got {limit!r}")
+        started = time.perf_counter()
         self._call("before_train")
         try:
             batches = iter(loader)
             while self.step < self.max_iters:
+                if limit is not None and self._past_limit(time.perf_counter() - started > limit):
+                    self.stopped_early = True
+                    self.log.info(f"train.time_limit of {limit:g} s reached: stopping at step {self.step} of "
+                                  f"{self.max_iters} (checkpoint kept; run again to continue)")
+                    if self.last_saved_step != self.step:
+                        self.save_checkpoint()
+                    break
                 t0 = time.perf_counter()
                 losses = self.run_step(batches)
                 self.elapsed += time.perf_counter() - t0
@@ -345,10 +356,19 @@ class Trainer:
                                                  or self.step == self.max_iters):
                     self.evaluate()
                 self._call("after_step", self.step, losses)
-            self.completed = True
+            self.completed = not self.stopped_early
         finally:
             self._call("after_train")
         return {"step": self.step, "losses": losses, "metrics": self.metrics}
+
+    def _past_limit(self, mine: bool) -> bool:
+        """Whether to stop at the time limit now: at least one step done here and, under DDP, any rank past it
+        (every rank stops at the same step)."""
+        if self.step <= self.start_step:
+            return False
+        if du.is_distributed():
+            return any(du.all_gather_object(bool(mine)))
+        return bool(mine)
 
     def run_step(self, batches) -> Dict[str, float]:
         """One optimizer step over ``iter_size`` micro-batches; returns the mean of each term and ``total``."""

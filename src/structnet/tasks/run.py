@@ -72,6 +72,8 @@ def train(task: Task, cfg, resume: Union[bool, str] = True, previous: Optional[P
     if is_main_process() and (trainer.step > trainer.start_step or not out.is_file()):
         meta = {"train_config": config_to_dict(cfg), "train_seconds": round(time.time() - t0, 1),
                 "train_steps": trainer.step, "init": "" if init is None else str(init)}
+        if getattr(trainer, "stopped_early", False):
+            meta["stopped_early"] = f"train.time_limit at step {trainer.step} of {trainer.max_iters}"
         if trainer.metrics:
             meta["val_metrics"] = trainer.metrics
         meta.update(task.model_metadata(cfg, net))
