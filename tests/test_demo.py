@@ -20,18 +20,19 @@ def test_demo_writes_outputs(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["models"] == {"skeleton": "lmsds_efficientnet_lite0", "pose2d": "mss_msr_hourglass2_lsp"}
     names = [r["image"] for r in summary["results"]["skeleton"]]
-    assert len(names) == 5
-    for stem in ("astronaut", "chelsea", "coffee", "rocket", "horse"):
+    assert len(names) == 6
+    for stem in ("astronaut", "camera", "chelsea", "coffee", "rocket", "horse"):
         for suffix in ("_skeleton.png", "_overlay.png", "_segments.png", ".npz"):
             assert (out / "skeleton" / f"{stem}{suffix}").is_file(), stem + suffix
     # the black-on-white horse silhouette is the easiest input: the model must find a skeleton on it
     horse = next(r for r in summary["results"]["skeleton"] if r["image"].endswith("horse.png"))
     assert horse["skeleton_pixels"] > 50 and horse["segments"] >= 1
-    # pose on every photo (whole image as the person window): the JSON schema with the LSP joint names
+    # pose on the photos with a person (window as predict finds it): the JSON schema with the LSP joint names
     lsp = ["right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
            "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top"]
-    assert len(summary["results"]["pose2d"]) == 5
-    for stem in ("astronaut", "chelsea", "coffee", "rocket", "horse"):
+    assert len(summary["results"]["pose2d"]) == 2
+    assert not (out / "pose2d" / "chelsea_pose.json").exists()  # no pose on the cat
+    for stem in ("astronaut", "camera"):
         assert (out / "pose2d" / f"{stem}_overlay.png").is_file(), stem
         rec = json.loads((out / "pose2d" / f"{stem}_pose.json").read_text())
         assert set(rec) == {"image", "width", "height", "joints"}

@@ -423,3 +423,18 @@ def test_score_pose2d_equals_eval_on_the_same_predictions(tmp_path, capsys):
     assert main(["score", "pose2d", "--pred", str(tmp_path / "pred"), "--dataset", "lspet", "--root", str(root),
                  "--split", "val"]) == 1
     assert f"{val[0].stem}_pose.json: no prediction file" in capsys.readouterr().err
+
+
+def test_model_init_names_a_file_a_bundled_model_or_the_previous_stage(tmp_path):
+    from structnet.tasks.run import resolve_init
+
+    f = tmp_path / "w.safetensors"
+    f.write_bytes(b"x")
+    assert resolve_init(str(f), None) == f
+    assert resolve_init("lmsds_efficientnet_lite0", None) == hub.bundled_path("lmsds_efficientnet_lite0")
+    assert resolve_init("previous", tmp_path / "p.safetensors") == tmp_path / "p.safetensors"
+    assert resolve_init(None, None) is None and resolve_init("", None) is None
+    with pytest.raises(UserError, match=r"model.init: weights file not found: nope .*bundled model: .*lmsds"):
+        resolve_init("nope", None)
+    with pytest.raises(UserError, match="first stage"):
+        resolve_init("previous", None)

@@ -1,8 +1,9 @@
 """``structnet demo``: the bundled models on sample photos shipped with scikit-image (no download).
 
 Each bundled task model runs through the same generic prediction as ``structnet predict <task>``
-(:func:`structnet.tasks.run.predict`): skeletons (maps, thin skeleton, segments) and 2D poses (the whole photo is
-the person window: there is no person detector in the demo).
+(:func:`structnet.tasks.run.predict`) with its defaults: skeletons (maps, thin skeleton, segments) on every sample,
+2D poses on the samples with a person (:data:`POSE_SAMPLES`: the astronaut and the cameraman, both seen from the
+waist up; the person window is found as ``predict`` finds it without ``--box``).
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "horse")
+SAMPLES = ("astronaut", "camera", "chelsea", "coffee", "rocket", "horse")
+#: the samples that show a person (the pose demo runs on these only)
+POSE_SAMPLES = ("astronaut", "camera")
 
 
 def sample_images():
@@ -33,9 +36,10 @@ def run_demo(out: str = "structnet-demo", precision: str = "auto") -> int:
 
     out_dir = Path(out)
     inputs = out_dir / "inputs"
-    paths = []
+    paths = {}
     for name, img in sample_images():
-        paths.append(write_png(inputs / f"{name}.png", img))
+        paths[name] = write_png(inputs / f"{name}.png", img)
+    inputs_of = {"skeleton": list(paths.values()), "pose2d": [paths[n] for n in POSE_SAMPLES]}
     summary = {"models": {}, "results": {}}
     for task_name in ("skeleton", "pose2d"):
         task = tasks.get(task_name)
@@ -54,7 +58,7 @@ def run_demo(out: str = "structnet-demo", precision: str = "auto") -> int:
             rows.append({"image": str(path), **scalars, "summary": task.describe(result), "seconds": round(seconds, 3)})
             print(f"{task.name:9s} {path.stem:10s} {task.describe(result)}  {seconds:.2f} s")
 
-        report = run.predict(task, model, paths, out_dir / task_name, options, on_result=say)
+        report = run.predict(task, model, inputs_of[task_name], out_dir / task_name, options, on_result=say)
         for path, why in report.failures:
             print(f"{task_name}: {path}: {why}")
     write_json(out_dir / "summary.json", summary)

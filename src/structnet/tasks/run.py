@@ -29,7 +29,8 @@ PREVIOUS = "previous"
 
 # --------------------------------------------------------------------------------------------------- train
 def resolve_init(init: Optional[str], previous: Optional[Path]) -> Optional[Path]:
-    """The weights file ``model.init`` names (``previous``: the previous stage's; empty: none)."""
+    """The weights file ``model.init`` names: a path, a bundled model's name (``structnet models``: fine-tune the
+    bundled weights), ``previous`` (the previous stage's) or empty (none)."""
     if init is None or init == "":
         return None
     if init == PREVIOUS:
@@ -38,9 +39,14 @@ def resolve_init(init: Optional[str], previous: Optional[Path]) -> Optional[Path
                             "stage (chain stages with --stages a.yaml,b.yaml)")
         return Path(previous)
     p = Path(init)
-    if not p.is_file():
-        raise UserError(f"model.init: weights file not found: {p}")
-    return p
+    if p.is_file():
+        return p
+    from ..hub import _bundled
+
+    bundled = _bundled()
+    if str(init) in bundled:
+        return bundled[str(init)]
+    raise UserError(f"model.init: weights file not found: {p} (nor a bundled model: {', '.join(bundled) or 'none'})")
 
 
 def train(task: Task, cfg, resume: Union[bool, str] = True, previous: Optional[Path] = None) -> Path:
