@@ -85,7 +85,10 @@ def test_save_load_round_trip_through_the_hub(tmp_path):
     img = np.random.default_rng(0).integers(0, 256, (70, 50, 3), dtype=np.uint8)
     a = predict_pose(net, img, layout="lsp14", codec=codec, precision="float32")
     b = predict_pose(m, img, precision="float32")
-    np.testing.assert_array_equal(a["keypoints"], b["keypoints"])
+    # the hub's copy runs in channels_last: equal up to the summation order (DARK on this untrained model's flat
+    # maps turns 1e-6 differences into up to 0.01 px)
+    np.testing.assert_allclose(a["keypoints"], b["keypoints"], rtol=0, atol=0.05)
+    np.testing.assert_allclose(a["heatmaps"], b["heatmaps"], rtol=0, atol=1e-5)
 
 
 @pytest.mark.slow

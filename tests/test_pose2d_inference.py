@@ -362,8 +362,10 @@ def test_save_load_round_trip_identical_outputs(tmp_path):
     a = I.predict_batch(net, crop, flip_test=False, precision="float32")
     b = I.predict_batch(loaded, crop, flip_test=False, precision="float32")
     assert net.training                          # predict_* restore the caller's mode
-    np.testing.assert_array_equal(a["heatmaps"], b["heatmaps"])
-    np.testing.assert_array_equal(a["keypoints"], b["keypoints"])
+    # the hub loads pose models in channels_last (faster on CPU): same values up to the summation order
+    assert I._is_channels_last(loaded.network) and not I._is_channels_last(net)
+    np.testing.assert_allclose(a["heatmaps"], b["heatmaps"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(a["keypoints"], b["keypoints"], rtol=0, atol=1e-3)
     # the whole pipeline on the real network: the loaded model brings its layout for the flip test
     loaded.network.train()
     res = I.predict_pose(loaded, np.random.default_rng(2).integers(0, 256, (90, 70, 3), dtype=np.uint8),

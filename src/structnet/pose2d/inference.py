@@ -317,9 +317,18 @@ def _heatmaps_of(out) -> torch.Tensor:
     return hm
 
 
+def _is_channels_last(net: nn.Module) -> bool:
+    """Whether the first 4-D parameter (a convolution kernel) of ``net`` is in channels_last layout (the hub loads
+    pose models so); the crops are then fed in that layout too."""
+    w = next((p for p in net.parameters() if p.dim() == 4), None)
+    return w is not None and not w.is_contiguous() and w.is_contiguous(memory_format=torch.channels_last)
+
+
 def _forward(net: nn.Module, x: torch.Tensor, batch_size: int, precision: str) -> torch.Tensor:
     """``net`` on ``x`` (N, 3, H, W) in chunks, eval mode, no autograd; float32 heatmaps (N, K, h, w)."""
     device = x.device
+    if _is_channels_last(net):
+        x = x.contiguous(memory_format=torch.channels_last)
     outs = []
     with torch.no_grad(), inference_context(device, precision):
         for i in range(0, x.shape[0], batch_size):

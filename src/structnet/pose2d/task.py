@@ -141,6 +141,11 @@ class Pose2DTask(Task):
         except TypeError as e:
             raise UserError(f"{path}: model_config does not fit build_pose_model ({e})") from None
         load_weights(net, path)
+        import torch
+
+        # channels_last: the CPU convolutions run about 20 % faster in it (EfficientNet-Lite0 encoder, 192 input,
+        # batch 2 = flip test, one thread); inference feeds its crops in the same layout
+        net = net.to(memory_format=torch.channels_last)
         if isinstance(meta.get("layout_spec"), dict):
             lay = _layout_from_spec(meta["layout_spec"], path)
         elif "layout" in meta:
