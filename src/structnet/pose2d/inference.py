@@ -586,20 +586,21 @@ def load_pose_model(weights=None, model: Optional[str] = None, device=None):
 
 
 def predict_pose_auto(net, image: np.ndarray, *, min_joints: int = AUTO_MIN_JOINTS, score_threshold: float = AUTO_SCORE,
-                      **kwargs) -> Dict[str, Any]:
+                      box_padding: float = BOX_PADDING, **kwargs) -> Dict[str, Any]:
     """Pose of one person without a given box: a whole-image pass, then a pass on the person box it suggests.
 
     1. :func:`predict_pose` on the whole image (the window ``predict`` uses without ``--box``).
     2. When at least ``min_joints`` joints score ``>= score_threshold``, the bounding box of those joints (clipped
-       to the image) becomes the person box of a second :func:`predict_pose` (window side = :data:`BOX_PADDING` x
-       the longer box side, as the LSP training crops are made from the box of the annotated joints).
+       to the image) becomes the person box of a second :func:`predict_pose` (window side = ``box_padding``
+       (:data:`BOX_PADDING`) x the longer box side, as the LSP training crops are made from the box of the
+       annotated joints).
     3. The second pass is kept when its mean joint score is at least the first's; otherwise the first.
 
     The result is :func:`predict_pose`'s dict plus ``window`` (``"image"`` or ``"auto"``: which pass was kept) and
     ``first_pass`` (the whole-image keypoints and scores). One person: with several people the first pass locks
     onto one of them (or mixes them) and the second pass refines that; give ``--box`` per person for crowds.
     ``kwargs`` go to both passes (``box`` / ``center`` / ``scale`` are not allowed: they fix the window)."""
-    if any(k in kwargs for k in ("box", "center", "scale")):
+    if any(k in kwargs for k in ("box", "center", "scale", "padding")):
         raise ValueError("predict_pose_auto chooses the window itself: use predict_pose for a given box / window")
     first = predict_pose(net, image, **kwargs)
     kp, sc = np.asarray(first["keypoints"], np.float64), np.asarray(first["scores"], np.float64)
@@ -613,7 +614,7 @@ def predict_pose_auto(net, image: np.ndarray, *, min_joints: int = AUTO_MIN_JOIN
     hi = np.clip(kp[ok].max(axis=0), -0.5, [w - 0.5, h - 0.5])
     if max(hi - lo) < 2.0:  # a degenerate box: the joints collapse onto one point
         return first
-    second = predict_pose(net, image, box=(lo[0], lo[1], hi[0], hi[1]), **kwargs)
+    second = predict_pose(net, image, box=(lo[0], lo[1], hi[0], hi[1]), padding=box_padding, **kwargs)
     if float(np.nanmean(second["scores"])) < float(np.nanmean(sc)):
         return first
     second.update(window="auto", first_pass=first_pass)
