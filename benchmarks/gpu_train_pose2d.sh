@@ -7,6 +7,9 @@
 # weights. Then both are evaluated on LSPET val (annotated windows and whole images, flip test) into OUT/*.json.
 # Evaluate them on CPU too: structnet eval pose2d --weights OUT/<name>.safetensors --window auto
 # Usage (repository root, structnet installed): bash benchmarks/gpu_train_pose2d.sh [OUT] [SECONDS_PER_RUN]
+# On this project's lent machine the data must travel with the call (../shared does not, 64 MiB in all):
+#   python benchmarks/pack_lspet_for_device.py   (LSPET at <= 320 px into .device_data/, git-excluded), then run
+#   STRUCTNET_DATA=.device_data bash benchmarks/gpu_train_pose2d.sh "$OUT" 210   with carry [".device_data"].
 set -euo pipefail
 OUT=${1:-gpu_pose2d_weights}
 LIMIT=${2:-210}
