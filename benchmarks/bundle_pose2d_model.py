@@ -35,7 +35,8 @@ def main() -> None:
     whole = json.loads(Path(a.eval_whole).read_text()) if a.eval_whole else None
     net = load_pose_model(a.weights)
     meta = {k: v for k, v in net.metadata.items() if k not in RESERVED_META}
-    meta.update({"name": a.name, "test_dataset": f"{ev['dataset']['name']} {ev['dataset']['split']}",
+    ds_name = ev["dataset"].get("name") or ev["dataset"].get("dataset")  # older / newer eval JSON
+    meta.update({"name": a.name, "test_dataset": f"{ds_name} {ev['dataset']['split']}",
                  "test_metric": ev["metric"], "test_pck": f"{ev['mean']:.4f}", "test_auc": f"{ev['auc']:.4f}",
                  "command": f"structnet train pose2d --config {a.config}"})
     if whole is not None:  # the headline of `structnet models`: whole images, as a user runs predict
@@ -50,7 +51,10 @@ def main() -> None:
     tc = net.metadata.get("train_config") or {}
     tr, data = tc.get("train", {}), tc.get("data", {})
     joints = "\n".join(f"  | {j} | {'-' if v is None else f'{100 * v:.1f}'} |" for j, v in ev["per_joint"].items())
-    card = f"""# Model card: {a.name}
+    if cfg.get("arch") == "encoder":
+        card = encoder_card(a, net, ev, whole, joints)
+    else:
+        card = f"""# Model card: {a.name}
 
 * **Task**: single-person 2D pose, 14 LSP joints (`lsp14`), from a person window (a box, or the whole image).
 * **Architecture**: stacked hourglass (Newell et al.) with MSS-net heads and MSR-net (Ke et al. 2018):
@@ -69,7 +73,7 @@ def main() -> None:
   {tc.get('optim', {}).get('lr')} and cosine decay ({int(tr.get('max_iters', 0)) * int(tr.get('batch_size', 0)) / 4000:.0f}
   epochs), {float(net.metadata.get('train_seconds', 'nan')) / 60:.0f} min on 2 CPU cores shared with another
   training (one thread each), float32.
-* **Test ({ev['dataset']['name']} {ev['dataset']['split']}, {ev['n_persons']} persons, annotated person windows,
+* **Test ({ds_name} {ev['dataset']['split']}, {ev['n_persons']} persons, annotated person windows,
   flip test {'on' if ev['settings']['flip_test'] else 'off'})**: {ev['metric']} (torso, LSP protocol)
   {100 * ev['mean']:.1f} %, AUC 0-0.2 {100 * ev['auc']:.1f} %. The paper reports no LSP numbers; its full model (8 stacks,
   GPU training on MPII) reaches PCKh@0.5 88.4 % on MPII val (ablation) and 92.1 % on MPII test (FLIC PCK@0.2:
@@ -84,8 +88,6 @@ def main() -> None:
   `src/structnet/configs/pose2d/mpii_paper_stage*.yaml` or longer CPU configs for real use. It expects one roughly centred
   person per window (no detector is included). Research use (LSP-extended images come from Flickr).
 """
-    if cfg.get("arch") == "encoder":
-        card = encoder_card(a, net, ev, whole, joints)
     card_path = WEIGHTS_DIR / f"MODEL_CARD_{a.name}.md"
     card_path.write_text(card)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {card_path}")

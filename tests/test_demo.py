@@ -18,7 +18,7 @@ def test_demo_writes_outputs(tmp_path):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["models"] == {"skeleton": "lmsds_efficientnet_lite0", "pose2d": "mss_msr_hourglass2_lsp"}
+    assert summary["models"] == {"skeleton": "lmsds_efficientnet_lite0", "pose2d": "mss_msr_efficientnet_lite0_lsp"}
     names = [r["image"] for r in summary["results"]["skeleton"]]
     assert len(names) == 6
     for stem in ("astronaut", "camera", "chelsea", "coffee", "rocket", "horse"):
@@ -43,6 +43,17 @@ def test_demo_writes_outputs(tmp_path):
             side = max(rec["width"], rec["height"])
             assert abs(j["x"] - rec["width"] / 2) <= side / 2 + 1 and abs(j["y"] - rec["height"] / 2) <= side / 2 + 1
             assert isinstance(j["score"], float) and abs(j["score"]) < 10.0
+    # known answers, read off the photos by eye (512 x 512 px): the astronaut's head top in her hair, her neck
+    # above the suit's collar ring, one shoulder on each side of it; the cameraman's head top on his head
+    at = {n: {j["name"]: (j["x"], j["y"]) for j in json.loads((out / "pose2d" / f"{n}_pose.json").read_text())["joints"]}
+          for n in ("astronaut", "camera")}
+    a = at["astronaut"]
+    assert 150 <= a["head_top"][0] <= 300 and 0 <= a["head_top"][1] <= 130
+    assert 150 <= a["neck"][0] <= 290 and 120 <= a["neck"][1] <= 240
+    assert a["right_shoulder"][0] < a["neck"][0] < a["left_shoulder"][0]  # her right is on the image's left
+    assert all(130 <= a[s][1] <= 260 for s in ("right_shoulder", "left_shoulder"))
+    c = at["camera"]
+    assert 160 <= c["head_top"][0] <= 290 and 50 <= c["head_top"][1] <= 140
 
 
 def test_bundled_pose_model_loads_with_metadata():
@@ -51,7 +62,8 @@ def test_bundled_pose_model_loads_with_metadata():
     m = load_pose_model()
     assert m.task == "pose2d" and m.layout.name == "lsp14" and m.network.num_joints == 14
     cfg = m.metadata["model_config"]
-    assert cfg["stacks"] == 2 and cfg["mss"] and cfg["msr"]
+    assert cfg["arch"] == "encoder" and cfg["backbone"] == "efficientnet_lite0" and cfg["mss"] and cfg["msr"]
+    assert m.codec.input_size == (192, 192) and m.codec.heatmap_size == (48, 48)
     assert m.metadata["name"] == DEFAULT_POSE_MODEL == m.name
     assert 0.0 < float(m.metadata["test_pck"]) <= 1.0
     assert m.source.stat().st_size <= 20 * 1024 * 1024

@@ -123,3 +123,25 @@ def test_heatmap_outputs_start_near_zero():
     torch.manual_seed(0)
     default = tiny(head_std=0.0)
     assert float(default.heads.head[-1].weight.detach().std()) > 0.01 and default.config()["head_std"] == 0.0
+
+
+#: The bundled mss_msr_efficientnet_lite0_lsp (hub.load: float16 kernels cast to float32, channels_last) on
+#: torch.rand(1, 3, 192, 192, generator seeded 1234): per-joint mean of the final 48x48 heatmaps, the argmax (flat
+#: index) per joint and the sum, recorded on this project's machine when the model was bundled.
+BUNDLED_ENC_MEAN = [0.002197, -0.003355, 0.008614, 0.008336, 0.001101, 0.007222, 0.005538, 0.011, 0.007149, 0.004032,
+                    0.006433, 0.008486, 0.007454, 0.009075]
+BUNDLED_ENC_ARGMAX = [1856, 1506, 1082, 1032, 1801, 1856, 888, 931, 695, 841, 937, 888, 841, 888]
+BUNDLED_ENC_SUM = 191.87869733893422
+
+
+def test_bundled_encoder_model_gives_the_recorded_heatmaps():
+    m = hub.load("mss_msr_efficientnet_lite0_lsp")
+    assert isinstance(m.network, EncoderPoseNet) and m.source.stat().st_size <= 20 * 1024 * 1024
+    assert all(p.dtype == torch.float32 for p in m.network.parameters())
+    x = torch.rand(1, 3, 192, 192, generator=torch.Generator().manual_seed(1234))
+    with torch.no_grad():
+        final = m.network(x.contiguous(memory_format=torch.channels_last))["final"].double()
+    assert final.shape == (1, 14, 48, 48)
+    assert final[0].mean((1, 2)).tolist() == pytest.approx(BUNDLED_ENC_MEAN, abs=2e-6)
+    assert final.flatten(2).argmax(2)[0].tolist() == BUNDLED_ENC_ARGMAX
+    assert float(final.sum()) == pytest.approx(BUNDLED_ENC_SUM, rel=1e-5)

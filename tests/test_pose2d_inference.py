@@ -514,16 +514,18 @@ def test_auto_window_refines_on_the_box_of_confident_joints():
     assert res["window"] == "auto" and len(net.calls) == 2
     lo, hi = kp.min(0), kp.max(0)
     np.testing.assert_allclose(res["box"], [lo[0], lo[1], hi[0], hi[1]], atol=0.5)  # the first pass's joints
-    side = I.BOX_PADDING * max(hi - lo)
+    side = I.AUTO_BOX_PADDING * max(hi - lo)
     assert res["scale"] * 200 == pytest.approx(side, rel=0.01)
+    narrow = I.predict_pose_auto(net, img, flip_test=False, precision="float32", dark_sigma=0, box_padding=1.1)
+    assert narrow["scale"] * 200 == pytest.approx(1.1 * max(hi - lo), rel=0.01)
     np.testing.assert_allclose(res["keypoints"], kp, atol=0.2)
     np.testing.assert_allclose(res["first_pass"]["keypoints"], kp, atol=0.5)
 
 
 def test_auto_window_keeps_the_whole_image_without_enough_confident_joints():
     net = RampFake(joints(4), amp_fn=lambda pts: torch.full(pts.shape[:2], 0.1, dtype=torch.float64))
-    res = I.predict_pose_auto(net, ramp_image(), flip_test=False, precision="float32")
+    res = I.predict_pose_auto(net, ramp_image(), flip_test=False, precision="float32", score_threshold=0.2)
     assert res["window"] == "image" and len(net.calls) == 1
-    assert (res["scores"] < I.AUTO_SCORE).all()
+    assert (res["scores"] < 0.2).all()
     with pytest.raises(ValueError, match="chooses the window itself"):
         I.predict_pose_auto(net, ramp_image(), box=BOX)

@@ -245,14 +245,16 @@ def test_models_lists_the_bundled_models(capsys):
     assert main(["models", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["lmsds_efficientnet_lite0"]["task"] == "skeleton"
-    assert rows["mss_msr_hourglass2_lsp"]["task"] == "pose2d"
+    assert rows["mss_msr_hourglass2_lsp"]["task"] == rows["mss_msr_efficientnet_lite0_lsp"]["task"] == "pose2d"
     assert "ODS F 0.528" in rows["lmsds_efficientnet_lite0"]["headline"]
     assert "PCK@0.2 18.7" in rows["mss_msr_hourglass2_lsp"]["headline"]
+    assert "PCK@0.2 whole images 53.0" in rows["mss_msr_efficientnet_lite0_lsp"]["headline"]
     for r in rows.values():
         assert 0 < r["size_mb"] <= 20
     assert main(["models"]) == 0
     assert "lmsds_efficientnet_lite0" in capsys.readouterr().out
-    assert [m.name for m in hub.models("pose2d")] == ["mss_msr_hourglass2_lsp"]
+    assert [m.name for m in hub.models("pose2d")] == ["mss_msr_efficientnet_lite0_lsp", "mss_msr_hourglass2_lsp"]
+    assert hub.load(None, task="pose2d").name == "mss_msr_efficientnet_lite0_lsp"  # the default
 
 
 def test_hub_errors_are_one_line_user_errors(tmp_path):

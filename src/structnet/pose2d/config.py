@@ -56,6 +56,11 @@ class KeypointMaskingConfig:
     keep_occluded_visible: bool = True  # the occluded joint keeps its label (trained to recover it)
 
 
+#: The bundled model that ``structnet predict pose2d`` / ``hub.load(task="pose2d")`` use by default (MSS + MSR on an
+#: ImageNet-pretrained EfficientNet-Lite0; the from-scratch hourglass stays available as ``mss_msr_hourglass2_lsp``).
+DEFAULT_MODEL = "mss_msr_efficientnet_lite0_lsp"
+
+
 @dataclass
 class Pose2DDataConfig:
     dataset: Literal["lspet", "mpii", "coco", "lsp-mat", "synthetic"] = "lspet"

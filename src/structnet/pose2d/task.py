@@ -27,7 +27,7 @@ from ..errors import UserError
 from ..tasks.args import floats
 from ..tasks.base import Task
 from .codec import HeatmapCodec
-from .config import Pose2DConfig
+from .config import DEFAULT_MODEL, Pose2DConfig
 from .layouts import KeypointLayout, get_layout
 
 __all__ = ["Pose2DTask", "TASK", "pose_model_metadata", "save_pose_model", "RESERVED_META"]
@@ -102,9 +102,10 @@ def _codec_from_meta(meta: Dict[str, Any], path) -> HeatmapCodec:
 # ------------------------------------------------------------------------------------------------- task
 class Pose2DTask(Task):
     name = "pose2d"
-    summary = "2D human pose: multi-scale structure-aware stacked hourglass (MSS, MSR, keypoint masking)"
+    summary = ("2D human pose: multi-scale supervision and regression (MSS, MSR, structure-aware loss, keypoint "
+               "masking) on a pretrained encoder or a stacked hourglass")
     config_class = Pose2DConfig
-    default_model = "mss_msr_hourglass2_lsp"
+    default_model = DEFAULT_MODEL
     outputs = "<name>_pose.json and <name>_overlay.png per image"
 
     # ----------------------------------------------------------------------------------------------- model
