@@ -28,6 +28,8 @@ def main() -> None:
     ap.add_argument("--eval-whole", default=None,
                     help="JSON of 'structnet eval pose2d --window auto' (whole images, as predict): the headline")
     ap.add_argument("--card-only", action="store_true", help="rewrite the model card, keep the weights file")
+    ap.add_argument("--budget", default=None,
+                    help="the card's budget line when the weights come from several runs (the whole budget, summed)")
     ap.add_argument("--half", action="store_true",
                     help="store the convolution kernels as float16 (half the file; loading casts them back)")
     a = ap.parse_args()
@@ -113,11 +115,15 @@ def encoder_card(a, net, ev, whole, joints) -> str:
             f"{tc.get('loss', {}).get('alpha')})" if float(tc.get("loss", {}).get("alpha") or 0) > 0
             else "loss Eq. 1 (squared heatmap error summed over pixels)")
 
+    budget = a.budget or (
+        f"{steps} steps of batch {batch} ({steps * batch / 4000:.1f} epochs) with Adam lr "
+        f"{tc.get('optim', {}).get('lr')} and cosine decay, {float(net.metadata.get('train_seconds', 'nan')) / 60:.0f} "
+        "min on this machine's 2 CPU cores (float32 + channels_last; this CPU has no native bfloat16).")
     wj = "\n".join(f"  | {j} | {pct(v)} | {pct(ev['per_joint'][j])} |" for j, v in w["per_joint"].items())
     return f"""# Model card: {a.name}
 
 * **Task**: single-person 2D pose, 14 LSP joints (`lsp14`), from a photo: `structnet predict pose2d photo.jpg` runs
-  the whole image, then the box of its confident joints (`--window auto`); `--box x1,y1,x2,y2` gives the person.
+  the whole image, then the box of its joints x 1.4 (`--window auto`); `--box x1,y1,x2,y2` gives the person.
 * **Architecture**: {parts} on an ImageNet-pretrained
   {cfg['backbone']} encoder with an upsampling decoder (`model.arch: encoder`, `pose2d/encoder.py`): decoder
   width {cfg['features']}, {cfg['depth']} levels; input {net.codec.input_size[0]}x{net.codec.input_size[1]},
@@ -132,10 +138,8 @@ def encoder_card(a, net, ev, whole, joints) -> str:
   window that `predict` uses without a box (ours); {loss}; Gaussian targets of sigma {net.codec.sigma:g}
   map px (the paper: 1). All parts trained together (the paper: three stages).
 * **Command**: `structnet train pose2d --config {a.config}` (config committed, seed {tr.get('seed')}), then this
-  script; log `benchmarks/logs/train_pose2d_{a.config}.log`.
-* **Budget**: {steps} steps of batch {batch} ({steps * batch / 4000:.1f} epochs) with Adam lr
-  {tc.get('optim', {}).get('lr')} and cosine decay, {float(net.metadata.get('train_seconds', 'nan')) / 60:.0f} min on
-  this machine's 2 CPU cores (float32 + channels_last; this CPU has no native bfloat16).
+  script (`benchmarks/bundle_pose2d_model.py`).
+* **Budget**: {budget}
 * **Test (LSP-extended val, {w['n_persons']} persons, flip test on, PCK@0.2 torso, LSP protocol)**:
   whole images as `predict` runs them (`structnet eval pose2d --window auto`): **{100 * w['mean']:.1f} %**
   (AUC 0-0.2 {100 * w['auc']:.1f} %); annotated person windows (`--window annotation`): {100 * ev['mean']:.1f} %.

@@ -10,17 +10,26 @@ from structnet.pose2d.metrics import pck_torso
 from structnet.pose2d.evaluate import evaluate_pose2d
 from structnet.pose2d.train import build_eval_dataset
 
-#: PCK@0.2 and AUC of the bundled model on the first 100 LSPET val persons (flip test on, float32, DARK decoding),
-#: measured when it was bundled; the full val set (1000 persons) gives 0.187 (benchmarks/results/).
-GOLDEN_PCK, GOLDEN_AUC, GOLDEN_SCORED = 0.1566, 0.0566, 964
+#: PCK@0.2 and AUC of each bundled pose model on the first 100 LSPET val persons (flip test on, float32, DARK
+#: decoding) with the given person window, measured when it was bundled (964 joints scored). Full val set (1000
+#: persons, benchmarks/results/): the hourglass 0.187 (annotated windows); the encoder 0.604 (annotated windows),
+#: 0.550 (whole images, --window auto).
+GOLDEN = {
+    ("mss_msr_hourglass2_lsp", "annotation"): (0.1566, 0.0566),
+    ("mss_msr_efficientnet_lite0_lsp", "annotation"): (0.5799, 0.2931),
+    ("mss_msr_efficientnet_lite0_lsp", "auto"): (0.5311, 0.2669),
+}
+GOLDEN_SCORED = 964
 
 
-def test_bundled_model_golden_pck_on_lspet_val(shared_data):
+@pytest.mark.parametrize("name,window", sorted(GOLDEN), ids=lambda v: str(v))
+def test_bundled_model_golden_pck_on_lspet_val(shared_data, name, window):
+    GOLDEN_PCK, GOLDEN_AUC = GOLDEN[(name, window)]
     cfg = Pose2DConfig()
     cfg.eval.dataset, cfg.eval.root, cfg.eval.split = "lspet", str(shared_data / "lspet"), "val"
     ds = build_eval_dataset(cfg, 100)
-    net = load_pose_model()
-    r = evaluate_pose2d(net, ds, metric="pck", threshold=0.2, flip_test=True, precision="float32")
+    net = load_pose_model(model=name)
+    r = evaluate_pose2d(net, ds, metric="pck", threshold=0.2, flip_test=True, precision="float32", window=window)
     assert r["n_persons"] == 100 and r["n_scored"] == GOLDEN_SCORED
     # 0.01 = about 10 of the 964 scored joints: room for float differences across CPUs, not for a real change
     assert r["mean"] == pytest.approx(GOLDEN_PCK, abs=0.01)
