@@ -123,7 +123,7 @@ class Pose2DEvalConfig:
     refine: Literal["dark", "quarter", "none"] = "dark"  # sub-pixel decoding (codec.py)
     # person window: "annotation" = the record's centre / scale (MPII: annotated; LSP: box of the GT joints x 1.25,
     # the usual person-centric LSP protocol); "image" = the whole image, as `structnet predict` without --box
-    # "auto" = the whole image, then the box of its confident joints (inference.predict_pose_auto; predict's default)
+    # "auto" = the whole image, then the box of its joints x 1.4 (inference.predict_pose_auto; predict's default)
     window: Literal["annotation", "image", "auto"] = "annotation"
     precision: Literal["float32", "bfloat16", "auto"] = "float32"  # inference precision (nn/precision.py)
     max_images: Optional[int] = None  # evaluate the first N persons only (quick checks, in-training evaluation)

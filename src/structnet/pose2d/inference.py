@@ -154,7 +154,7 @@ DEFAULT_DRAW_THRESHOLD = 0.2
 #: Crops per forward pass.
 DEFAULT_BATCH_SIZE = 32
 #: Person windows of ``predict`` / ``eval``: the dataset's annotation, the whole image, or the whole image followed by
-#: a second pass on the box of the confident joints (:func:`predict_pose_auto`).
+#: a second pass on the box of the joints it found (:func:`predict_pose_auto`).
 WINDOWS = ("annotation", "image", "auto")
 #: :func:`predict_pose_auto`: joints needed above :data:`AUTO_SCORE` in the whole-image pass for a second pass.
 AUTO_MIN_JOINTS = 4

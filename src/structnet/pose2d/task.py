@@ -247,7 +247,7 @@ class Pose2DTask(Task):
                        help="comma-separated window factors, e.g. 1.0 or 0.75,1,1.25")
         p.add_argument("--window", default=None, choices=["annotation", "image", "auto"],
                        help="person window: the annotation's (default), the whole image, or the whole image and then "
-                            "the box of its confident joints (what predict does without --box)")
+                            "the box of its joints x 1.4 (what predict does without --box)")
 
     def apply_eval_arguments(self, cfg: Pose2DConfig, args) -> None:
         e = cfg.eval
@@ -270,8 +270,8 @@ class Pose2DTask(Task):
         p.add_argument("--box", type=floats(4), default=None,
                        help="person box x1,y1,x2,y2 in pixels (default: found by --window)")
         p.add_argument("--window", default="auto", choices=["auto", "image"],
-                       help="without --box: 'auto' (default) runs the whole image, then the box of its confident "
-                            "joints; 'image' stops after the whole-image pass")
+                       help="without --box: 'auto' (default) runs the whole image, then the box of the joints it "
+                            "found (x 1.4); 'image' stops after the whole-image pass. One person per image")
         p.add_argument("--flip", dest="flip", action="store_true", default=True, help="flip test (default)")
         p.add_argument("--no-flip", dest="flip", action="store_false", help="no flip test")
         p.add_argument("--scales", type=floats(None, lambda v: v > 0, "window factors must be > 0"), default=(1.0,),
