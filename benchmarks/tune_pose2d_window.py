@@ -21,7 +21,7 @@ import numpy as np
 
 from structnet import hub
 from structnet.pose2d.datasets import read_lspet
-from structnet.pose2d.inference import predict_pose
+from structnet.pose2d.inference import joint_box, predict_pose
 from structnet.pose2d.metrics import pck_torso
 
 
@@ -52,21 +52,16 @@ def main() -> None:
         preds["image"].append(first["keypoints"])
         preds["annotation"].append(predict_pose(model, img, center=r.center, scale=float(r.scale))["keypoints"])
         kp, sc = first["keypoints"], first["scores"]
-        h, w = img.shape[:2]
         cache = {}
         for thr, pad, keep in settings:
-            ok = np.isfinite(kp).all(1) & (sc >= thr)
+            box = joint_box(kp, sc, img.shape[:2], a.min_joints, thr)  # the box predict_pose_auto takes
             out = kp
-            if ok.sum() >= a.min_joints:
-                lo = np.clip(kp[ok].min(0), -0.5, [w - 0.5, h - 0.5])
-                hi = np.clip(kp[ok].max(0), -0.5, [w - 0.5, h - 0.5])
-                if max(hi - lo) >= 2.0:
-                    key = (thr, pad)
-                    if key not in cache:
-                        cache[key] = predict_pose(model, img, box=(lo[0], lo[1], hi[0], hi[1]), padding=pad)
-                    second = cache[key]
-                    if keep == "always" or np.nanmean(second["scores"]) >= np.nanmean(sc):
-                        out = second["keypoints"]
+            if box is not None:
+                if (thr, pad) not in cache:
+                    cache[(thr, pad)] = predict_pose(model, img, box=box, padding=pad)
+                second = cache[(thr, pad)]
+                if keep == "always" or np.nanmean(second["scores"]) >= np.nanmean(sc):
+                    out = second["keypoints"]
             preds[(thr, pad, keep)].append(out)
     res = {"model": model.name, "n_persons": len(recs), "seconds": round(time.time() - t0, 1), "pck@0.2": {}}
     for k, v in preds.items():

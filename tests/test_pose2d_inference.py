@@ -529,3 +529,14 @@ def test_auto_window_keeps_the_whole_image_without_enough_confident_joints():
     assert (res["scores"] < 0.2).all()
     with pytest.raises(ValueError, match="chooses the window itself"):
         I.predict_pose_auto(net, ramp_image(), box=BOX)
+
+
+def test_joint_box_known_answers():
+    kp = np.array([[10.0, 20.0], [50.0, 5.0], [-30.0, 90.0], [np.nan, 1.0], [40.0, 40.0]])
+    sc = np.array([0.9, 0.5, 0.1, 0.9, 0.3])
+    # every finite joint (threshold 0), the third clipped to the image's left edge
+    assert I.joint_box(kp, sc, (100, 80), min_joints=4, score_threshold=0.0) == (-0.5, 5.0, 50.0, 90.0)
+    assert I.joint_box(kp, sc, (100, 80), min_joints=3, score_threshold=0.3) == (10.0, 5.0, 50.0, 40.0)
+    assert I.joint_box(kp, sc, (100, 80), min_joints=4, score_threshold=0.3) is None  # only 3 qualify
+    same = np.array([[5.0, 5.0], [5.5, 6.0], [6.0, 5.0], [5.0, 6.5]])
+    assert I.joint_box(same, np.ones(4), (100, 80)) is None  # a degenerate box

@@ -125,7 +125,7 @@ __all__ = [
     "ANTIALIAS_BELOW", "SCALE_WARP_MODE", "MIN_COVERAGE", "DEFAULT_KEYPOINT_THRESHOLD", "DEFAULT_FUSE_THRESHOLD",
     "DEFAULT_PERTURBATIONS", "DEFAULT_DRAW_THRESHOLD", "DEFAULT_BATCH_SIZE", "ConditionalTesting", "load_pose_model",
     "predict_pose", "predict_pose_auto", "predict_batch", "fuse_scales", "fuse_trials", "WINDOWS",
-    "AUTO_MIN_JOINTS", "AUTO_SCORE",
+    "AUTO_MIN_JOINTS", "AUTO_SCORE", "joint_box",
 ]
 
 #: Name of the bundled default model (MSS + MSR on an ImageNet-pretrained EfficientNet-Lite0, trained on LSPET).
@@ -609,24 +609,39 @@ def predict_pose_auto(net, image: np.ndarray, *, min_joints: int = AUTO_MIN_JOIN
     image) to 53 % (annotated windows: 58 %); a third pass did not help (52.7 %), nor did keeping the first pass
     when its mean score was higher (41 %).
 
-    The result is :func:`predict_pose`'s dict plus ``window`` (``"image"`` or ``"auto"``: which pass was kept) and
+    The result is :func:`predict_pose`'s dict plus ``window`` (``"auto"`` when the second pass ran, ``"image"`` when
+    :func:`joint_box` found no box and the first pass is returned) and
     ``first_pass`` (the whole-image keypoints and scores). One person: with several people the first pass locks
     onto one of them (or mixes them) and the second pass refines that; give ``--box`` per person for crowds.
-    ``kwargs`` go to both passes (``box`` / ``center`` / ``scale`` are not allowed: they fix the window)."""
+    ``kwargs`` go to both passes (``box`` / ``center`` / ``scale`` / ``padding`` are not allowed: they fix the
+    window)."""
     if any(k in kwargs for k in ("box", "center", "scale", "padding")):
         raise ValueError("predict_pose_auto chooses the window itself: use predict_pose for a given box / window")
     first = predict_pose(net, image, **kwargs)
-    kp, sc = np.asarray(first["keypoints"], np.float64), np.asarray(first["scores"], np.float64)
-    first_pass = {"keypoints": kp.copy(), "scores": sc.copy()}
-    ok = np.isfinite(kp).all(axis=1) & np.isfinite(sc) & (sc >= float(score_threshold))
+    first_pass = {"keypoints": np.asarray(first["keypoints"], np.float64).copy(),
+                  "scores": np.asarray(first["scores"], np.float64).copy()}
     first.update(window="image", first_pass=first_pass)
-    if int(ok.sum()) < int(min_joints):
+    box = joint_box(first_pass["keypoints"], first_pass["scores"], np.asarray(image).shape[:2], min_joints,
+                    score_threshold)
+    if box is None:
         return first
-    h, w = np.asarray(image).shape[:2]
-    lo = np.clip(kp[ok].min(axis=0), -0.5, [w - 0.5, h - 0.5])
-    hi = np.clip(kp[ok].max(axis=0), -0.5, [w - 0.5, h - 0.5])
-    if max(hi - lo) < 2.0:  # a degenerate box: the joints collapse onto one point
-        return first
-    second = predict_pose(net, image, box=(lo[0], lo[1], hi[0], hi[1]), padding=box_padding, **kwargs)
+    second = predict_pose(net, image, box=box, padding=box_padding, **kwargs)
     second.update(window="auto", first_pass=first_pass)
     return second
+
+
+def joint_box(keypoints, scores, image_hw: Tuple[int, int], min_joints: int = AUTO_MIN_JOINTS,
+              score_threshold: float = AUTO_SCORE) -> Optional[Tuple[float, float, float, float]]:
+    """The person box :func:`predict_pose_auto` takes from a first pass: ``(x1, y1, x2, y2)``, the bounding box of
+    the joints with a finite position and score ``>= score_threshold``, clipped to the image ``(H, W)``; None when
+    fewer than ``min_joints`` qualify or the box is degenerate (longer side under 2 px)."""
+    kp, sc = np.asarray(keypoints, np.float64), np.asarray(scores, np.float64)
+    ok = np.isfinite(kp).all(axis=1) & np.isfinite(sc) & (sc >= float(score_threshold))
+    if int(ok.sum()) < int(min_joints):
+        return None
+    h, w = image_hw
+    lo = np.clip(kp[ok].min(axis=0), -0.5, [w - 0.5, h - 0.5])
+    hi = np.clip(kp[ok].max(axis=0), -0.5, [w - 0.5, h - 0.5])
+    if max(hi - lo) < 2.0:  # the joints collapse onto one point
+        return None
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
