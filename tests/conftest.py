@@ -15,3 +15,16 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not available at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """The ONNX export cache (STRUCTNET_CACHE) in a folder of this test session, never the user's ~/.cache; the
+    bundled pose model is exported once per session."""
+    old = os.environ.get("STRUCTNET_CACHE")
+    os.environ["STRUCTNET_CACHE"] = str(tmp_path_factory.mktemp("structnet-cache"))
+    yield
+    if old is None:
+        os.environ.pop("STRUCTNET_CACHE", None)
+    else:
+        os.environ["STRUCTNET_CACHE"] = old

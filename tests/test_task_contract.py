@@ -420,6 +420,9 @@ def test_score_pose2d_equals_eval_on_the_same_predictions(tmp_path, capsys):
     e = json.loads((tmp_path / "eval.json").read_text())
     assert s["n_persons"] == e["n_persons"] == 4 and s["failed"] == []
     assert s["per_joint"] == pytest.approx(e["per_joint"]) and s["mean"] == pytest.approx(e["mean"])
+    from structnet.nn.onnx_backend import onnxruntime_available
+
+    assert e["backend"] == ("onnxruntime" if onnxruntime_available() else "torch")  # --backend auto
     (tmp_path / "pred" / f"{val[0].stem}_pose.json").unlink()
     capsys.readouterr()
     assert main(["score", "pose2d", "--pred", str(tmp_path / "pred"), "--dataset", "lspet", "--root", str(root),

@@ -33,6 +33,12 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _backend_arg(p) -> None:
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime"],
+                   help="auto (default) = ONNX Runtime where the task exports its network, onnxruntime is installed "
+                        "and the precision is float32 on the CPU (faster, same numbers), else PyTorch")
+
+
 def _threads_arg(p) -> None:
     p.add_argument("--threads", type=nonneg_int, default=None,
                    help="CPU threads (default: $STRUCTNET_THREADS, else the cores idle right now)")
@@ -87,6 +93,7 @@ def _add_eval(verbs, tasks) -> None:
         p.add_argument("--split", default=None, help="dataset split")
         p.add_argument("--max-images", type=positive_int, default=None, help="evaluate the first N items only")
         p.add_argument("--precision", default=None, choices=PRECISIONS, help="inference precision")
+        _backend_arg(p)
         p.add_argument("--json", default=None, help="write the result as JSON here")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         _threads_arg(p)
@@ -108,6 +115,7 @@ def _add_predict(verbs, tasks) -> None:
         _model_args(p, t)
         p.add_argument("--precision", default="auto", choices=PRECISIONS,
                        help="auto = bfloat16 where the CPU/GPU runs it natively, else float32")
+        _backend_arg(p)
         p.add_argument("--quiet", action="store_true", help="no progress bar and no per-image lines")
         _threads_arg(p)
         t.add_predict_arguments(p)
@@ -130,17 +138,31 @@ def _add_score(verbs, tasks) -> None:
         p.set_defaults(func=_score)
 
 
+def _add_export(verbs, tasks) -> None:
+    sub = _task_subparsers(verbs, "export", "write a model's network as an ONNX graph", tasks.names())
+    for name in tasks.names():
+        t = tasks.get(name)
+        p = sub.add_parser(name, help=f"export a {name} model to ONNX",
+                           description="Write the network as float32 ONNX (opset 17, batch axis free): what "
+                                       "--backend onnxruntime runs. Input 'input' (N, 3, H, W) RGB in [0, 1]; the "
+                                       "outputs and the fixed H, W are printed.")
+        _model_args(p, t)
+        p.add_argument("--out", required=True, help="the .onnx file to write")
+        p.set_defaults(func=_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import tasks
 
     p = _Parser(prog="structnet", description="Deep multi-scale structure extraction.")
     p.add_argument("--version", action="version", version=f"structnet {__version__}")
     verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser,
-                             metavar="{train,eval,predict,score,models,configs,demo}")
+                             metavar="{train,eval,predict,score,export,models,configs,demo}")
     _add_train(verbs, tasks)
     _add_eval(verbs, tasks)
     _add_predict(verbs, tasks)
     _add_score(verbs, tasks)
+    _add_export(verbs, tasks)
     mp = verbs.add_parser("models", help="list the bundled models")
     mp.add_argument("--task", default=None, help="only this task's models")
     mp.add_argument("--json", action="store_true", help="print JSON")
@@ -173,12 +195,13 @@ def _report(failures, what: str = "file(s)") -> int:
     return 1
 
 
-def _load_model(args, task):
+def _load_model(args, task, precision: str = "auto"):
     from . import hub
 
     if args.model is not None and args.weights is not None:
         raise UserError("give --model or --weights, not both")
-    return hub.load(args.weights if args.weights is not None else args.model, task=task.name)
+    return hub.load(args.weights if args.weights is not None else args.model, task=task.name,
+                    backend=getattr(args, "backend", "torch"), precision=precision or "auto")
 
 
 def _train(args) -> int:
@@ -221,10 +244,11 @@ def _eval(args) -> int:
                 raise UserError(f"--{key.replace('_', '-')}: the {task.name} eval config has no {key!r}")
             setattr(e, key, v)
     task.apply_eval_arguments(cfg, args)
-    model = _load_model(args, task)
+    model = _load_model(args, task, getattr(e, "precision", "auto"))
     res = run.evaluate(task, model, cfg, max_images=getattr(e, "max_images", None), quiet=args.quiet)
     res["model"] = model.name
     res["weights"] = str(model.source)
+    res["backend"] = model.backend
     res["dataset"] = {k: getattr(e, k) for k in ("dataset", "root", "split") if hasattr(e, k)}
     evaluator = task.build_evaluator(cfg, model)
     print(evaluator.format(res))
@@ -239,7 +263,7 @@ def _predict(args) -> int:
 
     task = tasks.get(args.task)
     set_threads(args.threads)
-    model = _load_model(args, task)
+    model = _load_model(args, task, args.precision)
 
     def say(path, result):
         if not args.quiet:
@@ -251,6 +275,29 @@ def _predict(args) -> int:
         print(f"note: {path} is written as {name}* (its stem collides with another input's)", file=sys.stderr)
     print(f"{len(report.results)} image(s) written to {args.out}")
     return _report(report.failures)
+
+
+def _export(args) -> int:
+    from . import tasks
+    from .data.io import atomic_write
+    from .nn.onnx_backend import export_onnx
+
+    task = tasks.get(args.task)
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserError(f"--out {out}: is a folder; give the .onnx file to write")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    model = _load_model(args, task)
+    spec = task.onnx_spec(model)
+    if spec is None:
+        raise UserError(f"the {task.name} task has no ONNX export yet")
+    data = export_onnx(model.network, spec)
+    atomic_write(out, lambda f: f.write(data))
+    shape = "x".join(str(v) for v in spec.input_shape[1:])
+    print(f"{out}: {model.name}, input 'input' (N, {shape}), outputs {', '.join(spec.output_names)} "
+          f"({len(data) / 2 ** 20:.1f} MB)")
+    return 0
 
 
 def _score(args) -> int:

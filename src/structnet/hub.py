@@ -44,8 +44,13 @@ class LoadedModel:
     codec: Any = None
     layout: Any = None
     settings: Dict[str, Any] = field(default_factory=dict)
+    backend: str = "torch"
 
     def to(self, device) -> "LoadedModel":
+        import torch
+
+        if self.backend != "torch" and torch.device(device).type != "cpu":
+            raise UserError(f"{self.name}: the {self.backend} backend runs on the CPU, not on {device}")
         self.network = self.network.to(device)
         return self
 
@@ -115,13 +120,17 @@ def _resolve(name_or_path: Optional[PathLike], task: Optional[str]) -> Path:
     return bundled_path(str(name_or_path))
 
 
-def load(name_or_path: Optional[PathLike] = None, *, task: Optional[str] = None, device=None) -> LoadedModel:
+def load(name_or_path: Optional[PathLike] = None, *, task: Optional[str] = None, device=None,
+         backend: str = "torch", precision: str = "auto") -> LoadedModel:
     """Load a bundled model by name or a weights file by path (``None``: the task's default bundled model).
 
     ``task``: when given, the model must belong to it (UserError otherwise). ``device``: where to put the
-    network (default CPU). Errors (missing / corrupt / foreign files, a model of another task) are one-line
+    network (default CPU). ``backend``: ``"torch"`` (default), ``"onnxruntime"`` or ``"auto"`` (ONNX Runtime
+    where it can run the model at ``precision``; :mod:`structnet.nn.onnx_backend`). Errors (missing / corrupt /
+    foreign files, a model of another task, a backend that cannot run) are one-line
     :class:`~structnet.errors.UserError` messages naming the file."""
     from . import tasks
+    from .nn.onnx_backend import onnx_network, resolve_backend
     from .nn.weights import read_metadata
 
     path = _resolve(name_or_path, task)
@@ -139,6 +148,11 @@ def load(name_or_path: Optional[PathLike] = None, *, task: Optional[str] = None,
     if device is not None:
         model.to(device)
     model.network.eval()
+    spec = tasks.get(owner).onnx_spec(model)
+    if resolve_backend(backend, spec_available=spec is not None, task=owner, device=device,
+                       precision=precision) == "onnxruntime":
+        model.network = onnx_network(model.network, path, spec)
+        model.backend = "onnxruntime"
     return model
 
 

@@ -17,6 +17,7 @@ slot                      used by
 ``build_evaluator``       ``eval`` and ``score``: an :class:`Evaluator` (reset / process / summarize)
 ``predictor(model, opt)`` ``predict``: ``image (H, W, 3) uint8 -> result``
 ``write(...)``            ``predict``: ``result -> files`` in the published formats
+``onnx_spec(model)``      optional: what of the network ``--backend onnxruntime`` exports (None: not exportable)
 ========================  ==========================================================================================
 
 Optional slots have defaults here (no init hook, no extra CLI flags, no scoring of prediction files).
@@ -102,6 +103,11 @@ class Task:
     def headline(self, meta: Dict[str, Any]) -> str:
         """The headline score of a bundled model for ``structnet models`` (from its metadata)."""
         return ""
+
+    def onnx_spec(self, model):
+        """What ``--backend onnxruntime`` exports of a loaded model's network
+        (:class:`structnet.nn.onnx_backend.OnnxSpec`), or None when the task has no export (the default)."""
+        return None
 
     # -------------------------------------------------------------------------------------------- training
     def check_config(self, cfg) -> None:
