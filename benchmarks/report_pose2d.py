@@ -30,6 +30,7 @@ def _f(x, nd=1):
 
 
 def _wall_minutes(rung: str):
+    """Wall-clock minutes of benchmarks/logs/train_pose2d_<rung>.log (written under /usr/bin/time -v), or None."""
     log = LOGS / f"train_pose2d_{rung}.log"
     if not log.is_file():
         return None
@@ -70,20 +71,28 @@ def _mean_spread(values):
 
 
 def encoder_ladder_table() -> str:
-    rows = ["| rung (EfficientNet-Lite0 encoder) | PCK@0.2 annotated windows | PCK@0.2 whole images (auto) | "
-            "seeds | paper PCKh@0.5 (MPII val) |", "|---|---|---|---|---|"]
+    rows = ["| rung (EfficientNet-Lite0 encoder) | PCK@0.2 annotated windows | per seed | PCK@0.2 whole images (auto) | "
+            "per seed | training wall time per run | paper PCKh@0.5 (MPII val) |", "|---|---|---|---|---|---|---|"]
     found = False
     for rung, (label, paper) in ENC_RUNGS.items():
-        ann, auto, seeds = [], [], []
+        ann, auto, walls = {}, {}, []
         for f in sorted(RESULTS.glob(f"pose2d_enc_ladder_{rung}_s*.json")):
             m = re.fullmatch(rf"pose2d_enc_ladder_{rung}_s(\d+)(_auto)?\.json", f.name)
             if not m:
                 continue
-            (auto if m.group(2) else ann).append(_load(f)["mean"])
-            seeds.append(int(m.group(1)))
+            (auto if m.group(2) else ann)[int(m.group(1))] = _load(f)["mean"]
+        for seed in sorted(set(ann) | set(auto)):
+            w = _wall_minutes(f"enc_ladder_{rung}_s{seed}")
+            if w is not None:
+                walls.append(w)
         found |= bool(ann or auto)
-        rows.append(f"| {label} | {_mean_spread(ann)} | {_mean_spread(auto)} | "
-                    f"{', '.join(str(s) for s in sorted(set(seeds))) or '-'} | {paper} |")
+
+        def per_seed(d):
+            return ", ".join(f"s{k}: {100 * v:.1f}" for k, v in sorted(d.items())) or "-"
+
+        wall = f"{sum(walls) / len(walls):.0f} min" if walls else "-"
+        rows.append(f"| {label} | {_mean_spread(list(ann.values()))} | {per_seed(ann)} | "
+                    f"{_mean_spread(list(auto.values()))} | {per_seed(auto)} | {wall} | {paper} |")
     return "\n".join(rows) if found else ""
 
 
