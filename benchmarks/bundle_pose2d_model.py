@@ -19,6 +19,26 @@ from structnet.pose2d.inference import load_pose_model
 from structnet.pose2d.task import RESERVED_META, save_pose_model
 
 
+def speed_line(path) -> str:
+    """The card's speed bullet from a bench_pose2d_inference.py JSON ('' without one)."""
+    if not path:
+        return ""
+    r = json.loads(Path(path).read_text())
+    ms = r["ms_per_photo"]
+
+    def get(key):
+        v = ms.get(key)
+        return "-" if v is None else f"{v:.0f} ms"
+
+    return (f"* **Speed** (`benchmarks/bench_pose2d_inference.py`, this machine's CPU, float32, median ms per photo): "
+            f"one person window with the flip test {get('2 threads, float32, window, flip, onnxruntime')} on 2 "
+            f"threads with ONNX Runtime (`--backend auto`, the default where onnxruntime is installed; "
+            f"{get('1 thread, float32, window, flip, onnxruntime')} on 1), "
+            f"{get('2 threads, float32, window, flip')} with PyTorch; `predict`'s default (whole image, then the "
+            f"person box) {get('2 threads, float32, auto (predict default), flip, onnxruntime')} "
+            f"({get('2 threads, float32, auto (predict default), flip')} with PyTorch).\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", required=True)
@@ -30,6 +50,8 @@ def main() -> None:
     ap.add_argument("--card-only", action="store_true", help="rewrite the model card, keep the weights file")
     ap.add_argument("--budget", default=None,
                     help="the card's budget line when the weights come from several runs (the whole budget, summed)")
+    ap.add_argument("--speed", default=None,
+                    help="JSON of benchmarks/bench_pose2d_inference.py for these weights: the card's speed line")
     ap.add_argument("--half", action="store_true",
                     help="store the convolution kernels as float16 (half the file; loading casts them back)")
     a = ap.parse_args()
@@ -149,7 +171,7 @@ def encoder_card(a, net, ev, whole, joints) -> str:
   | joint | whole image (%) | annotated window (%) |
   |---|---|---|
 {wj}
-* **Storage**: {'float16 kernels (float32 biases and norm statistics), cast to float32 on load' if a.half else 'float32'}.
+{speed_line(a.speed)}* **Storage**: {'float16 kernels (float32 biases and norm statistics), cast to float32 on load' if a.half else 'float32'}.
 * **Limits**: {'a short CPU budget; the goal of >= 75 % on whole images is not reached: continue training from these weights (`model.init`) with a fresh schedule. ' if w['mean'] < 0.75 else ''}One person per image: with several people the first pass
   locks onto one of them or mixes them; give `--box` per person. Research use (LSP-extended images come from Flickr).
 """

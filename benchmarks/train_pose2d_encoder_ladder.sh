@@ -2,16 +2,16 @@
 # The ablation ladder of Ke et al. 2018 (Sec. 4.3) on the pretrained encoder (issue 8): EfficientNet-Lite0 + upsampling
 # decoder with one full-resolution head -> +MSS heads at every decoder level -> +MSR-net -> +structure-aware loss ->
 # +keypoint masking. Every rung is encoder_lite0_lspet_cpu.yaml with its switches overridden and ONE budget: STEPS
-# steps of batch 32 (default 300 = 2.4 epochs of LSPET train), each rung with every seed in SEEDS (default "0 1"),
+# steps of batch 32 (default 200 = 1.6 epochs of LSPET train), each rung with every seed in SEEDS (default "0 1"),
 # then each run's PCK@0.2 on LSPET val (annotated windows, flip test) and on whole images (--window auto, as
 # predict). Mean and spread per rung: python benchmarks/report_pose2d.py (encoder ladder table).
-# On 2 CPU cores two chains run side by side, one thread each (about 6 s/step at 1 thread for the full model:
-# 10 runs of 300 steps take about 2.5 h). On a GPU: DEVICE=cuda CHAINS=1 bash benchmarks/train_pose2d_encoder_ladder.sh
+# On 2 CPU cores two chains run side by side, one thread each (about 4.5-5 s/step at 1 thread: 10 runs of 200
+# steps and their evaluations take about 1 h 45 min). On a GPU: DEVICE=cuda CHAINS=1 bash benchmarks/train_pose2d_encoder_ladder.sh
 # Run from the repository root. Logs: benchmarks/logs/train_pose2d_enc_<rung>_s<seed>.log; results:
 # benchmarks/results/pose2d_enc_ladder_<rung>_s<seed>{,_auto}.json. Re-running resumes unfinished trainings and skips
 # finished evaluations.
 set -euo pipefail
-STEPS=${STEPS:-300}
+STEPS=${STEPS:-200}
 SEEDS=${SEEDS:-"0 1"}
 CHAINS=${CHAINS:-2}
 DEVICE=${DEVICE:-auto}
