@@ -28,6 +28,7 @@ Install: ``pip install "structnet[onnx]"`` (``onnx`` + ``onnxruntime``; ``make s
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import io
@@ -63,9 +64,17 @@ class OnnxSpec:
     output_names: Tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=1)
 def onnxruntime_available() -> bool:
-    """Whether ``onnxruntime`` and ``onnx`` (needed for the export) are installed."""
-    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+    """Whether ``onnxruntime`` imports (a broken install counts as absent, so ``auto`` falls back to PyTorch) and
+    ``onnx`` (needed for the export) is installed."""
+    if importlib.util.find_spec("onnx") is None:
+        return False
+    try:
+        import onnxruntime  # noqa: F401
+    except Exception:  # ImportError, or a binary that does not load on this machine
+        return False
+    return True
 
 
 def cache_dir() -> Path:
