@@ -54,11 +54,6 @@ def _layout_from_spec(spec: Mapping, path) -> KeypointLayout:
         raise UserError(f"{path}: malformed layout_spec in the metadata ({type(e).__name__}: {e})") from None
 
 
-def _final_heatmaps(out):
-    """The heatmaps a pose network's output ends in (what the ONNX export keeps)."""
-    return out["final"] if isinstance(out, dict) else out
-
-
 def pose_model_metadata(net, layout, codec: Optional[HeatmapCodec] = None) -> Dict[str, Any]:
     """The metadata that rebuilds a PoseNet with its layout and codec (module docstring)."""
     from ..nn.modules import unwrap
@@ -167,9 +162,10 @@ class Pose2DTask(Task):
     def onnx_spec(self, model):
         """The heatmaps (``final``) for a batch of windows at the codec's input size."""
         from ..nn.onnx_backend import OnnxSpec
+        from .inference import _heatmaps_of
 
         h, w = model.codec.input_size
-        return OnnxSpec((1, 3, int(h), int(w)), _final_heatmaps, ("heatmaps",))
+        return OnnxSpec((1, 3, int(h), int(w)), _heatmaps_of, ("heatmaps",))
 
     def headline(self, meta: Dict[str, Any]) -> str:
         if "test_pck" not in meta:
