@@ -172,7 +172,7 @@ def test_write_result_names_and_contents(net, astronaut, tmp_path):
     assert [p.name for p in a] == ["photo_skeleton.png", "photo_overlay.png", "photo_segments.png", "photo.npz"]
     assert all(p.is_file() for p in a + b) and len({p.name for p in a + b}) == 8
     sk = cv2.imread(str(a[0]), cv2.IMREAD_UNCHANGED)
-    assert sk.shape == (90, 120) and (sk == np.round(res["skeleton"] * 255)).all()
+    assert sk.shape == (90, 120) and sk.dtype == np.uint16 and (sk == np.round(res["skeleton"] * 65535)).all()
     assert cv2.imread(str(a[1])).shape == (90, 120, 3)
     z = np.load(a[3])
     assert sorted(z.files) == ["scale", "skeleton", "thin"]

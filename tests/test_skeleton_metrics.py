@@ -82,6 +82,53 @@ def test_thin_clean_known():
     assert (P.thin(b) == b).all() and (P.clean(b) == b).all()
 
 
+def test_bit_sliced_rule_equals_lookup_tables_on_every_neighbourhood():
+    codes = np.arange(256)
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    x = [None] + [np.where((codes >> (i - 1)) & 1, ones, np.uint64(0)) for i in range(1, 9)]
+    for first, lut in ((True, P._LUT1), (False, P._LUT2)):
+        d = P._deletable_bits(x, first)
+        assert set(np.unique(d).tolist()) <= {0, int(ones)}          # all 64 bits agree
+        assert ((d != 0) == lut.astype(bool)).all()
+
+
+def _levels_as_maps(level, flat, shape, k):
+    out = np.zeros((k,) + shape, bool)
+    out.reshape(k, -1)[level, flat] = True
+    return out
+
+
+@pytest.mark.parametrize("n_thr", [1, 7, 64, 65, 100])
+def test_thin_clean_levels_equals_per_threshold_thinning(n_thr):
+    rng = np.random.default_rng(n_thr)
+    thr = M.skeleton_thresholds(n_thr)
+    maps = [cv2.GaussianBlur(rng.random((37, 45)), (0, 0), 2.0),                 # smooth blobs, touch the border
+            np.minimum(cv2.GaussianBlur(rng.random((30, 33)), (0, 0), 3.0) * 3, 1.0),   # plateaus at 1
+            np.round(rng.random((25, 28)) * 4) / 4,                              # few levels, many ties
+            _blurred(_curve_gt(60, 70, seed=n_thr), 2.0, noise=0.2, seed=1)]
+    for m in maps:
+        m = m / m.max()
+        level, flat = P.thin_clean_levels(m, thr)
+        assert (np.diff(level) >= 0).all()
+        got = _levels_as_maps(level, flat, m.shape, len(thr))
+        for j, t in enumerate(thr):
+            assert (got[j] == P.binarize_thin(m, t)).all(), (j, t)
+
+
+def test_thin_clean_levels_known_answers_and_bad_input():
+    a = np.zeros((9, 12))
+    a[2:7, 2:7] = 0.5                      # a square: thins to one pixel, which 'clean' removes
+    a[4, 8:11] = 1.0                       # a 3-pixel line stays as it is
+    level, flat = P.thin_clean_levels(a, [0.25, 0.75])
+    assert level.tolist() == [0, 0, 0, 1, 1, 1] and flat.tolist() == [56, 57, 58] * 2
+    e = P.thin_clean_levels(np.zeros((4, 4)), [0.5])
+    assert len(e[0]) == len(e[1]) == 0
+    with pytest.raises(ValueError, match="ascending"):
+        P.thin_clean_levels(a, [0.75, 0.25])
+    with pytest.raises(ValueError, match="2-D"):
+        P.thin_clean_levels(np.zeros((2, 3, 4)), [0.5])
+
+
 # ---------------------------------------------------------------- NMS
 
 def test_nms_thins_vertical_ridge_to_centre_line():
@@ -224,6 +271,36 @@ def test_fast_equals_reference_on_synthetic_images():
     rb = M.evaluate_skeletons(preds, gts, thresholds=20, workers=1, fast=False)
     assert ra.to_dict() == rb.to_dict()
     assert 0.3 < ra.ods_f < 1.0
+
+
+def test_sixteen_bit_png_scores_like_the_float_map_where_eight_bits_do_not(tmp_path):
+    from structnet.data.io import write_png
+    from structnet.skeleton.writer import map_to_png16
+
+    # maps crowded near 1, as a saturated model writes them: 8 bits merge the top levels, 16 bits keep them
+    gts = [_curve_gt(80, 100, seed=s) for s in range(3)]
+    preds = [_blurred(g, 3.0) ** 0.03 for g in gts]                # 0 stays 0; 0.1 -> 0.93, 0.5 -> 0.98
+    for d in ("gt", "p8", "p16"):
+        (tmp_path / d).mkdir()
+    for i, (g, p) in enumerate(zip(gts, preds)):
+        write_png(tmp_path / "gt" / f"im{i}.png", g)
+        write_png(tmp_path / "p8" / f"im{i}.png", np.round(p * 255).astype(np.uint8))
+        write_png(tmp_path / "p16" / f"im{i}_skeleton.png", map_to_png16(p))
+    ref = M.evaluate_skeletons(preds, gts, thresholds=20, workers=1)
+    r16, f16 = M.evaluate_dirs(tmp_path / "p16", tmp_path / "gt", thresholds=20, workers=1)
+    r8, f8 = M.evaluate_dirs(tmp_path / "p8", tmp_path / "gt", thresholds=20, workers=1)
+    assert f16 == f8 == [] and r16.n_images == r8.n_images == 3
+    assert abs(r16.ods_f - ref.ods_f) < 2e-3 and abs(r16.ap - ref.ap) < 5e-3
+    assert ref.ods_f - r8.ods_f > 0.015        # the 8-bit file loses the ranking (0.522 float, 0.500 8-bit)
+
+
+def test_map_to_png16_known_values_and_bad_input():
+    from structnet.skeleton.writer import map_to_png16
+
+    m = map_to_png16(np.array([[0.0, 0.5, 1.0], [np.nan, -1.0, 2.0]], np.float32))
+    assert m.dtype == np.uint16 and m.tolist() == [[0, 32768, 65535], [0, 0, 65535]]
+    with pytest.raises(ValueError, match="2-D"):
+        map_to_png16(np.zeros((2, 2, 2)))
 
 
 def test_workers_give_identical_result():

@@ -55,7 +55,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import maximum_flow
 from scipy.spatial import cKDTree
 
-from .postprocess import binarize_thin, clean, skeleton_nms, thin
+from .postprocess import binarize_thin, skeleton_nms, thin, thin_clean_levels
 
 __all__ = [
     "SkeletonEvalResult", "average_precision", "correspond_pixels", "count_segments", "covering", "evaluate_dirs",
@@ -219,14 +219,21 @@ def _counts_reference(pmap: np.ndarray, gt_thin: np.ndarray, thr: np.ndarray, ra
 
 
 def _counts_fast(pmap: np.ndarray, gt_thin: np.ndarray, thr: np.ndarray, radius: float) -> np.ndarray:
-    """Same numbers as :func:`_counts_reference`, faster: work in the bounding box (+1 px) of the pixels above
-    the lowest threshold (thinning/clean only see 3x3 neighbourhoods and outside counts as 0, so cropping is
-    exact); candidate-to-GT pairs computed once per image; thresholds whose binary map equals the previous
-    one's (same number of pixels >= t, maps are nested) reuse its counts."""
+    """Same numbers as :func:`_counts_reference`, faster:
+
+    * work in the bounding box (+1 px) of the pixels above the lowest threshold (thinning and clean only see 3x3
+      neighbourhoods and the outside counts as 0, so cropping is exact);
+    * thresholds whose binary map equals another's (same number of pixels >= t: the maps are nested) share its
+      counts;
+    * all distinct maps are thinned and cleaned in one bit-sliced pass
+      (:func:`~structnet.skeleton.postprocess.thin_clean_levels`, 64 maps per machine word);
+    * candidate-to-GT pairs are computed once per image; each map's matching uses the pairs of its pixels."""
     out = np.zeros((4, len(thr)), np.int64)
     gt_pts = np.argwhere(gt_thin)
     out[1] = len(gt_pts)
-    cand = pmap >= np.float64(thr.min())
+    order_t = np.argsort(thr, kind="stable")
+    ts = np.asarray(thr, np.float64)[order_t]
+    cand = pmap >= ts[0]
     if not cand.any():
         return out
     rows_any = np.flatnonzero(cand.any(1))
@@ -234,34 +241,30 @@ def _counts_fast(pmap: np.ndarray, gt_thin: np.ndarray, thr: np.ndarray, radius:
     y0, y1 = max(rows_any[0] - 1, 0), min(rows_any[-1] + 2, pmap.shape[0])
     x0, x1 = max(cols_any[0] - 1, 0), min(cols_any[-1] + 2, pmap.shape[1])
     crop = pmap[y0:y1, x0:x1].astype(np.float64)
-    cc = cand[y0:y1, x0:x1]
-    cy, cx = np.nonzero(cc)
-    idx = np.full(crop.shape, -1, np.int64)
-    idx[cy, cx] = np.arange(len(cy))
+    cy, cx = np.nonzero(cand[y0:y1, x0:x1])
+    idx = np.full(crop.size, -1, np.int64)
+    idx[cy * crop.shape[1] + cx] = np.arange(len(cy))
     ia, ib = _pairs_within(np.stack([cy + y0, cx + x0], 1), gt_pts, radius)
     order = np.argsort(ia, kind="stable")
     ia, ib = ia[order], ib[order]
     vals = np.sort(crop[cy, cx])
+    n_ge = len(vals) - np.searchsorted(vals, ts, side="left")     # pixels in each map (non-increasing)
+    reps = np.flatnonzero((n_ge > 0) & np.r_[True, n_ge[1:] != n_ge[:-1]])   # first threshold of each distinct map
+    level, flat = thin_clean_levels(crop, ts[reps])
+    bounds = np.searchsorted(level, np.arange(len(reps) + 1))
     active = np.zeros(len(cy), bool)
-    prev_n, prev = -1, None
-    for k in np.argsort(thr, kind="stable"):
-        t = np.float64(thr[k])
-        n_ge = len(vals) - int(np.searchsorted(vals, t, side="left"))
-        if n_ge == prev_n:
-            out[:, k] = prev
-            continue
-        if n_ge == 0:
-            res = (0, len(gt_pts), 0, 0)
-        else:
-            b = clean(thin(crop >= t))
-            ty, tx = np.nonzero(b)
-            active[:] = False
-            active[idx[ty, tx]] = True
-            m = active[ia]
-            n = _max_matching_size(ia[m], ib[m], len(cy), len(gt_pts))
-            res = (n, len(gt_pts), n, len(ty))
-        out[:, k] = res
-        prev_n, prev = n_ge, res
+    res = np.zeros((len(reps), 2), np.int64)
+    for r in range(len(reps)):
+        a = idx[flat[bounds[r]:bounds[r + 1]]]
+        active[:] = False
+        active[a] = True
+        m = active[ia]
+        res[r] = (_max_matching_size(ia[m], ib[m], len(cy), len(gt_pts)), len(a))
+    which = np.searchsorted(reps, np.arange(len(ts)), side="right") - 1   # each sorted threshold -> its map
+    ok = n_ge > 0
+    k = order_t[ok]
+    out[0, k] = out[2, k] = res[which[ok], 0]
+    out[3, k] = res[which[ok], 1]
     return out
 
 
@@ -478,7 +481,7 @@ def _read_pred_png(path: Path) -> np.ndarray:
         else:
             raise ValueError(f"{path}: prediction must be a single-channel (grey) map, got mode {mode}")
     if mode == "P":
-        raise ValueError(f"{path}: palette PNG is not a skeleton map (expected 8-bit grey)")
+        raise ValueError(f"{path}: palette PNG is not a skeleton map (expected 8- or 16-bit grey)")
     return a
 
 
@@ -505,7 +508,8 @@ GT_SUFFIXES = (".png", ".mat")
 def evaluate_dirs(pred_dir: Union[str, Path], gt_dir: Union[str, Path], thresholds: Union[int, Sequence[float]] = 100,
                   tolerance: float = 0.01, nms: bool = True, workers: Optional[int] = None
                   ) -> Tuple[SkeletonEvalResult, List[Tuple[str, str]]]:
-    """Evaluate a folder of 8-bit PNG skeleton maps against a GT folder.
+    """Evaluate a folder of 8- or 16-bit grey PNG skeleton maps against a GT folder (each map is divided by its
+    maximum, so both scales read the same way; ``predict`` writes 16-bit maps).
 
     GT: ``*.png`` (SK-LARGE scale maps or binary) or ``*.mat`` (``symmetry``), read by
     :func:`structnet.skeleton.gtio.read_skeleton_gt`; when a stem has both, the PNG is used.  The prediction

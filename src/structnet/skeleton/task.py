@@ -156,7 +156,7 @@ class SkeletonTask(Task):
     # ---------------------------------------------------------------------------------------------- scoring
     def add_score_arguments(self, p) -> None:
         p.add_argument("--pred", required=True,
-                       help="folder of 8-bit PNG maps named like the GT stems (a _skeleton suffix is accepted)")
+                       help="folder of 8- or 16-bit grey PNG maps named like the GT stems (a _skeleton suffix is accepted)")
         p.add_argument("--gt", required=True, help="folder of GT: PNG scale maps, binary skeleton PNGs or .mat files")
         p.add_argument("--tolerance", type=tolerance, default=0.01,
                        help="match distance as a fraction of the image diagonal (default 0.01)")
