@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 from structnet.skeleton import evaluate as E
 from structnet.skeleton import inference as I
 from structnet.skeleton.postprocess import resize_nearest, thin, thin_skeleton, upscale_thin
-from structnet.skeleton.segments import segments_from_skeleton
+from structnet.skeleton.segments import object_segments, segments_from_skeleton
 from structnet.skeleton.writer import colorize_labels, overlay, write_result
 
 EIGHT = np.ones((3, 3), int)
@@ -79,10 +79,13 @@ def test_predict_image_without_resize_equals_full_size_pipeline(net, astronaut):
     maps = I.predict_maps(net, img, precision="float32")
     assert (res["skeleton"] == maps["skeleton"]).all() and (res["scale"] == maps["scale"]).all()
     t = thin_skeleton(maps["skeleton"], 0.6)
-    assert (res["thin"] == t).all() and t.sum() > 0
-    assert (res["labels"] == segments_from_skeleton(t, maps["scale"])).all()
+    labels, t_obj, pieces = object_segments(t, maps["scale"])
+    assert (res["thin"] == t_obj).all() and t.sum() > 0 and not (t & ~t_obj & (labels > 0)).any()
+    assert (res["labels"] == labels).all() and res["pieces"] == pieces == segments_from_skeleton(t, maps["scale"]).max()
+    parts = I.predict_image(net, img, precision="float32", threshold=0.6, segments="parts")
+    assert (parts["thin"] == t).all() and (parts["labels"] == segments_from_skeleton(t, maps["scale"])).all()
     assert (res["height"], res["width"], res["network_height"], res["network_width"]) == (128, 160, 128, 160)
-    assert res["threshold"] == 0.6 and res["skeleton_pixels"] == int(t.sum())
+    assert res["threshold"] == 0.6 and res["skeleton_pixels"] == int(t_obj.sum())
     assert res["segments"] == int(res["labels"].max()) >= 1
     assert res["skeleton"].dtype == np.float32 and res["scale"].dtype == np.float32
     assert res["thin"].dtype == bool and res["labels"].dtype == np.int32
@@ -91,25 +94,25 @@ def test_predict_image_without_resize_equals_full_size_pipeline(net, astronaut):
 def test_predict_image_post_processes_large_image_at_network_size(net, astronaut, monkeypatch):
     img = cv2.resize(astronaut, (3000, 2400), interpolation=cv2.INTER_CUBIC)
     calls = {}
-    real_thin, real_seg = I.thin_skeleton, I.segments_from_skeleton
+    real_thin, real_seg = I.thin_skeleton, I.object_segments
 
     def rec_thin(skel, t):
         calls["thin"] = skel.shape
         calls["skel_net"] = skel.copy()
         return real_thin(skel, t)
 
-    def rec_seg(th, sc):
-        calls["segments"] = (th.shape, sc.shape)
-        calls["thin_net"], calls["scale_net"] = th.copy(), sc.copy()
-        calls["labels_net"] = real_seg(th, sc)
-        return calls["labels_net"]
+    def rec_seg(th, sc, mode, min_area):
+        calls["segments"] = (th.shape, sc.shape, mode, min_area)
+        calls["scale_net"] = sc.copy()
+        calls["labels_net"], calls["thin_net"], pieces = real_seg(th, sc, mode, min_area)
+        return calls["labels_net"], calls["thin_net"], pieces
 
     monkeypatch.setattr(I, "thin_skeleton", rec_thin)
-    monkeypatch.setattr(I, "segments_from_skeleton", rec_seg)
+    monkeypatch.setattr(I, "object_segments", rec_seg)
     res = I.predict_image(net, img, max_side=256, precision="float32", threshold=0.5)
     net_shape = (205, 256)                            # 2400 x 256 / 3000 = 204.8
     assert (res["network_height"], res["network_width"]) == net_shape
-    assert calls["thin"] == net_shape and calls["segments"] == (net_shape, net_shape)
+    assert calls["thin"] == net_shape and calls["segments"] == (net_shape, net_shape, "objects", 0.05)
     # outputs at the input size
     for k in ("skeleton", "scale", "thin", "labels"):
         assert res[k].shape == (2400, 3000), k

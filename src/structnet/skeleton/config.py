@@ -52,6 +52,8 @@ class SkeletonEvalConfig:
     max_images: Optional[int] = None
     precision: str = "auto"  # inference precision: auto | float32 | bfloat16 (nn/precision.py)
     segments: bool = False  # also score object segments rebuilt from skeleton + scale (needs GT masks)
+    segments_mode: str = "objects"  # objects (touching segments merged, small ones dropped) | parts (the paper's)
+    min_segment_area: float = 0.05  # objects mode: drop objects under this fraction of the largest
     workers: Optional[int] = None  # processes for the matching (None: all cores)
 
 

@@ -19,7 +19,7 @@ from ..data.io import image_to_tensor
 from ..nn.precision import inference_context
 from .model import SkeletonNet
 from .postprocess import resize_nearest, thin_skeleton, upscale_thin
-from .segments import segments_from_skeleton
+from .segments import DEFAULT_MIN_AREA, object_segments
 from .writer import write_result
 
 DEFAULT_MODEL = "lmsds_efficientnet_lite0"
@@ -111,15 +111,16 @@ def predict_maps(net, image: np.ndarray, max_side: Optional[int] = None,
             "scale": scale[0, 0].cpu().numpy().astype(np.float32)}
 
 
-def _segments(thin: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def _segments(thin: np.ndarray, scale: np.ndarray, mode: str, min_area: float):
     if not np.isfinite(scale).all():
-        return np.zeros(thin.shape, np.int32)
-    return segments_from_skeleton(thin, scale)
+        return np.zeros(thin.shape, np.int32), thin, 0
+    return object_segments(thin, scale, mode, min_area)
 
 
 @torch.no_grad()
 def predict_image(net, image: np.ndarray, *, max_side: Optional[int] = None, precision: str = "auto",
-                  threshold: Optional[float] = None) -> Dict[str, object]:
+                  threshold: Optional[float] = None, segments: str = "objects",
+                  min_segment_area: float = DEFAULT_MIN_AREA) -> Dict[str, object]:
     """Skeleton, scale, thin skeleton and object segments of one RGB uint8 image (H, W, 3).
 
     ``threshold``: binarisation threshold of the thin skeleton (on the map divided by its maximum), normally the
@@ -131,9 +132,14 @@ def predict_image(net, image: np.ndarray, *, max_side: Optional[int] = None, pre
     factor H / h, the segment labels by nearest neighbour, and the thin skeleton by mapping its pixels up and
     joining neighbours (:func:`~.postprocess.upscale_thin`, still one pixel wide).
 
+    ``segments``: ``"objects"`` (default) merges the segments whose regions touch, drops objects under
+    ``min_segment_area`` x the largest and joins the skeleton pieces of each object; ``"parts"`` keeps the paper's
+    one segment per skeleton piece (:func:`~.segments.object_segments`).
+
     Returns ``skeleton`` float32 (H, W) in [0, 1], ``scale`` float32 (H, W) diameters in input pixels, ``thin``
     bool (H, W), ``labels`` int32 (H, W) (0 = background, one segment per connected skeleton part), ``height``,
-    ``width``, ``threshold``, ``skeleton_pixels`` (of ``thin``), ``segments`` (number of labels) and
+    ``width``, ``threshold``, ``skeleton_pixels`` (of ``thin``), ``segments`` (number of labels), ``pieces``
+    (8-connected pieces of the thresholded skeleton, before any joining) and
     ``network_height``, ``network_width`` (the resolution the network and the post-processing ran at)."""
     net, threshold = _unpack(net, threshold)
     t = float(DEFAULT_THRESHOLD if threshold is None else threshold)
@@ -143,7 +149,7 @@ def predict_image(net, image: np.ndarray, *, max_side: Optional[int] = None, pre
     scale_n = scale_t[0, 0].cpu().numpy().astype(np.float32)
     h, w = skel_n.shape
     thin_n = thin_skeleton(skel_n, t)
-    labels_n = _segments(thin_n, scale_n)
+    labels_n, thin_n, pieces = _segments(thin_n, scale_n, segments, min_segment_area)
     if f == 1.0:
         skel, scale, thin, labels = skel_n, scale_n, thin_n, labels_n
     else:
@@ -155,7 +161,8 @@ def predict_image(net, image: np.ndarray, *, max_side: Optional[int] = None, pre
         labels = resize_nearest(labels_n, (H, W))
     return {"skeleton": skel, "scale": scale, "thin": thin, "labels": labels.astype(np.int32, copy=False),
             "height": int(H), "width": int(W), "threshold": t, "skeleton_pixels": int(thin.sum()),
-            "segments": int(labels_n.max(initial=0)), "network_height": int(h), "network_width": int(w)}
+            "segments": int(labels_n.max(initial=0)), "pieces": pieces, "network_height": int(h),
+            "network_width": int(w)}
 
 
 def predict_file(net, path: Path, out_dir: Path, max_side: Optional[int] = None,

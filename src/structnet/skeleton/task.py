@@ -19,6 +19,7 @@ from ..errors import UserError
 from ..tasks.args import fraction, nonneg_int, positive_int, tolerance
 from ..tasks.base import Task
 from .config import SkeletonConfig, SkeletonDataConfig
+from .segments import DEFAULT_MIN_AREA
 
 
 class SkeletonTask(Task):
@@ -107,7 +108,8 @@ class SkeletonTask(Task):
         e = cfg.eval
         segments = bool(e.segments) and (model is None or model.settings.get("method") != "hed")
         return SkeletonEvaluator(thresholds=e.thresholds, tolerance=e.tolerance, workers=e.workers,
-                                 segments=segments)
+                                 segments=segments, segments_mode=e.segments_mode,
+                                 min_segment_area=e.min_segment_area)
 
     def add_eval_arguments(self, p) -> None:
         p.add_argument("--max-side", type=positive_int, default=None,
@@ -118,9 +120,11 @@ class SkeletonTask(Task):
         p.add_argument("--segments", action="store_true", default=None,
                        help="also score object segments rebuilt from skeleton + scale (needs GT masks)")
         p.add_argument("--workers", type=nonneg_int, default=None, help="processes for matching (default: cores)")
+        _add_segment_arguments(p)
 
     def apply_eval_arguments(self, cfg: SkeletonConfig, args) -> None:
-        for key in ("max_side", "thresholds", "tolerance", "segments", "workers"):
+        for key in ("max_side", "thresholds", "tolerance", "segments", "workers", "segments_mode",
+                    "min_segment_area"):
             v = getattr(args, key, None)
             if v is not None:
                 setattr(cfg.eval, key, v)
@@ -132,6 +136,7 @@ class SkeletonTask(Task):
         p.add_argument("--threshold", type=fraction, default=None,
                        help="binarisation threshold in [0, 1] for thin skeletons and segments (default: the "
                             "model's ODS threshold)")
+        _add_segment_arguments(p)
 
     def predictor(self, model, options):
         from .inference import predict_image
@@ -140,8 +145,13 @@ class SkeletonTask(Task):
             else model.settings.get("threshold", 0.5)
         max_side, precision = getattr(options, "max_side", None), getattr(options, "precision", "auto")
 
+        mode = getattr(options, "segments_mode", None) or "objects"
+        min_area = getattr(options, "min_segment_area", None)
+        min_area = DEFAULT_MIN_AREA if min_area is None else min_area
+
         def fn(image):
-            return predict_image(model.network, image, max_side=max_side, precision=precision, threshold=threshold)
+            return predict_image(model.network, image, max_side=max_side, precision=precision, threshold=threshold,
+                                 segments=mode, min_segment_area=min_area)
 
         return fn
 
@@ -151,7 +161,8 @@ class SkeletonTask(Task):
         return write_result(result, image, out_dir, name)
 
     def describe(self, result) -> str:
-        return f"{result['skeleton_pixels']} skeleton px, {result['segments']} segment(s)"
+        return (f"{result['skeleton_pixels']} skeleton px, {result['segments']} segment(s) from "
+                f"{result['pieces']} skeleton piece(s)")
 
     # ---------------------------------------------------------------------------------------------- scoring
     def add_score_arguments(self, p) -> None:
@@ -181,6 +192,16 @@ class SkeletonTask(Task):
         from .evaluate import SkeletonEvaluator
 
         return res.to_dict(), SkeletonEvaluator(), failures
+
+
+def _add_segment_arguments(p) -> None:
+    from .segments import SEGMENT_MODES
+
+    p.add_argument("--segments-mode", choices=SEGMENT_MODES, default=None,
+                   help="objects (default): segments whose regions touch are one object, small objects dropped, "
+                        "skeleton pieces of an object joined; parts: the paper's one segment per skeleton piece")
+    p.add_argument("--min-segment-area", type=fraction, default=None,
+                   help="objects mode: drop objects smaller than this fraction of the largest (default 0.05)")
 
 
 def _thresholds(text: str) -> int:
