@@ -245,3 +245,28 @@ def test_fast_network_input_matches_float_resize(astronaut):
     assert float((fast - ref).abs().max()) <= 1.0 / 255
     same, _ = I._network_input(img[:100, :120], 256, fast=True)          # no resize: identical
     assert (same == I._network_input(img[:100, :120], 256, fast=False)[0]).all()
+
+
+def test_model_max_side_from_metadata_is_predicts_default(net, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from structnet import hub
+    from structnet.errors import UserError
+    from structnet.nn.weights import read_metadata, save_weights
+    from structnet.skeleton.task import TASK
+
+    meta = dict(read_metadata(net.source))
+    w = save_weights(net.network, tmp_path / "m400.safetensors", {**meta, "max_side": "400"})
+    m = hub.load(w, task="skeleton")
+    assert m.settings["max_side"] == 400
+    seen = []
+    monkeypatch.setattr(I, "predict_image", lambda net_, image, **kw: seen.append(kw["max_side"]))
+    img = np.zeros((8, 8, 3), np.uint8)
+    TASK.predictor(m, SimpleNamespace(max_side=None, precision="float32"))(img)
+    TASK.predictor(m, SimpleNamespace(max_side=256, precision="float32"))(img)     # the flag wins
+    bare = save_weights(net.network, tmp_path / "plain.safetensors", {k: v for k, v in meta.items() if k != "max_side"})
+    TASK.predictor(hub.load(bare, task="skeleton"), SimpleNamespace(max_side=None, precision="float32"))(img)
+    assert seen == [400, 256, None]                                                  # no metadata: full size
+    bad = save_weights(net.network, tmp_path / "bad.safetensors", {**meta, "max_side": "-3"})
+    with pytest.raises(UserError, match="max_side"):
+        hub.load(bad, task="skeleton")

@@ -57,8 +57,18 @@ class SkeletonTask(Task):
             threshold = float(meta.get("threshold", 0.5))
         except (TypeError, ValueError):
             raise UserError(f"{path}: bad threshold {meta.get('threshold')!r} in its metadata") from None
+        max_side = meta.get("max_side")     # the longer side the model was trained at: predict's default
+        if max_side is not None:
+            try:
+                max_side = int(max_side)
+            except (TypeError, ValueError):
+                max_side = 0
+            if max_side <= 0:
+                raise UserError(f"{path}: bad max_side {meta.get('max_side')!r} in its metadata "
+                                f"(expected a positive number of pixels)")
         return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or ""), source=Path(path),
-                           codec=net.codec, settings={"threshold": threshold, "method": net.method})
+                           codec=net.codec, settings={"threshold": threshold, "method": net.method,
+                                                      "max_side": max_side})
 
     def headline(self, meta: Dict[str, Any]) -> str:
         if "test_ods_f" not in meta:
@@ -95,10 +105,11 @@ class SkeletonTask(Task):
         from .inference import predict_maps
 
         e = cfg.eval
+        max_side = e.max_side if e.max_side is not None else model.settings.get("max_side")
 
         def predict_sample(sample):
             img = np.round(np.transpose(sample["image"], (1, 2, 0)) * 255).astype(np.uint8)
-            return predict_maps(model.network, img, max_side=e.max_side, precision=e.precision)
+            return predict_maps(model.network, img, max_side=max_side, precision=e.precision)
 
         return predict_sample
 
@@ -113,7 +124,8 @@ class SkeletonTask(Task):
 
     def add_eval_arguments(self, p) -> None:
         p.add_argument("--max-side", type=positive_int, default=None,
-                       help="run the network at this longer side (maps resized back to the GT size)")
+                       help="run the network at this longer side (maps resized back to the GT size; default: "
+                            "eval.max_side, else the longer side the model was trained at)")
         p.add_argument("--thresholds", type=_thresholds, default=None, help="number of thresholds (default 100)")
         p.add_argument("--tolerance", type=tolerance, default=None,
                        help="match distance as a fraction of the image diagonal (default 0.01)")
@@ -132,7 +144,9 @@ class SkeletonTask(Task):
     # ------------------------------------------------------------------------------------------ prediction
     def add_predict_arguments(self, p) -> None:
         p.add_argument("--max-side", type=positive_int, default=None,
-                       help="run the network and post-processing at this longer side; maps come back at input size")
+                       help="run the network and post-processing at this longer side; maps come back at input "
+                            "size (default: the longer side the model was trained at, stored in its weights; "
+                            "full size for weights without it)")
         p.add_argument("--threshold", type=fraction, default=None,
                        help="binarisation threshold in [0, 1] for thin skeletons and segments (default: the "
                             "model's ODS threshold)")
@@ -144,6 +158,8 @@ class SkeletonTask(Task):
         threshold = options.threshold if getattr(options, "threshold", None) is not None \
             else model.settings.get("threshold", 0.5)
         max_side, precision = getattr(options, "max_side", None), getattr(options, "precision", "auto")
+        if max_side is None:
+            max_side = model.settings.get("max_side")   # the size the model was trained at (None: full size)
 
         mode = getattr(options, "segments_mode", None) or "objects"
         min_area = getattr(options, "min_segment_area", None)
