@@ -36,7 +36,7 @@ def main() -> None:
     net = load(a.weights, task="skeleton").network
     meta = {k: str(v) for k, v in read_metadata(a.weights).items()}
     meta.update({"name": a.name, "threshold": f"{tr['ods_threshold']:.6f}", "max_side": str(a.max_side),
-                 "threshold_source": "ODS threshold on SK-LARGE train", "test_dataset": "sk-large test",
+                 "threshold_source": "ODS threshold on SK-LARGE train", "test_dataset": "sk-large",
                  "test_ods_f": f"{sc['ods_f']:.4f}", "test_ois_f": f"{sc['ois_f']:.4f}", "test_ap": f"{sc['ap']:.4f}",
                  "command": f"structnet train skeleton --config {a.config}", "budget": a.budget})
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
