@@ -213,7 +213,7 @@ def test_shipped_configs_load_as_before_base_files(key, monkeypatch):
 def test_resolve_and_list_packaged_configs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert list_configs("skeleton") == ["fsds_lite0_cpu", "fsds_lite0_horse_cpu", "fsds_vgg16_paper", "hed_lite0_cpu",
-                                        "hed_lite0_horse_cpu", "hed_vgg16_paper", "lmsds_lite0_cpu",
+                                        "hed_lite0_horse_cpu", "hed_vgg16_paper", "lmsds_lite0_cpu", "lmsds_lite0_cpu_finetune",
                                         "lmsds_lite0_horse_cpu", "lmsds_vgg16_paper"]
     packaged = cfgmod.CONFIGS_DIR / "skeleton" / "lmsds_lite0_cpu.yaml"
     assert packaged.is_file() and cfgmod.CONFIGS_DIR.parent.name == "structnet"
