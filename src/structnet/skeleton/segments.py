@@ -7,7 +7,7 @@ i.e. the part minimising ``|p - x_j| / r_j`` over its skeleton pixels (ties -> t
 multiplicatively weighted nearest-disk rule: a pixel deep inside a large disk is not taken by the rim of a
 small one.
 
-A skeleton that breaks into pieces gives one segment per piece (the paper's construction; our CPU model made 9.3
+A skeleton that breaks into pieces gives one segment per piece (the paper's construction; our CPU model makes 8.6
 per Weizmann horse against the paper's 1.3).  :func:`group_segments` is the documented post-processing that
 ``predict`` and ``eval --segments`` apply on top (``--segments-mode parts`` turns it off): segments whose
 reconstructed regions touch (8-adjacent pixels, which includes overlapping disks) are one object -- the predicted
