@@ -191,3 +191,22 @@ def test_evaluator_reports_objects_and_the_papers_pieces():
         SkeletonEvaluator(segments=True, segments_mode="blobs")
     with pytest.raises(UserError, match="min_segment_area"):
         SkeletonEvaluator(segments=True, min_segment_area=2.0)
+
+
+def test_bridge_skeleton_many_pieces_one_component_per_object():
+    rng = np.random.default_rng(3)
+    sk = np.zeros((120, 160), bool)
+    for _ in range(60):                          # 60 short strokes, left half one object, right half another
+        y, x = rng.integers(5, 115), rng.integers(5, 150)
+        sk[y, x:x + rng.integers(2, 6)] = True
+    parts, n = ndi.label(sk, EIGHT)
+    centres = ndi.center_of_mass(sk, parts, range(1, n + 1))
+    group = np.r_[0, [1 if c[1] < 80 else 2 for c in centres]].astype(np.int32)
+    out = bridge_skeleton(sk, parts, group)
+    assert (out >= sk).all()                     # nothing removed from kept pieces
+    comp, nc = ndi.label(out, EIGHT)
+    assert nc == len(set(group[1:].tolist())) == 2
+    two = np.zeros((3, 9), bool)
+    two[1, 1] = two[1, 7] = True                 # two one-pixel pieces: fewer than 3 points to triangulate
+    p2, _ = ndi.label(two, EIGHT)
+    assert bridge_skeleton(two, p2, np.array([0, 1, 1]))[1, 1:8].all()

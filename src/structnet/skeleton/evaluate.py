@@ -35,9 +35,11 @@ class SkeletonEvaluator(Evaluator):
 
     def __init__(self, thresholds: int = 100, tolerance: float = 0.01, workers: Optional[int] = None,
                  segments: bool = False, progress: bool = False, segments_mode: str = "objects",
-                 min_segment_area: float = 0.05):
-        from .segments import SEGMENT_MODES
+                 min_segment_area: Optional[float] = None):
+        from .segments import DEFAULT_MIN_AREA, SEGMENT_MODES
 
+        if min_segment_area is None:
+            min_segment_area = DEFAULT_MIN_AREA
         if segments_mode not in SEGMENT_MODES:
             raise UserError(f"eval.segments_mode must be one of {', '.join(SEGMENT_MODES)}, got {segments_mode!r}")
         if not 0.0 <= float(min_segment_area) <= 1.0:
@@ -116,7 +118,7 @@ def format_results(d: Dict[str, Any]) -> str:
 def evaluate_model(net, ds, thresholds: int = 100, tolerance: float = 0.01, max_side: Optional[int] = None,
                    precision: str = "auto", max_images: Optional[int] = None, workers: Optional[int] = None,
                    segments: bool = False, progress: bool = False, segments_mode: str = "objects",
-                   min_segment_area: float = 0.05) -> Dict[str, object]:
+                   min_segment_area: Optional[float] = None) -> Dict[str, object]:
     """Skeleton localisation (ODS/OIS/AP) of a model (a :class:`~structnet.hub.LoadedModel` or a bare
     :class:`SkeletonNet`) on a dataset; with ``segments=True`` also the object segmentation metrics (F, Covering,
     mean segments) of segments rebuilt at the ODS threshold against the dataset's figure-ground masks (sample key

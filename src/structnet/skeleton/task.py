@@ -59,13 +59,10 @@ class SkeletonTask(Task):
             raise UserError(f"{path}: bad threshold {meta.get('threshold')!r} in its metadata") from None
         max_side = meta.get("max_side")     # the longer side the model was trained at: predict's default
         if max_side is not None:
-            try:
-                max_side = int(max_side)
-            except (TypeError, ValueError):
-                max_side = 0
-            if max_side <= 0:
-                raise UserError(f"{path}: bad max_side {meta.get('max_side')!r} in its metadata "
-                                f"(expected a positive number of pixels)")
+            if not str(max_side).isdigit() or int(max_side) == 0:
+                raise UserError(f"{path}: bad max_side {max_side!r} in its metadata (expected a positive number "
+                                f"of pixels)")
+            max_side = int(max_side)
         return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or ""), source=Path(path),
                            codec=net.codec, settings={"threshold": threshold, "method": net.method,
                                                       "max_side": max_side})
