@@ -1,14 +1,17 @@
 """Package a trained skeleton model as the bundled default (src/structnet/weights/) with its model card.
 
-    structnet eval skeleton --weights W --split train --json T.json       # threshold: chosen on train, not test
-    structnet predict skeleton ../shared/data/sk-large/test/im --out P --model W
+    structnet eval skeleton --weights W --split train --scales 1,1.5 --flip --json T.json   # threshold: on train
+    structnet predict skeleton ../shared/data/sk-large/test/im --out P --weights W --scales 1,1.5 --flip
     structnet score skeleton --pred P --gt ../shared/data/sk-large/test/gt --json S.json
     python benchmarks/bundle_skeleton_model.py --weights W --score S.json --threshold-from T.json \\
-        --config lmsds_lite0_cpu_finetune --max-side 400 --budget "..." --name lmsds_efficientnet_lite0
+        --config lmsds_lite0_cpu_finetune --max-side 400 --scales 1,1.5 --flip --budget "..." \\
+        --name lmsds_efficientnet_lite0
 
 Stores in the weights' metadata: the binarisation threshold of ``predict`` (the ODS threshold on SK-LARGE *train*,
-so that nothing is tuned on the test set) and the longer side the model was trained at (``predict``'s default
-``--max-side``). The card reports the test numbers of the user's path (predict, then score).
+so that nothing is tuned on the test set), the longer side the model was trained at (``predict``'s default
+``--max-side``) and the test-time augmentation (``predict``'s and ``eval``'s default ``--scales`` / ``--flip``,
+chosen on SK-LARGE train with ``benchmarks/bench_skeleton_tta.py``). The card reports the test numbers of the
+user's path (predict, then score).
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ def main() -> None:
                     help="JSON of 'structnet eval skeleton --split train': its ODS threshold becomes the default")
     ap.add_argument("--config", required=True, help="the packaged config the weights were trained with")
     ap.add_argument("--max-side", type=int, required=True, help="longer side the model was trained at")
+    ap.add_argument("--scales", default="1", help="test-time scales stored as predict's default, e.g. 1,1.5")
+    ap.add_argument("--flip", action="store_true", help="store left-right flip averaging as predict's default")
     ap.add_argument("--budget", required=True, help="the whole training budget, summed over runs (card text)")
     ap.add_argument("--name", default="lmsds_efficientnet_lite0")
     a = ap.parse_args()
@@ -38,7 +43,11 @@ def main() -> None:
     meta.update({"name": a.name, "threshold": f"{tr['ods_threshold']:.6f}", "max_side": str(a.max_side),
                  "threshold_source": "ODS threshold on SK-LARGE train", "test_dataset": "sk-large",
                  "test_ods_f": f"{sc['ods_f']:.4f}", "test_ois_f": f"{sc['ois_f']:.4f}", "test_ap": f"{sc['ap']:.4f}",
-                 "command": f"structnet train skeleton --config {a.config}", "budget": a.budget})
+                 "command": f"structnet train skeleton --config {a.config}", "budget": a.budget,
+                 "tta_scales": a.scales, "tta_flip": "true" if a.flip else "false"})
+    scales = [float(v) for v in a.scales.split(",")]
+    tta = (" and ".join(f"{v:g}x" for v in scales) + " the input" + (", each also mirrored" if a.flip else "")
+           + f" ({len(scales) * (2 if a.flip else 1)} passes)")
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
     save_weights(net, out, meta)
     card = f"""# Model card: {a.name}
@@ -53,7 +62,8 @@ def main() -> None:
 * **Budget** (summed over the runs, each continuing from the previous weights with a fresh schedule): {a.budget}.
 * **Test, as a user runs it** (`structnet predict skeleton <SK-LARGE test images> --out P`, then `structnet score
   skeleton --pred P --gt <test gt>`; 745 images, skeval protocol, 100 thresholds, tolerance 0.01; the network runs at
-  a longer side of {a.max_side}, the model's stored default): **ODS F {sc['ods_f']:.4f}** (P {sc['ods_p']:.4f},
+  a longer side of {a.max_side}, the model's stored default, and averages the maps of {tta}: test-time augmentation
+  chosen on SK-LARGE train, also stored; `--scales 1 --no-flip` runs one plain pass): **ODS F {sc['ods_f']:.4f}** (P {sc['ods_p']:.4f},
   R {sc['ods_r']:.4f}), OIS F {sc['ois_f']:.4f}, AP {sc['ap']:.4f}. Paper (LMSDS on VGG16, 20k iterations on a GPU,
   full-size images): ODS F 0.649. Object segments: README (Weizmann horses).
 * **Default threshold** of `predict` (stored in the metadata): {tr['ods_threshold']:.4f}, the ODS threshold on SK-LARGE

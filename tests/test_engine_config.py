@@ -192,7 +192,8 @@ def test_every_shipped_config_is_in_the_before_fixture():
     added_since = {"pose2d/encoder_lite0_lspet_cpu", "pose2d/encoder_lite0_plain_lspet_cpu",
                    "pose2d/hourglass8_lspet_gpu",
                    "pose2d/encoder_lite0_lspet_cpu_finetune",
-                   "skeleton/lmsds_lite0_cpu_finetune"}  # configs that did not exist when the fixture was taken
+                   "skeleton/lmsds_lite0_cpu_finetune",
+                   "skeleton/lmsds_lite0_cpu_finetune2"}  # configs that did not exist when the fixture was taken
     assert shipped - added_since == set(BEFORE)
 
 
@@ -214,6 +215,7 @@ def test_resolve_and_list_packaged_configs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert list_configs("skeleton") == ["fsds_lite0_cpu", "fsds_lite0_horse_cpu", "fsds_vgg16_paper", "hed_lite0_cpu",
                                         "hed_lite0_horse_cpu", "hed_vgg16_paper", "lmsds_lite0_cpu", "lmsds_lite0_cpu_finetune",
+                                        "lmsds_lite0_cpu_finetune2",
                                         "lmsds_lite0_horse_cpu", "lmsds_vgg16_paper"]
     packaged = cfgmod.CONFIGS_DIR / "skeleton" / "lmsds_lite0_cpu.yaml"
     assert packaged.is_file() and cfgmod.CONFIGS_DIR.parent.name == "structnet"

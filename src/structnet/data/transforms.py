@@ -33,7 +33,7 @@ resize); scales of skeleton pixels are multiplied by the resize factor.
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -416,15 +416,22 @@ class SkeletonAug(NamedTuple):
     factor: float
 
 
-def all_skeleton_augs() -> List[SkeletonAug]:
-    """The 36 augmentations (4 rotations x 3 flips x 3 factors) in a fixed order; index 0 is the identity."""
-    factors = sorted(SKELETON_FACTORS, key=lambda f: (f != 1.0, f))  # identity factor first
+def all_skeleton_augs(factors: Optional[Sequence[float]] = None) -> List[SkeletonAug]:
+    """The 36 augmentations (4 rotations x 3 flips x 3 factors) in a fixed order; index 0 is the identity.
+    ``factors``: other resize factors than the paper's :data:`SKELETON_FACTORS` (4 x 3 x len(factors) augmentations;
+    a list without 1.0 has no identity)."""
+    factors = tuple(SKELETON_FACTORS if factors is None else factors)
+    if not factors or any(not (float(f) > 0) for f in factors):
+        raise ValueError(f"skeleton augmentation factors must be positive numbers, got {list(factors)!r}")
+    factors = sorted((float(f) for f in factors), key=lambda f: (f != 1.0, f))  # identity factor first
     return [SkeletonAug(k, f, s) for k in SKELETON_ROTATIONS for f in SKELETON_FLIPS for s in factors]
 
 
-def sample_skeleton_aug(rng: np.random.Generator) -> SkeletonAug:
-    """Draw one of the 36 augmentations uniformly with a single ``rng.integers(36)`` call."""
-    return all_skeleton_augs()[int(rng.integers(36))]
+def sample_skeleton_aug(rng: np.random.Generator, factors: Optional[Sequence[float]] = None) -> SkeletonAug:
+    """Draw one of the 36 augmentations uniformly with a single ``rng.integers(36)`` call (with ``factors``: one of
+    the ``12 * len(factors)``)."""
+    augs = all_skeleton_augs(factors)
+    return augs[int(rng.integers(len(augs)))]
 
 
 def apply_skeleton_aug(sample: Mapping, aug: SkeletonAug, flip_pairs: FlipPairs = None,
@@ -438,6 +445,7 @@ def apply_skeleton_aug(sample: Mapping, aug: SkeletonAug, flip_pairs: FlipPairs 
 
 
 def random_skeleton_aug(sample: Mapping, rng: np.random.Generator, flip_pairs: FlipPairs = None,
-                        roles: Optional[Mapping[str, str]] = None) -> Sample:
+                        roles: Optional[Mapping[str, str]] = None,
+                        factors: Optional[Sequence[float]] = None) -> Sample:
     """:func:`apply_skeleton_aug` with an augmentation drawn by :func:`sample_skeleton_aug` from ``rng``."""
-    return apply_skeleton_aug(sample, sample_skeleton_aug(rng), flip_pairs=flip_pairs, roles=roles)
+    return apply_skeleton_aug(sample, sample_skeleton_aug(rng, factors), flip_pairs=flip_pairs, roles=roles)

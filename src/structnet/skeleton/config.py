@@ -27,6 +27,7 @@ class SkeletonDataConfig:
     split: str = "train"
     augment: bool = True  # the paper's 4 rotations x 3 flips x 3 resize factors, sampled on the fly
     max_side: Optional[int] = None  # resize so the longer side is at most this (scales multiplied)
+    factors: Optional[List[float]] = None  # resize factors of the augmentation (None: the paper's 0.8, 1.0, 1.2)
     crop: Optional[int] = None  # random square crop (padded if smaller) so batches stack; None = whole image
     synthetic_n: int = 256  # number of images of the synthetic dataset
     synthetic_size: int = 96
@@ -55,6 +56,8 @@ class SkeletonEvalConfig:
     segments_mode: str = "objects"  # objects (touching segments merged, small ones dropped) | parts (the paper's)
     min_segment_area: float = 0.05  # objects mode: drop objects under this fraction of the largest
     workers: Optional[int] = None  # processes for the matching (None: all cores)
+    scales: Optional[List[float]] = None  # test-time scales, e.g. [1.0, 1.5] (None: the model's stored ones)
+    flip: Optional[bool] = None  # test-time left-right flip (None: the model's stored choice)
 
 
 @dataclass

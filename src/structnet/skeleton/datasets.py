@@ -81,6 +81,7 @@ class _SkeletonDataset:
 
     augment: bool = False
     max_side: Optional[int] = None
+    factors: Optional[Sequence[float]] = None   # resize factors of the augmentation (None: the paper's 0.8, 1, 1.2)
     names: List[str]
 
     def __len__(self) -> int:
@@ -95,7 +96,7 @@ class _SkeletonDataset:
         if self.max_side is not None:
             s = resize_max_side(s, self.max_side)
         if self.augment:
-            s = random_skeleton_aug(s, np.random.default_rng(index if seed is None else seed))
+            s = random_skeleton_aug(s, np.random.default_rng(index if seed is None else seed), factors=self.factors)
         out = {"image": image_to_tensor(s["image"]),
                "skeleton": np.ascontiguousarray(s["skeleton"], dtype=bool),
                "scale": np.ascontiguousarray(s["scale"], dtype=np.float32),
@@ -137,13 +138,15 @@ class SkLargeDataset(_SkeletonDataset):
 
     def __init__(self, root: Optional[PathLike] = None, split: str = "train", augment: bool = False,
                  max_side: Optional[int] = None, image_dir: Optional[PathLike] = None,
-                 gt_dir: Optional[PathLike] = None, gt_kind: Optional[str] = None):
+                 gt_dir: Optional[PathLike] = None, gt_kind: Optional[str] = None,
+                 factors: Optional[Sequence[float]] = None):
         if split not in ("train", "test"):
             raise ValueError(f"SK-LARGE split must be 'train' or 'test', got {split!r}")
         if gt_kind not in (None, "auto", "scale", "binary"):
             raise ValueError(f"SkLargeDataset: gt_kind must be auto, scale or binary, got {gt_kind!r}")
         self.gt_kind = gt_kind or ("auto" if (image_dir is not None or gt_dir is not None) else "scale")
         self.split, self.augment, self.max_side = split, bool(augment), max_side
+        self.factors = None if factors is None else tuple(float(f) for f in factors)
         if image_dir is not None or gt_dir is not None:
             if image_dir is None or gt_dir is None:
                 raise ValueError("SkLargeDataset: give both image_dir and gt_dir, or neither")
@@ -232,8 +235,10 @@ class MaskSkeletonDataset(_SkeletonDataset):
 
     def __init__(self, image_dir: PathLike, mask_dir: PathLike, names: Sequence[str], augment: bool = False,
                  max_side: Optional[int] = None, cache_dir: Optional[PathLike] = None, image_ext: str = ".jpg",
-                 mask_ext: str = ".png", threshold: int = 128, distance: str = "background"):
+                 mask_ext: str = ".png", threshold: int = 128, distance: str = "background",
+                 factors: Optional[Sequence[float]] = None):
         self.image_dir, self.mask_dir = Path(image_dir), Path(mask_dir)
+        self.factors = None if factors is None else tuple(float(f) for f in factors)
         for d, what in ((self.image_dir, "image"), (self.mask_dir, "mask")):
             if not d.is_dir():
                 raise ValueError(f"{what} folder {str(d)!r} does not exist")

@@ -118,21 +118,26 @@ def format_results(d: Dict[str, Any]) -> str:
 def evaluate_model(net, ds, thresholds: int = 100, tolerance: float = 0.01, max_side: Optional[int] = None,
                    precision: str = "auto", max_images: Optional[int] = None, workers: Optional[int] = None,
                    segments: bool = False, progress: bool = False, segments_mode: str = "objects",
-                   min_segment_area: Optional[float] = None) -> Dict[str, object]:
+                   min_segment_area: Optional[float] = None, scales=None, flip: Optional[bool] = None
+                   ) -> Dict[str, object]:
     """Skeleton localisation (ODS/OIS/AP) of a model (a :class:`~structnet.hub.LoadedModel` or a bare
     :class:`SkeletonNet`) on a dataset; with ``segments=True`` also the object segmentation metrics (F, Covering,
     mean segments) of segments rebuilt at the ODS threshold against the dataset's figure-ground masks (sample key
-    ``"mask"``). ``progress``: tqdm bars on stderr (prediction, segments), shown only when stderr is a terminal.
+    ``"mask"``). ``scales`` / ``flip``: test-time augmentation (``None``: a LoadedModel's stored defaults, see
+    :func:`~structnet.skeleton.inference.predict_maps`). ``progress``: tqdm bars on stderr (prediction, segments), shown only when stderr is a terminal.
     Images that cannot be read are listed in ``failed``."""
     from ..hub import LoadedModel
     from ..tasks.run import run_evaluation
     from .inference import predict_maps
 
     module = net.network if isinstance(net, LoadedModel) else net
+    if isinstance(net, LoadedModel):
+        scales = scales if scales is not None else net.settings.get("scales")
+        flip = flip if flip is not None else net.settings.get("flip")
 
     def predict_sample(s):
         img = np.round(np.transpose(s["image"], (1, 2, 0)) * 255).astype(np.uint8)
-        return predict_maps(module, img, max_side=max_side, precision=precision)
+        return predict_maps(module, img, max_side=max_side, precision=precision, scales=scales, flip=flip)
 
     t0 = time.perf_counter()
     ev = SkeletonEvaluator(thresholds, tolerance, workers, segments, progress, segments_mode, min_segment_area)

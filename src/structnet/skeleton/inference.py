@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -46,6 +46,19 @@ def _unpack(net, threshold: Optional[float]):
     return net, threshold
 
 
+def _unpack_tta(net, threshold, scales, flip):
+    """``(module, threshold, scales, flip)``: a LoadedModel's stored test-time augmentation unless given."""
+    from ..hub import LoadedModel
+
+    settings = net.settings if isinstance(net, LoadedModel) else {}
+    module, threshold = _unpack(net, threshold)
+    if scales is None:
+        scales = settings.get("scales") or (1.0,)
+    if flip is None:
+        flip = bool(settings.get("flip", False))
+    return module, threshold, check_scales(scales), bool(flip)
+
+
 def _resize_for(img: np.ndarray, max_side: Optional[int]):
     h, w = img.shape[:2]
     if not max_side or max(h, w) <= max_side:
@@ -76,17 +89,65 @@ def _network_input(image: np.ndarray, max_side: Optional[int], fast: bool) -> Tu
     return x, f
 
 
-@torch.no_grad()
-def _network_maps(net: SkeletonNet, image: np.ndarray, max_side: Optional[int], precision: str, fast: bool = False
-                  ) -> Tuple[torch.Tensor, torch.Tensor, float]:
-    """Skeleton and scale maps (1, 1, h, w) at the network's resolution, and the resize factor f = h / H."""
-    x, f = _network_input(image, max_side, fast)
-    device = next(net.parameters()).device
-    x = x.to(device)
+def check_scales(scales) -> Tuple[float, ...]:
+    """Test-time scales as a tuple of positive floats (ValueError naming the bad value otherwise)."""
+    try:
+        out = tuple(float(v) for v in scales)
+    except (TypeError, ValueError):
+        raise ValueError(f"test-time scales must be numbers, got {scales!r}") from None
+    if not out or not all(np.isfinite(v) and 0.1 <= v <= 8.0 for v in out):
+        raise ValueError(f"test-time scales must be one or more numbers in [0.1, 8], got {scales!r}")
+    return out
+
+
+def _decode_at(net: SkeletonNet, x: torch.Tensor, device, precision: str):
     with inference_context(device, precision):
         out = net(x.contiguous(memory_format=torch.channels_last))
     dec = net.decode(out)
-    return dec["skeleton"][:, None], dec["scale"][:, None], f
+    return dec["skeleton"][:, None], dec["scale"][:, None]
+
+
+@torch.no_grad()
+def _network_maps(net: SkeletonNet, image: np.ndarray, max_side: Optional[int], precision: str, fast: bool = False,
+                  scales: Sequence[float] = (1.0,), flip: bool = False) -> Tuple[torch.Tensor, torch.Tensor, float]:
+    """Skeleton and scale maps (1, 1, h, w) at the network's resolution, and the resize factor f = h / H.
+
+    Test-time augmentation: with ``scales`` other than ``(1.0,)`` the network also runs on copies of its input
+    enlarged or reduced by each factor (bilinear, antialiased when reducing), and with ``flip`` on left-right mirrored
+    copies; every output is brought back to (h, w) (bilinear; scales divided by the factor, flips undone) and the
+    skeleton maps are averaged, the scale maps averaged with the skeleton probabilities as weights."""
+    scales = check_scales(scales)
+    x, f = _network_input(image, max_side, fast)
+    device = next(net.parameters()).device
+    x = x.to(device)
+    h, w = x.shape[-2:]
+    if scales == (1.0,) and not flip:
+        skel, scale = _decode_at(net, x, device, precision)
+        return skel, scale, f
+    skel_sum = torch.zeros((1, 1, h, w), dtype=torch.float32, device=device)
+    wscale_sum = torch.zeros_like(skel_sum)
+    scale_sum = torch.zeros_like(skel_sum)
+    n = 0
+    for s in scales:
+        size = (max(1, round(h * s)), max(1, round(w * s)))
+        xs = x if size == (h, w) else F.interpolate(x, size=size, mode="bilinear", align_corners=False,
+                                                    antialias=s < 1)
+        for mirrored in ((False, True) if flip else (False,)):
+            sk, sc = _decode_at(net, xs.flip(-1) if mirrored else xs, device, precision)
+            if mirrored:
+                sk, sc = sk.flip(-1), sc.flip(-1)
+            sk, sc = sk.float(), sc.float() * (h / size[0])         # diameters in pixels of the (h, w) input
+            if sk.shape[-2:] != (h, w):
+                sk = F.interpolate(sk, size=(h, w), mode="bilinear", align_corners=False)
+                sc = F.interpolate(sc, size=(h, w), mode="bilinear", align_corners=False)
+            skel_sum += sk
+            wscale_sum += sk * sc
+            scale_sum += sc
+            n += 1
+    skel = skel_sum / n
+    # probability-weighted mean scale; where every pass says "no skeleton" (weights 0) the plain mean
+    scale = torch.where(skel_sum > 1e-6, wscale_sum / skel_sum.clamp_min(1e-6), scale_sum / n)
+    return skel, scale, f
 
 
 def _skeleton_to_input(skel: torch.Tensor, size: Tuple[int, int], f: float) -> np.ndarray:
@@ -97,14 +158,16 @@ def _skeleton_to_input(skel: torch.Tensor, size: Tuple[int, int], f: float) -> n
 
 @torch.no_grad()
 def predict_maps(net, image: np.ndarray, max_side: Optional[int] = None,
-                 precision: str = "auto") -> Dict[str, np.ndarray]:
+                 precision: str = "auto", scales: Optional[Sequence[float]] = None,
+                 flip: Optional[bool] = None) -> Dict[str, np.ndarray]:
     """One RGB uint8 image (H, W, 3) -> ``{"skeleton": float32 (H, W) in [0, 1], "scale": float32 (H, W) pixels}``.
 
     With ``max_side`` the network runs on a copy whose longer side is ``max_side``; maps come back at
-    the input size (scales divided by the resize factor)."""
-    net, _ = _unpack(net, None)
+    the input size (scales divided by the resize factor). ``scales`` / ``flip``: test-time augmentation (see
+    :func:`_network_maps`); ``None`` takes a LoadedModel's stored defaults (a bare network: ``(1.0,)``, no flip)."""
+    net, _, scales, flip = _unpack_tta(net, None, scales, flip)
     h, w = image.shape[:2]
-    skel, scale, f = _network_maps(net, image, max_side, precision)
+    skel, scale, f = _network_maps(net, image, max_side, precision, scales=scales, flip=flip)
     if f != 1.0:
         scale = F.interpolate(scale, size=(h, w), mode="nearest") / f
     return {"skeleton": _skeleton_to_input(skel, (h, w), f),
@@ -120,7 +183,8 @@ def _segments(thin: np.ndarray, scale: np.ndarray, mode: str, min_area: float):
 @torch.no_grad()
 def predict_image(net, image: np.ndarray, *, max_side: Optional[int] = None, precision: str = "auto",
                   threshold: Optional[float] = None, segments: str = "objects",
-                  min_segment_area: float = DEFAULT_MIN_AREA) -> Dict[str, object]:
+                  min_segment_area: float = DEFAULT_MIN_AREA, scales: Optional[Sequence[float]] = None,
+                  flip: Optional[bool] = None) -> Dict[str, object]:
     """Skeleton, scale, thin skeleton and object segments of one RGB uint8 image (H, W, 3).
 
     ``threshold``: binarisation threshold of the thin skeleton (on the map divided by its maximum), normally the
@@ -136,15 +200,18 @@ def predict_image(net, image: np.ndarray, *, max_side: Optional[int] = None, pre
     ``min_segment_area`` x the largest and joins the skeleton pieces of each object; ``"parts"`` keeps the paper's
     one segment per skeleton piece (:func:`~.segments.object_segments`).
 
+    ``scales`` / ``flip``: test-time augmentation (the maps of enlarged / mirrored copies averaged, see
+    :func:`_network_maps`); ``None`` takes a LoadedModel's stored defaults (a bare network: ``(1.0,)``, no flip).
+
     Returns ``skeleton`` float32 (H, W) in [0, 1], ``scale`` float32 (H, W) diameters in input pixels, ``thin``
     bool (H, W), ``labels`` int32 (H, W) (0 = background, one segment per connected skeleton part), ``height``,
     ``width``, ``threshold``, ``skeleton_pixels`` (of ``thin``), ``segments`` (number of labels), ``pieces``
     (8-connected pieces of the thresholded skeleton, before any joining) and
     ``network_height``, ``network_width`` (the resolution the network and the post-processing ran at)."""
-    net, threshold = _unpack(net, threshold)
+    net, threshold, scales, flip = _unpack_tta(net, threshold, scales, flip)
     t = float(DEFAULT_THRESHOLD if threshold is None else threshold)
     H, W = image.shape[:2]
-    skel_t, scale_t, f = _network_maps(net, image, max_side, precision, fast=True)
+    skel_t, scale_t, f = _network_maps(net, image, max_side, precision, fast=True, scales=scales, flip=flip)
     skel_n = skel_t[0, 0].clamp(0, 1).cpu().numpy().astype(np.float32)
     scale_n = scale_t[0, 0].cpu().numpy().astype(np.float32)
     h, w = skel_n.shape

@@ -63,9 +63,10 @@ class SkeletonTask(Task):
                 raise UserError(f"{path}: bad max_side {max_side!r} in its metadata (expected a positive number "
                                 f"of pixels)")
             max_side = int(max_side)
+        scales, flip = _tta_from_metadata(meta, path)
         return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or ""), source=Path(path),
                            codec=net.codec, settings={"threshold": threshold, "method": net.method,
-                                                      "max_side": max_side})
+                                                      "max_side": max_side, "scales": scales, "flip": flip})
 
     def headline(self, meta: Dict[str, Any]) -> str:
         if "test_ods_f" not in meta:
@@ -99,14 +100,21 @@ class SkeletonTask(Task):
         return build_dataset(data, split=e.split, augment=False, seed=cfg.train.seed)
 
     def eval_predictor(self, model, cfg: SkeletonConfig):
-        from .inference import predict_maps
+        from .inference import check_scales, predict_maps
 
         e = cfg.eval
         max_side = e.max_side if e.max_side is not None else model.settings.get("max_side")
+        scales = e.scales if e.scales is not None else model.settings.get("scales")
+        flip = e.flip if e.flip is not None else model.settings.get("flip")
+        try:
+            check_scales(scales or (1.0,))
+        except ValueError as err:
+            raise UserError(f"eval.scales: {err}") from None
 
         def predict_sample(sample):
             img = np.round(np.transpose(sample["image"], (1, 2, 0)) * 255).astype(np.uint8)
-            return predict_maps(model.network, img, max_side=max_side, precision=e.precision)
+            return predict_maps(model.network, img, max_side=max_side, precision=e.precision, scales=scales,
+                                flip=flip)
 
         return predict_sample
 
@@ -130,10 +138,11 @@ class SkeletonTask(Task):
                        help="also score object segments rebuilt from skeleton + scale (needs GT masks)")
         p.add_argument("--workers", type=nonneg_int, default=None, help="processes for matching (default: cores)")
         _add_segment_arguments(p)
+        _add_tta_arguments(p)
 
     def apply_eval_arguments(self, cfg: SkeletonConfig, args) -> None:
         for key in ("max_side", "thresholds", "tolerance", "segments", "workers", "segments_mode",
-                    "min_segment_area"):
+                    "min_segment_area", "scales", "flip"):
             v = getattr(args, key, None)
             if v is not None:
                 setattr(cfg.eval, key, v)
@@ -148,6 +157,7 @@ class SkeletonTask(Task):
                        help="binarisation threshold in [0, 1] for thin skeletons and segments (default: the "
                             "model's ODS threshold)")
         _add_segment_arguments(p)
+        _add_tta_arguments(p)
 
     def predictor(self, model, options):
         from .inference import predict_image
@@ -162,9 +172,14 @@ class SkeletonTask(Task):
         min_area = getattr(options, "min_segment_area", None)
         min_area = DEFAULT_MIN_AREA if min_area is None else min_area
 
+        scales = getattr(options, "scales", None)
+        scales = scales if scales is not None else model.settings.get("scales")
+        flip = getattr(options, "flip", None)
+        flip = flip if flip is not None else model.settings.get("flip")
+
         def fn(image):
             return predict_image(model.network, image, max_side=max_side, precision=precision, threshold=threshold,
-                                 segments=mode, min_segment_area=min_area)
+                                 segments=mode, min_segment_area=min_area, scales=scales, flip=flip)
 
         return fn
 
@@ -215,6 +230,47 @@ def _add_segment_arguments(p) -> None:
                         "skeleton pieces of an object joined; parts: the paper's one segment per skeleton piece")
     p.add_argument("--min-segment-area", type=fraction, default=None,
                    help="objects mode: drop objects smaller than this fraction of the largest (default 0.05)")
+
+
+def _add_tta_arguments(p) -> None:
+    import argparse
+
+    p.add_argument("--scales", type=_scales, default=None,
+                   help="test-time scales, comma-separated factors of the network's input size (the maps of the "
+                        "enlarged copies are averaged), e.g. 1 or 1,1.5 (default: the model's stored scales)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="also average the maps of left-right mirrored inputs (default: the model's stored choice)")
+
+
+def _scales(text: str):
+    import argparse
+
+    from .inference import check_scales
+
+    try:
+        return list(check_scales(v for v in str(text).split(",") if v.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated factors in [0.1, 8] such as 1,1.5, "
+                                         f"got {text!r}") from None
+
+
+def _tta_from_metadata(meta: Dict[str, Any], path: Path):
+    """``(scales, flip)`` stored in a weights file's metadata (``tta_scales`` "1,1.5", ``tta_flip`` "true"/"false");
+    ``((1.0,), False)`` when absent; UserError naming the file for bad values."""
+    from .inference import check_scales
+
+    raw = meta.get("tta_scales")
+    scales = (1.0,)
+    if raw is not None:
+        try:
+            scales = check_scales(v for v in str(raw).split(",") if v.strip())
+        except ValueError:
+            raise UserError(f"{path}: bad tta_scales {raw!r} in its metadata (expected factors such as 1,1.5)") from None
+    raw_flip = meta.get("tta_flip", "false")
+    flip = str(raw_flip).strip().lower()
+    if flip not in ("true", "false", "1", "0"):
+        raise UserError(f"{path}: bad tta_flip {raw_flip!r} in its metadata (expected true or false)")
+    return scales, flip in ("true", "1")
 
 
 def _thresholds(text: str) -> int:

@@ -58,6 +58,11 @@ def build_dataset(cfg: SkeletonDataConfig, split: Optional[str] = None, augment:
                                     seed=seed + (0 if split == "train" else 1000003), augment=augment)
     else:
         raise ValueError(f"unknown skeleton dataset {cfg.dataset!r}; valid: {', '.join(DATASETS)}")
+    if cfg.factors is not None:
+        from ..data.transforms import all_skeleton_augs
+
+        all_skeleton_augs(cfg.factors)      # a bad list is refused here, before training starts
+        ds.factors = tuple(float(f) for f in cfg.factors)
     return CropDataset(ds, cfg.crop) if cfg.crop else ds
 
 
