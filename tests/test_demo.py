@@ -1,6 +1,8 @@
 """`structnet demo` on the bundled models: runs offline and writes every output."""
 import json
 
+import numpy as np
+
 from structnet import hub
 from structnet.cli import main
 
@@ -24,9 +26,17 @@ def test_demo_writes_outputs(tmp_path):
     for stem in ("astronaut", "camera", "chelsea", "coffee", "rocket", "horse"):
         for suffix in ("_skeleton.png", "_overlay.png", "_segments.png", ".npz"):
             assert (out / "skeleton" / f"{stem}{suffix}").is_file(), stem + suffix
-    # the black-on-white horse silhouette is the easiest input: the model must find a skeleton on it
+    # the black-on-white horse silhouette is the easiest input: one connected skeleton, one object
+    from structnet.demo import sample_images
+
+    img = dict(sample_images())["horse"]
+    assert 0.2 < (img[..., 0] == 0).mean() < 0.45 and img[0, 0, 0] == 255     # a black horse on white
     horse = next(r for r in summary["results"]["skeleton"] if r["image"].endswith("horse.png"))
-    assert horse["skeleton_pixels"] > 50 and horse["segments"] >= 1
+    assert horse["skeleton_pixels"] > 300 and horse["segments"] == 1
+    from scipy import ndimage as ndi
+
+    thin = np.load(out / "skeleton" / "horse.npz")["thin"]
+    assert thin.shape == img.shape[:2] and ndi.label(thin, np.ones((3, 3), int))[1] == 1   # drawn connected
     # pose on the photos with a person (window as predict finds it): the JSON schema with the LSP joint names
     lsp = ["right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
            "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top"]

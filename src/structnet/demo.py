@@ -24,8 +24,8 @@ def sample_images():
 
     for name in SAMPLES:
         img = getattr(data, name)()
-        if img.dtype == bool:  # the horse silhouette: black horse on white
-            img = np.where(img[..., None], 0, 255).astype(np.uint8).repeat(3, 2)
+        if img.dtype == bool:  # the horse silhouette (False on the horse): a black horse on white
+            img = np.where(img[..., None], 255, 0).astype(np.uint8).repeat(3, 2)
         yield name, img
 
 
