@@ -16,10 +16,11 @@ from structnet.engine import config as cfgmod
 from structnet.engine.config import expand_data_root, list_configs, load_config_dict, resolve_config_path
 from structnet.errors import UserError
 from structnet.pose2d.config import Pose2DConfig
+from structnet.pose3d.config import Pose3DConfig
 from structnet.skeleton.config import SkeletonConfig
 
 TESTS = Path(__file__).resolve().parent
-PACKAGED = {"skeleton": SkeletonConfig, "pose2d": Pose2DConfig}
+PACKAGED = {"skeleton": SkeletonConfig, "pose2d": Pose2DConfig, "pose3d": Pose3DConfig}
 
 
 @dataclass
@@ -193,7 +194,8 @@ def test_every_shipped_config_is_in_the_before_fixture():
                    "pose2d/hourglass8_lspet_gpu",
                    "pose2d/encoder_lite0_lspet_cpu_finetune",
                    "skeleton/lmsds_lite0_cpu_finetune",
-                   "skeleton/lmsds_lite0_cpu_finetune2"}  # configs that did not exist when the fixture was taken
+                   "skeleton/lmsds_lite0_cpu_finetune2",
+                   "pose3d/lift_maps_h36m_cpu", "pose3d/lift_keypoints_h36m_cpu"}  # configs that did not exist when the fixture was taken
     assert shipped - added_since == set(BEFORE)
 
 
@@ -232,9 +234,9 @@ def test_resolve_and_list_packaged_configs(tmp_path, monkeypatch):
         resolve_config_path("skeleton", "lmsds_lite")
     with pytest.raises(UserError, match=r"not found: no such file, and no packaged skeleton config"):
         resolve_config_path("skeleton", "../skeleton/lmsds_lite0_cpu")  # names are bare names
-    with pytest.raises(UserError, match=r"no packaged configs for task 'pose3d' \(tasks with configs: pose2d, "
-                                        r"skeleton\)"):
-        list_configs("pose3d")
+    with pytest.raises(UserError, match=r"no packaged configs for task 'hypercolumn' \(tasks with configs: pose2d, "
+                                        r"pose3d, skeleton\)"):
+        list_configs("hypercolumn")
     with pytest.raises(UserError, match=r"^config file not found: lmsds_lite0_cpu$"):
         resolve_config_path(None, "lmsds_lite0_cpu")
     with pytest.raises(UserError, match=r"available: .*lspet_cpu_stage1"):

@@ -12,7 +12,7 @@ from structnet.errors import UserError
 from structnet.pose3d import metrics, render
 from structnet.pose3d.h36m import H36M, Camera
 from structnet.pose3d.skeleton import (BONES, JOINTS, PARTS, PART_COLORS, STICKS, FLIP_PERM, action_of,
-                                       sh_to_h36m)
+                                       lsp_to_h36m, sh_to_h36m)
 
 SHARED_H36M = Path(__file__).resolve().parents[2] / "shared" / "data" / "h36m"
 
@@ -43,9 +43,24 @@ def test_sh_to_h36m_known_answer():
     np.testing.assert_array_equal(out[0], det[6])                # pelvis -> hip
     np.testing.assert_array_equal(out[10], det[9])               # head top -> head
     np.testing.assert_array_equal(out[13], det[15])              # left wrist
+    np.testing.assert_array_equal(out[8], det[8])                # upper neck -> thorax
+    np.testing.assert_allclose(out[7], (det[6] + det[7]) / 2)    # spine between pelvis and MPII thorax
     np.testing.assert_allclose(out[9], (det[8] + det[9]) / 2)    # neck between thorax (upper neck) and head
     with pytest.raises(ValueError, match="16, 2"):
         sh_to_h36m(np.zeros((17, 2)))
+
+
+def test_lsp_to_h36m_known_answer():
+    kp = np.arange(28, dtype=np.float32).reshape(14, 2)
+    out = lsp_to_h36m(kp)
+    np.testing.assert_array_equal(out[3], kp[0])                 # right ankle -> right foot
+    np.testing.assert_array_equal(out[13], kp[11])               # left wrist
+    np.testing.assert_array_equal(out[10], kp[13])               # head top -> head
+    np.testing.assert_allclose(out[0], (kp[2] + kp[3]) / 2)      # hip between the hips
+    np.testing.assert_allclose(out[7], (out[0] + (kp[8] + kp[9]) / 2) / 2)
+    bad = kp.copy()
+    bad[2] = np.nan
+    assert np.isnan(lsp_to_h36m(bad)[[0, 1, 7]]).all() and np.isfinite(lsp_to_h36m(bad)[[2, 3, 10]]).all()
 
 
 # --------------------------------------------------------------------------------------------- cameras, data

@@ -175,12 +175,12 @@ def toy_task():
 
 # ------------------------------------------------------------------------------------------------ tests
 def test_registry_lists_the_built_in_tasks_and_fills_every_slot():
-    assert tasks.names() == ["pose2d", "skeleton"]
+    assert tasks.names() == ["pose2d", "pose3d", "skeleton"]
     for name in tasks.names():
         t = tasks.get(name)
         assert t.name == name and t.config_class is not None and t.default_model
         t.check_slots()
-    with pytest.raises(UserError, match="unknown task 'nope'; tasks: pose2d, skeleton"):
+    with pytest.raises(UserError, match="unknown task 'nope'; tasks: pose2d, pose3d, skeleton"):
         tasks.get("nope")
 
 
@@ -198,7 +198,7 @@ def test_a_task_with_an_empty_slot_is_refused():
 
 
 def test_toy_task_trains_evaluates_and_predicts_through_the_cli(toy_task, tmp_path, capsys):
-    assert tasks.names() == ["pose2d", "skeleton", "toy"]
+    assert tasks.names() == ["pose2d", "pose3d", "skeleton", "toy"]
     cfg = tmp_path / "toy.yaml"
     cfg.write_text(f"train:\n  out_dir: {tmp_path / 'run'}\n  max_iters: 80\n  batch_size: 8\n"
                    f"  checkpoint_every: 80\n  progress_bar: false\n  seed: 0\n")
@@ -420,9 +420,14 @@ def test_score_pose2d_equals_eval_on_the_same_predictions(tmp_path, capsys):
     e = json.loads((tmp_path / "eval.json").read_text())
     assert s["n_persons"] == e["n_persons"] == 4 and s["failed"] == []
     assert s["per_joint"] == pytest.approx(e["per_joint"]) and s["mean"] == pytest.approx(e["mean"])
-    from structnet.nn.onnx_backend import onnxruntime_available
+    import torch as _torch
 
-    assert e["backend"] == ("onnxruntime" if onnxruntime_available() else "torch")  # --backend auto
+    from structnet.nn.onnx_backend import onnxruntime_available
+    from structnet.nn.precision import resolve_precision
+
+    # --backend auto: onnxruntime where installed and the precision (auto) resolves to float32 on this CPU
+    fp32 = resolve_precision("cpu", "auto") == _torch.float32
+    assert e["backend"] == ("onnxruntime" if onnxruntime_available() and fp32 else "torch")
     (tmp_path / "pred" / f"{val[0].stem}_pose.json").unlink()
     capsys.readouterr()
     assert main(["score", "pose2d", "--pred", str(tmp_path / "pred"), "--dataset", "lspet", "--root", str(root),

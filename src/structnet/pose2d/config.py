@@ -125,7 +125,9 @@ class Pose2DEvalConfig:
     # the usual person-centric LSP protocol); "image" = the whole image, as `structnet predict` without --box
     # "auto" = the whole image, then the box of its joints x 1.4 (inference.predict_pose_auto; predict's default)
     window: Literal["annotation", "image", "auto"] = "annotation"
-    precision: Literal["float32", "bfloat16", "auto"] = "float32"  # inference precision (nn/precision.py)
+    # inference precision (nn/precision.py); "auto" as `structnet predict`'s default, so that predict + score gives
+    # eval's numbers on every CPU (auto = bfloat16 where the CPU has AMX or AVX512-BF16, else float32)
+    precision: Literal["float32", "bfloat16", "auto"] = "auto"
     max_images: Optional[int] = None  # evaluate the first N persons only (quick checks, in-training evaluation)
 
 

@@ -1,0 +1,76 @@
+"""Typed configuration of the 3D pose task (YAML files under ``structnet/configs/pose3d/``).
+
+One file trains one *lifter*: 2D joints -> skeleton maps (one per hypothesis) -> 3D joints (Wan et al. 2017,
+Sec. 3.2-3.4, with the maps rendered from 2D joints: issue 10's "real lifting"), or the keypoint-MLP baseline of
+Martinez et al. 2017 (``model.kind: keypoints``). Published values are the defaults where the paper gives them;
+the rest say "ours".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Literal, Optional
+
+from ..engine.config import OptimConfig, ScheduleConfig, TrainConfig
+
+__all__ = ["Pose3DModelConfig", "Pose3DDataConfig", "Pose3DLossConfig", "Pose3DEvalConfig", "Pose3DConfig"]
+
+
+@dataclass
+class Pose3DModelConfig:
+    kind: Literal["maps", "keypoints"] = "maps"  # skeleton-map regression (the paper) | Martinez et al.'s MLP
+    # one regression network per hypothesis (Sec. 3.3): its stick width in map pixels and its crop scale (the box
+    # of the 2D joints x box_scale x crop). The paper varies widths (Mul-S) and crops (Mul-C; indoors always 1.0);
+    # its width values did not survive in our copy of the paper (ours: 2, 4, 6 px of a 64 map, i.e. ~3-9 % of the
+    # person's height). Equal widths = the paper's "Ensemble" baseline (independent networks on one map kind).
+    widths: List[float] = field(default_factory=lambda: [4.0])
+    crops: Optional[List[float]] = None  # per hypothesis (None: 1.0 for each)
+    map_size: int = 64  # square skeleton maps (the paper's deconvolution outputs 56 x 56; ours: 64)
+    box_scale: float = 1.2  # crop side = box_scale x the longer side of the 2D joints' box (ours)
+    depth_order: bool = True  # front/back maps by the z-buffer (Sec. 3.2 "Deal with occlusion"); False: one order
+    regressor_width: int = 32  # MapRegressor stem channels (ours; the paper: ResNet-50)
+    hidden: int = 1024  # units of the regression head / of Martinez's MLP
+    dropout: float = 0.25  # MapRegressor head (ours); the keypoint MLP uses Martinez's 0.5 when kind=keypoints
+    init: Optional[str] = None  # start from these safetensors weights (same architecture)
+    # training only (not stored with the weights): draw the maps with a torch.compile'd renderer (identical maps,
+    # ~6x faster on this CPU; falls back to the plain renderer where compiling fails)
+    compile_renderer: bool = True
+
+
+@dataclass
+class Pose3DDataConfig:
+    root: str = "${data}/h36m"  # a folder in the 3d-pose-baseline layout (poses3d.npz, cameras.json)
+    subjects: List[str] = field(default_factory=lambda: ["S1", "S5", "S6", "S7", "S8"])  # the standard protocol
+    every: int = 1  # keep every n-th stored frame (the stored data are already every 5th frame, 10 Hz)
+    flip_prob: float = 0.5  # left-right mirror of 2D and 3D (ours; the paper uses no augmentation)
+    noise_px: float = 0.0  # Gaussian 2D noise (sigma, pixels of the 1000-px frames) on the training joints (ours)
+    no_order_prob: float = 0.0  # fraction of training maps drawn without depth order (front = back), so one
+    #                             network also reads order-free maps (2D detections; ours)
+
+
+@dataclass
+class Pose3DLossConfig:
+    kind: Literal["mse", "mpjpe"] = "mse"  # Caffe's Euclidean loss (mean squared error, in metres) | mean distance
+
+
+@dataclass
+class Pose3DEvalConfig:
+    root: str = "${data}/h36m"
+    subjects: List[str] = field(default_factory=lambda: ["S9", "S11"])
+    input: Literal["gt2d", "sh"] = "gt2d"  # 2D joints: projected GT | Stacked Hourglass detections
+    # depth order of the maps: gt (the GT depths: the paper's "GT skeleton map"), estimated (a first pass without
+    # order, then maps ordered by its depths), none (front = back); auto: gt for gt2d, estimated for sh
+    depth_order: Literal["auto", "gt", "estimated", "none"] = "auto"
+    every: int = 1
+    batch_size: int = 512
+    max_images: Optional[int] = None  # sequences (subject / sequence / camera) evaluated
+
+
+@dataclass
+class Pose3DConfig:
+    model: Pose3DModelConfig = field(default_factory=Pose3DModelConfig)
+    data: Pose3DDataConfig = field(default_factory=Pose3DDataConfig)
+    loss: Pose3DLossConfig = field(default_factory=Pose3DLossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: Pose3DEvalConfig = field(default_factory=Pose3DEvalConfig)

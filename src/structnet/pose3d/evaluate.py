@@ -1,0 +1,94 @@
+"""The 3D pose evaluator: Protocol #1 and #2 errors per action over Human3.6M test sequences, for the chosen
+hypothesis and for the baselines every multi-hypothesis model gives at no extra cost (each hypothesis alone, their
+average pose, the oracle that picks the hypothesis nearest the ground truth)."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import numpy as np
+
+from ..tasks.base import Evaluator
+from .metrics import PROTOCOLS, mpjpe, p_mpjpe, per_action
+
+__all__ = ["Pose3DEvaluator"]
+
+
+class Pose3DEvaluator(Evaluator):
+    """``process(sample, prediction)`` with a :class:`~structnet.pose3d.train.SequenceDataset` sample and a
+    :func:`~structnet.pose3d.train.predict_sequence` result. ``summarize()``: ``mpjpe_mm`` and ``p_mpjpe_mm``
+    (the unweighted mean over actions, the "Avg" of Human3.6M tables), ``per_action`` ({action: mpjpe_mm}),
+    ``per_action_p_mpjpe``, ``mpjpe_mm_frames`` (pooled over frames), ``n_frames``, ``protocol``, and per
+    hypothesis / average / oracle MPJPE."""
+
+    def __init__(self, settings: Dict[str, Any], hypotheses: List[Dict[str, Any]]):
+        self.settings, self.hyp_info = dict(settings), list(hypotheses)
+        self.reset()
+
+    def reset(self) -> None:
+        self._e1: List[np.ndarray] = []
+        self._e2: List[np.ndarray] = []
+        self._hyp: List[np.ndarray] = []
+        self._avg: List[np.ndarray] = []
+        self._oracle: List[np.ndarray] = []
+        self._actions: List[np.ndarray] = []
+        self._chosen: List[np.ndarray] = []
+        self._reproj: List[np.ndarray] = []
+        self.sequences = 0
+
+    def process(self, sample: Dict[str, Any], prediction: Dict[str, np.ndarray]) -> None:
+        gt = np.asarray(sample["joints_cam"], np.float64)
+        hyps = np.asarray(prediction["hypotheses"], np.float64)
+        n, nh = hyps.shape[:2]
+        if gt.shape != (n, 17, 3):
+            raise ValueError(f"{sample.get('name', 'sample')}: {n} predictions for ground truth of shape {gt.shape}")
+        self._e1.append(mpjpe(prediction["pose"], gt))
+        self._e2.append(p_mpjpe(prediction["pose"], gt))
+        per_h = np.stack([mpjpe(hyps[:, h], gt) for h in range(nh)], axis=1)
+        self._hyp.append(per_h)
+        self._oracle.append(per_h.min(axis=1))
+        self._avg.append(mpjpe(hyps.mean(axis=1), gt))
+        self._actions.append(np.full(n, sample["action"], dtype=object))
+        self._chosen.append(np.asarray(prediction["chosen"]))
+        self._reproj.append(np.asarray(prediction["errors_px"])[np.arange(n), prediction["chosen"]])
+        self.sequences += 1
+
+    def summarize(self) -> Dict[str, Any]:
+        if not self._e1:
+            return {"n": 0, "n_frames": 0}
+        e1, e2 = np.concatenate(self._e1), np.concatenate(self._e2)
+        act = np.concatenate(self._actions)
+        hyp = np.concatenate(self._hyp)
+        pa1, pa2 = per_action(e1, act), per_action(e2, act)
+        chosen = np.concatenate(self._chosen)
+        out: Dict[str, Any] = {
+            "n": self.sequences, "n_frames": int(len(e1)),
+            "protocol": f"{PROTOCOLS['mpjpe_mm']}; {PROTOCOLS['p_mpjpe_mm']}; mpjpe_mm / p_mpjpe_mm = unweighted "
+                        f"mean over actions (per_action), mpjpe_mm_frames = mean over frames",
+            "mpjpe_mm": pa1.pop("Avg"), "p_mpjpe_mm": pa2.pop("Avg"),
+            "mpjpe_mm_frames": float(e1.mean()), "p_mpjpe_mm_frames": float(e2.mean()),
+            "per_action": pa1, "per_action_p_mpjpe": pa2,
+            "selection": "minimum reprojection error against the input 2D joints",
+            "reprojection_px": float(np.concatenate(self._reproj).mean()),
+            "hypotheses": [dict(info, mpjpe_mm=per_action(hyp[:, h], act)["Avg"],
+                                chosen_fraction=float((chosen == h).mean()))
+                           for h, info in enumerate(self.hyp_info[:hyp.shape[1]])],
+            "average_pose_mpjpe_mm": per_action(np.concatenate(self._avg), act)["Avg"],
+            "oracle_mpjpe_mm": per_action(np.concatenate(self._oracle), act)["Avg"],
+        }
+        out.update(self.settings)
+        return out
+
+    def format(self, s: Dict[str, Any]) -> str:
+        if not s.get("n_frames"):
+            return "no frames evaluated"
+        lines = [f"{s['n_frames']} frames of {s['n']} sequences; input {s.get('input')}, depth order "
+                 f"{s.get('depth_order')}",
+                 f"MPJPE {s['mpjpe_mm']:.1f} mm (protocol #1, mean over actions; over frames "
+                 f"{s['mpjpe_mm_frames']:.1f}), P-MPJPE {s['p_mpjpe_mm']:.1f} mm (protocol #2)"]
+        if len(s["hypotheses"]) > 1:
+            lines.append("hypotheses: " + ", ".join(f"w{h.get('width', '?'):g}/c{h.get('crop', 1):g} "
+                                                    f"{h['mpjpe_mm']:.1f} ({100 * h['chosen_fraction']:.0f} %)"
+                                                    for h in s["hypotheses"])
+                         + f"; average pose {s['average_pose_mpjpe_mm']:.1f}; oracle {s['oracle_mpjpe_mm']:.1f}")
+        lines.append("per action: " + ", ".join(f"{a} {v:.1f}" for a, v in s["per_action"].items()))
+        return "\n".join(lines)

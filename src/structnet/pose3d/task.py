@@ -1,0 +1,194 @@
+"""The 3D pose task (Wan et al. 2017: skeleton maps -> 3D joints, multiple hypotheses) in the task contract.
+
+Slots: config :class:`~structnet.pose3d.config.Pose3DConfig`; model, data, loss and the evaluation pieces in
+:mod:`structnet.pose3d.train`; the evaluator in :mod:`structnet.pose3d.evaluate`; files in
+:mod:`structnet.pose3d.writer`.
+
+``structnet eval pose3d --data DIR --input gt2d|sh`` lifts the 2D joints of the test subjects of a folder in the
+3d-pose-baseline layout (projected ground truth or Stacked Hourglass detections) and scores MPJPE / P-MPJPE.
+``structnet predict pose3d IMG`` runs the bundled 2D pose model on the photo, maps its 14 LSP joints to the 17
+Human3.6M joints, draws the skeleton maps (depth order from a first, order-free pass) and lifts them; the
+hypothesis with the smallest weak-perspective reprojection error is the answer.
+
+Saved models: safetensors with metadata ``structnet_task`` = ``task`` = ``"pose3d"`` and ``model_config`` (JSON of
+:meth:`Lifter.config`), which :meth:`Pose3DTask.model_from_metadata` rebuilds.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from ..errors import UserError
+from ..tasks.args import floats, positive_int
+from ..tasks.base import Task
+from .config import Pose3DConfig
+
+__all__ = ["Pose3DTask", "TASK"]
+
+
+class Pose3DTask(Task):
+    name = "pose3d"
+    summary = ("3D human pose from skeleton maps (front/back by depth order) with multiple hypotheses chosen by "
+               "reprojection; keypoint-MLP lifting baseline")
+    config_class = Pose3DConfig
+    default_model = None
+    default_eval_config = None
+    outputs = "<name>_pose3d.json and <name>_pose3d.png per image"
+
+    # ----------------------------------------------------------------------------------------------- model
+    def build_model(self, cfg: Pose3DConfig):
+        from .train import build_model
+
+        return build_model(cfg)
+
+    def prepare_model(self, cfg: Pose3DConfig, net) -> None:
+        import torch
+
+        net.to(memory_format=torch.channels_last)  # the regressors read channels_last maps (faster on CPU)
+        if cfg.model.compile_renderer and cfg.model.kind == "maps":
+            from .render import compiled_renderer
+
+            net.render_fn = compiled_renderer()
+
+    def model_metadata(self, cfg: Pose3DConfig, net) -> Dict[str, Any]:
+        from ..nn.modules import unwrap
+
+        return {"task": "pose3d", "structnet_task": "pose3d", "model_config": unwrap(net).config()}
+
+    def model_from_metadata(self, meta: Dict[str, Any], path: Path):
+        import torch
+
+        from ..hub import LoadedModel
+        from ..nn.weights import load_weights
+        from .model import Lifter
+
+        cfg = meta.get("model_config")
+        if not isinstance(cfg, dict) or "widths" not in cfg:
+            raise UserError(f"{path}: not a structnet pose3d weights file (no lifter model_config in its metadata)")
+        try:
+            net = Lifter(**cfg)
+        except (TypeError, ValueError) as e:
+            raise UserError(f"{path}: model_config does not fit the pose3d Lifter ({e})") from None
+        load_weights(net, path)
+        net = net.to(memory_format=torch.channels_last).eval()
+        return LoadedModel(network=net, task=self.name, name=str(meta.get("name") or Path(path).stem),
+                           source=Path(path))
+
+    def headline(self, meta: Dict[str, Any]) -> str:
+        if "test_mpjpe_mm" not in meta:
+            return ""
+        return f"H36M S9/S11 from {meta.get('test_input', '?')}: MPJPE {float(meta['test_mpjpe_mm']):.1f} mm"
+
+    # -------------------------------------------------------------------------------------------- training
+    def check_config(self, cfg: Pose3DConfig) -> None:
+        from .train import check_config
+
+        check_config(cfg)
+
+    def build_train_dataset(self, cfg: Pose3DConfig):
+        from .train import LiftingDataset
+
+        return LiftingDataset(cfg)
+
+    def build_loss(self, cfg: Pose3DConfig):
+        from .train import make_loss_fn
+
+        return make_loss_fn(cfg)
+
+    # ------------------------------------------------------------------------------------------ evaluation
+    def build_eval_dataset(self, cfg: Pose3DConfig, max_images: Optional[int] = None):
+        from .train import SequenceDataset
+
+        return SequenceDataset(cfg.eval, max_images)
+
+    @staticmethod
+    def _depth_order(cfg: Pose3DConfig, net) -> str:
+        d = cfg.eval.depth_order
+        if d == "auto":
+            d = "gt" if cfg.eval.input == "gt2d" else "estimated"
+        if not getattr(net, "depth_order", False) or getattr(net, "kind", "maps") == "keypoints":
+            d = "none"
+        return d
+
+    def build_evaluator(self, cfg: Pose3DConfig, model=None):
+        from .evaluate import Pose3DEvaluator
+
+        net = model.network if model is not None else None
+        hyps = ([{"width": w, "crop": c} for w, c in zip(net.widths, net.crops)] if net is not None else [])
+        settings = {"input": cfg.eval.input, "every": cfg.eval.every,
+                    "depth_order": self._depth_order(cfg, net) if net is not None else cfg.eval.depth_order,
+                    "subjects": list(cfg.eval.subjects)}
+        return Pose3DEvaluator(settings, hyps)
+
+    def eval_predictor(self, model, cfg: Pose3DConfig):
+        from .train import predict_sequence
+
+        order = self._depth_order(cfg, model.network)
+        bs = cfg.eval.batch_size
+
+        def fn(sample):
+            return predict_sequence(model.network, sample, order, bs)
+
+        return fn
+
+    def add_eval_arguments(self, p) -> None:
+        p.add_argument("--data", default=None, help="Human3.6M folder in the 3d-pose-baseline layout (= --root)")
+        p.add_argument("--input", default=None, choices=["gt2d", "sh"],
+                       help="2D input: projected ground truth (default) or the Stacked Hourglass detections")
+        p.add_argument("--depth-order", default=None, choices=["auto", "gt", "estimated", "none"],
+                       help="depth order of the maps (auto: gt for gt2d, estimated for sh)")
+        p.add_argument("--every", type=positive_int, default=None, help="every n-th stored frame (default 1: all)")
+        p.add_argument("--subjects", default=None, help="comma-separated test subjects (default S9,S11)")
+
+    def apply_eval_arguments(self, cfg: Pose3DConfig, args) -> None:
+        e = cfg.eval
+        if getattr(args, "data", None) is not None:
+            e.root = args.data
+        for key in ("input", "depth_order"):
+            v = getattr(args, key, None)
+            if v is not None:
+                setattr(e, key, v)
+        if getattr(args, "every", None) is not None:
+            e.every = int(args.every)
+        if getattr(args, "subjects", None):
+            e.subjects = [s.strip() for s in args.subjects.split(",") if s.strip()]
+
+    # ------------------------------------------------------------------------------------------ prediction
+    def add_predict_arguments(self, p) -> None:
+        p.add_argument("--pose2d-model", default=None,
+                       help="2D pose model (bundled name or weights file) whose LSP joints are lifted "
+                            "(default: the bundled pose2d model)")
+        p.add_argument("--box", type=floats(4), default=None,
+                       help="person box x1,y1,x2,y2 in pixels for the 2D model (default: found)")
+
+    def predictor(self, model, options):
+        from .. import hub
+        from .inference import predict_image
+
+        p2d = hub.load(getattr(options, "pose2d_model", None), task="pose2d")
+        if p2d.layout is None or p2d.layout.name != "lsp14":
+            raise UserError(f"--pose2d-model: a model with LSP 14 joints is needed, got "
+                            f"{getattr(p2d.layout, 'name', '?')}")
+        box = getattr(options, "box", None)
+        if box is not None and not (box[2] > box[0] and box[3] > box[1]):
+            raise UserError(f"--box: x2 > x1 and y2 > y1 needed, got {','.join(f'{v:g}' for v in box)}")
+
+        def fn(image):
+            return predict_image(model.network, p2d, image, box=box)
+
+        return fn
+
+    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None) -> List[Path]:
+        from .writer import write_result
+
+        return write_result(result, image, out_dir, name, source=source)
+
+    def describe(self, result) -> str:
+        h = result.get("hypothesis")
+        n = len(result.get("hypotheses") or [])
+        return f"hypothesis {h + 1} of {n}" if h is not None and n else ""
+
+
+TASK = Pose3DTask()

@@ -1,0 +1,213 @@
+"""pose3d through the task contract: a tiny lifter trained on a synthetic Human3.6M folder beats the mean pose,
+eval / predict CLI round trips, hypothesis selection, and bad inputs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from structnet import hub
+from structnet.cli import main
+from structnet.data.io import write_png
+from structnet.pose3d import hypotheses, metrics
+from structnet.pose3d.model import Lifter
+from structnet.pose3d.skeleton import PARENTS
+
+# bone offsets (mm) of a standing person in world coordinates (z up), child relative to parent
+_OFFSETS = {1: (-130, 0, 0), 2: (0, 0, -440), 3: (0, 0, -450), 4: (130, 0, 0), 5: (0, 0, -440), 6: (0, 0, -450),
+            7: (0, 0, 230), 8: (0, 0, 250), 9: (0, 0, 110), 10: (0, 0, 120), 11: (150, 0, 0), 12: (0, 0, -280),
+            13: (0, 0, -250), 14: (-150, 0, 0), 15: (0, 0, -280), 16: (0, 0, -250)}
+
+
+def _poses(n: int, rng: np.random.Generator) -> np.ndarray:
+    """People whose limbs swing forwards and sideways by random angles, turned about the vertical."""
+    out = np.zeros((n, 17, 3))
+    out[:, 0] = [0.0, 0.0, 950.0]
+    swing = rng.uniform(0.0, 1.2, size=(n, 17, 2))        # forward only: the 2D pose determines the depth
+    yaw = rng.uniform(-np.pi, np.pi, size=n)
+    for j in range(1, 17):
+        off = np.array(_OFFSETS[j], float)
+        if j in (2, 3, 5, 6, 12, 13, 15, 16):   # limbs: rotate the downward offset about x then y
+            a, b = swing[:, j, 0], swing[:, j, 1] * 0.5
+            v = np.stack([np.sin(b) * off[2], np.sin(a) * np.cos(b) * off[2], np.cos(a) * np.cos(b) * off[2]], 1)
+        else:
+            v = np.broadcast_to(off, (n, 3))
+        out[:, j] = out[:, PARENTS[j]] + v
+    c, s = np.cos(yaw), np.sin(yaw)
+    rel = out - out[:, :1]
+    x = c[:, None] * rel[..., 0] - s[:, None] * rel[..., 1]
+    y = s[:, None] * rel[..., 0] + c[:, None] * rel[..., 1]
+    return np.stack([x, y, rel[..., 2]], -1) + out[:, :1]
+
+
+def _camera(name: str, angle: float) -> dict:
+    """A camera 4 m from the origin at ``angle`` about the vertical, 1 m high, looking horizontally at it."""
+    pos = np.array([4000 * np.sin(angle), -4000 * np.cos(angle), 1000.0])
+    fwd = -pos * np.array([1, 1, 0]) / np.linalg.norm(pos[:2])
+    right = np.cross(fwd, [0, 0, 1.0])
+    down = np.cross(fwd, right)
+    r_used = np.stack([right, down, fwd])                 # world -> camera rows
+    return {"name": name, "R": r_used.T.tolist(), "T": pos.tolist(), "f": [1100.0, 1100.0], "c": [500.0, 500.0],
+            "k": [0, 0, 0], "p": [0, 0]}
+
+
+def write_synthetic_h36m(root: Path, frames: int = 64, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    poses = {f"S{s}/{a}": _poses(frames, rng).astype(np.float32)
+             for s in (1, 9) for a in ("Walking", "Eating 1")}
+    np.savez(root / "poses3d.npz", **poses)
+    cams = [_camera("54138969", 0.0), _camera("55011271", 1.3)]
+    (root / "cameras.json").write_text(json.dumps({"cameras": {"S1": cams, "S9": cams}}))
+    # "detections": the projections with 6 px of noise, in MPII order
+    from structnet.pose3d.h36m import H36M
+    from structnet.pose3d.skeleton import SH_TO_H36M
+
+    det = {}
+    for s in H36M(root).iter_sequences(["S9"]):
+        d = np.zeros((len(s), 16, 2), np.float32)
+        for m, j in SH_TO_H36M.items():
+            d[:, m] = s.joints_2d[:, j]
+        d[:, 7] = 2 * s.joints_2d[:, 7] - s.joints_2d[:, 0]          # MPII thorax such that spine = midpoint
+        det[f"S9/{s.sequence}/{s.camera.name}"] = d + rng.normal(0, 6, d.shape).astype(np.float32)
+    np.savez(root / "detections_sh.npz", **det)
+    return root
+
+
+@pytest.fixture(scope="module")
+def h36m(tmp_path_factory):
+    return write_synthetic_h36m(tmp_path_factory.mktemp("h36m"))
+
+
+def _config(tmp: Path, data: Path, kind: str = "maps", iters: int = 150) -> Path:
+    cfg = tmp / f"tiny_{kind}.yaml"
+    cfg.write_text(f"""
+model: {{kind: {kind}, widths: [1.5, 3.0], map_size: 16, regressor_width: 8, hidden: 64, dropout: 0.0,
+         compile_renderer: false}}
+data: {{root: {data}, subjects: [S1], no_order_prob: 0.3}}
+optim: {{name: adam, lr: 3.0e-3}}
+schedule: {{name: cosine, warmup_iters: 10}}
+train: {{batch_size: 32, max_iters: {iters}, checkpoint_every: 0, log_every: 50, progress_bar: false,
+        tensorboard: false, out_dir: {tmp / ('run_' + kind)}, seed: 0}}
+eval: {{root: {data}, subjects: [S9]}}
+""")
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def trained(h36m, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("p3d")
+    cfg = _config(tmp, h36m)
+    assert main(["train", "pose3d", "--config", str(cfg), "--threads", "1"]) == 0
+    return tmp / "run_maps" / "model.safetensors", cfg
+
+
+def _eval_json(args, tmp_path, name):
+    out = tmp_path / f"{name}.json"
+    rc = main(["eval", "pose3d", *args, "--quiet", "--threads", "1", "--json", str(out)])
+    assert rc == 0
+    return json.loads(out.read_text())
+
+
+def _mean_pose_mpjpe(h36m: Path) -> float:
+    """MPJPE on S9 of the mean training pose (root-relative, in each camera's frame) predicted for every frame."""
+    from structnet.pose3d.h36m import H36M
+
+    h = H36M(h36m)
+    train = h.arrays(["S1"])["joints_cam"]
+    test = h.arrays(["S9"])["joints_cam"]
+    mean = (train - train[:, :1]).mean(0)
+    return float(metrics.mpjpe(np.broadcast_to(mean, test.shape), test).mean())
+
+
+def test_tiny_training_beats_the_mean_pose(trained, h36m, tmp_path):
+    weights, _ = trained
+    res = _eval_json(["--weights", str(weights), "--data", str(h36m), "--subjects", "S9"], tmp_path, "gt2d")
+    for key in ("mpjpe_mm", "p_mpjpe_mm", "per_action", "n_frames", "protocol"):
+        assert key in res
+    assert res["n_frames"] == 2 * 2 * 64 and set(res["per_action"]) == {"Eating", "Walking"}
+    assert res["depth_order"] == "gt" and res["input"] == "gt2d"
+    base = _mean_pose_mpjpe(h36m)
+    assert res["mpjpe_mm"] < 0.8 * base, (res["mpjpe_mm"], base)
+    assert res["oracle_mpjpe_mm"] <= min(hh["mpjpe_mm"] for hh in res["hypotheses"]) + 1e-6
+    assert len(res["hypotheses"]) == 2 and res["p_mpjpe_mm"] < res["mpjpe_mm"]
+
+
+def test_eval_from_detections_and_depth_orders(trained, h36m, tmp_path):
+    weights, _ = trained
+    sh = _eval_json(["--weights", str(weights), "--data", str(h36m), "--subjects", "S9", "--input", "sh"],
+                    tmp_path, "sh")
+    assert sh["input"] == "sh" and sh["depth_order"] == "estimated" and sh["n_frames"] == 256
+    none = _eval_json(["--weights", str(weights), "--data", str(h36m), "--subjects", "S9", "--depth-order", "none",
+                       "--every", "4"], tmp_path, "none")
+    assert none["depth_order"] == "none" and none["n_frames"] == 4 * 16
+    assert np.isfinite(sh["mpjpe_mm"]) and np.isfinite(none["mpjpe_mm"])
+
+
+def test_keypoint_baseline_trains(h36m, tmp_path):
+    cfg = _config(tmp_path, h36m, kind="keypoints", iters=200)
+    assert main(["train", "pose3d", "--config", str(cfg), "--threads", "1"]) == 0
+    res = _eval_json(["--weights", str(tmp_path / "run_keypoints" / "model.safetensors"), "--data", str(h36m),
+                      "--subjects", "S9"], tmp_path, "kp")
+    assert res["depth_order"] == "none" and res["mpjpe_mm"] < 0.9 * _mean_pose_mpjpe(h36m), res["mpjpe_mm"]
+
+
+def test_weights_load_through_the_hub(trained):
+    weights, _ = trained
+    m = hub.load(str(weights), task="pose3d")
+    assert isinstance(m.network, Lifter) and m.network.widths == [1.5, 3.0] and m.network.map_size == 16
+    out = m.network(torch.zeros(3, 17, 2))
+    assert out.shape == (3, 2, 17, 3)
+
+
+def test_predict_cli_writes_json_and_png(trained, tmp_path, capsys):
+    weights, _ = trained
+    rng = np.random.default_rng(0)
+    img = (rng.uniform(0, 255, (120, 90, 3))).astype(np.uint8)
+    write_png(tmp_path / "person.png", img)
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    rc = main(["predict", "pose3d", str(tmp_path / "person.png"), str(tmp_path / "broken.jpg"),
+               "--weights", str(weights), "--out", str(tmp_path / "out"), "--threads", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "broken.jpg" in err and "Traceback" not in err
+    doc = json.loads((tmp_path / "out" / "person_pose3d.json").read_text())
+    assert len(doc["joints"]) == 17 and doc["units"] == "mm" and doc["width"] == 90 and doc["height"] == 120
+    assert doc["joints"][0] == {"name": "hip", "x": 0.0, "y": 0.0, "z": 0.0}
+    assert len(doc["hypotheses"]) == 2 and doc["hypothesis"] in (0, 1)
+    assert (tmp_path / "out" / "person_pose3d.png").is_file()
+
+
+def test_bad_inputs_one_line(trained, tmp_path, capsys):
+    weights, _ = trained
+    assert main(["eval", "pose3d", "--weights", str(weights), "--data", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert main(["eval", "pose3d", "--weights", str(weights), "--data", str(tmp_path), "--every", "0"]) == 2
+    assert "--every" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {widths: [2.0, 3.0], crops: [1.0]}\n")
+    assert main(["train", "pose3d", "--config", str(bad), "--threads", "1"]) == 2
+    assert "model.crops" in capsys.readouterr().err
+
+
+def test_hypothesis_selection_known_answer():
+    rng = np.random.default_rng(3)
+    pose = rng.normal(size=(5, 17, 3)) * 300
+    t = np.array([50.0, -80.0, 4000.0])
+    f, c = np.array([1100.0, 1100.0]), np.array([500.0, 500.0])
+    x = pose + t
+    uv = x[..., :2] / x[..., 2:3] * f + c
+    err, tt = hypotheses.reprojection_error(pose, uv, f, c)
+    np.testing.assert_allclose(err, 0.0, atol=1e-6)
+    np.testing.assert_allclose(tt, np.broadcast_to(t, (5, 3)), atol=1e-6)
+    wrong = pose.copy()
+    wrong[:, 13] += [300.0, 0.0, 0.0]                        # a wrist 30 cm off
+    e2, _ = hypotheses.reprojection_error(wrong, uv, f, c)
+    assert (e2 > 1.0).all()
+    both = np.stack([e2, err], 1)
+    np.testing.assert_array_equal(hypotheses.select_hypotheses(both), np.ones(5, int))
+    assert hypotheses.select_hypotheses(np.array([[np.nan, 2.0], [np.nan, np.nan]])).tolist() == [1, 0]
+    np.testing.assert_allclose(hypotheses.weak_perspective_error(pose, pose[..., :2] * 0.3 + 7.0), 0.0, atol=1e-9)
