@@ -62,6 +62,9 @@ class Pose3DEvalConfig:
     depth_order: Literal["auto", "gt", "estimated", "none"] = "auto"
     every: int = 1
     batch_size: int = 512
+    # draw the maps with a torch.compile'd renderer: the same maps, ~6x faster over the 10^5 test frames, after a
+    # compile of ~30 s (tests and quick looks: false)
+    compile_renderer: bool = True
     max_images: Optional[int] = None  # sequences (subject / sequence / camera) evaluated
 
 

