@@ -78,15 +78,22 @@ def action_of(sequence: str) -> str:
     return {"TakingPhoto": "Photo", "WalkingDog": "WalkDog"}.get(name, name)
 
 
+def _remap(x: np.ndarray, mapping: Dict[int, int], n_in: int, what: str) -> np.ndarray:
+    """``(..., n_in, 2)`` -> ``(..., 17, 2)`` with ``out[mapping[i]] = x[i]`` (the other joints left to fill)."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape[-2:] != (n_in, 2):
+        raise ValueError(f"{what} must have shape (..., {n_in}, 2), got {x.shape}")
+    out = np.empty(x.shape[:-2] + (17, 2), dtype=np.float32)
+    src = list(mapping)
+    out[..., [mapping[i] for i in src], :] = x[..., src, :]
+    return out
+
+
 def sh_to_h36m(det: np.ndarray) -> np.ndarray:
     """Stacked Hourglass detections ``(..., 16, 2)`` in MPII order -> ``(..., 17, 2)`` in :data:`JOINTS` order
     (:data:`SH_TO_H36M`; spine and neck interpolated)."""
+    out = _remap(det, SH_TO_H36M, 16, "Stacked Hourglass detections")
     det = np.asarray(det, dtype=np.float32)
-    if det.shape[-2:] != (16, 2):
-        raise ValueError(f"Stacked Hourglass detections must have shape (..., 16, 2), got {det.shape}")
-    out = np.empty(det.shape[:-2] + (17, 2), dtype=np.float32)
-    src = list(SH_TO_H36M)
-    out[..., [SH_TO_H36M[s] for s in src], :] = det[..., src, :]
     out[..., 7, :] = 0.5 * (det[..., 6, :] + det[..., 7, :])
     out[..., 9, :] = 0.5 * (out[..., 8, :] + out[..., 10, :])
     return out
@@ -95,12 +102,8 @@ def sh_to_h36m(det: np.ndarray) -> np.ndarray:
 def lsp_to_h36m(kp: np.ndarray) -> np.ndarray:
     """LSP 14-joint keypoints ``(..., 14, 2)`` -> ``(..., 17, 2)`` in :data:`JOINTS` order (:data:`LSP_TO_H36M`;
     hip, spine and neck interpolated). A missing (NaN) joint stays NaN in every joint made from it."""
+    out = _remap(kp, LSP_TO_H36M, 14, "LSP keypoints")
     kp = np.asarray(kp, dtype=np.float32)
-    if kp.shape[-2:] != (14, 2):
-        raise ValueError(f"LSP keypoints must have shape (..., 14, 2), got {kp.shape}")
-    out = np.empty(kp.shape[:-2] + (17, 2), dtype=np.float32)
-    src = list(LSP_TO_H36M)
-    out[..., [LSP_TO_H36M[s] for s in src], :] = kp[..., src, :]
     out[..., 0, :] = 0.5 * (kp[..., 2, :] + kp[..., 3, :])
     out[..., 7, :] = 0.5 * (out[..., 0, :] + 0.5 * (kp[..., 8, :] + kp[..., 9, :]))
     out[..., 9, :] = 0.5 * (out[..., 8, :] + out[..., 10, :])
