@@ -63,7 +63,8 @@ def main() -> None:
 * **Test, as a user runs it** (`structnet predict skeleton <SK-LARGE test images> --out P`, then `structnet score
   skeleton --pred P --gt <test gt>`; 745 images, skeval protocol, 100 thresholds, tolerance 0.01; the network runs at
   a longer side of {a.max_side}, the model's stored default, and averages the maps of {tta}: test-time augmentation
-  chosen on SK-LARGE train, also stored; `--scales 1 --no-flip` runs one plain pass): **ODS F {sc['ods_f']:.4f}** (P {sc['ods_p']:.4f},
+  chosen on SK-LARGE train, also stored; `--scales 1 --no-flip` runs one plain pass; float32, `--precision float32`,
+  which `auto` also picks on a CPU without AMX / AVX512-BF16): **ODS F {sc['ods_f']:.4f}** (P {sc['ods_p']:.4f},
   R {sc['ods_r']:.4f}), OIS F {sc['ois_f']:.4f}, AP {sc['ap']:.4f}. Paper (LMSDS on VGG16, 20k iterations on a GPU,
   full-size images): ODS F 0.649. Object segments: README (Weizmann horses).
 * **Default threshold** of `predict` (stored in the metadata): {tr['ods_threshold']:.4f}, the ODS threshold on SK-LARGE
