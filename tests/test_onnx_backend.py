@@ -22,6 +22,16 @@ needs_ort = pytest.mark.skipif(not onnx_backend.onnxruntime_available(),
                                reason="onnxruntime / onnx not installed (pip install structnet[onnx])")
 
 
+@pytest.fixture(autouse=True)
+def cpu_without_native_bf16(monkeypatch):
+    """These tests compare the backends in float32: make ``precision: auto`` resolve to float32 as on a CPU without
+    AMX / AVX512-BF16 (on one with them, auto is bfloat16, where onnxruntime is not used; ``test_backend_resolution``
+    covers that case)."""
+    from structnet.nn import precision
+
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: False)
+
+
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     d = tmp_path / "cache"

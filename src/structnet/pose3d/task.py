@@ -25,7 +25,10 @@ from ..tasks.args import floats, positive_int
 from ..tasks.base import Task
 from .config import Pose3DConfig
 
-__all__ = ["Pose3DTask", "TASK"]
+__all__ = ["Pose3DTask", "TASK", "DEFAULT_MODEL"]
+
+#: The bundled lifter ``structnet predict|eval pose3d`` use without --model / --weights.
+DEFAULT_MODEL = "skeleton_map_lifter_h36m"
 
 
 class Pose3DTask(Task):
@@ -33,7 +36,7 @@ class Pose3DTask(Task):
     summary = ("3D human pose from skeleton maps (front/back by depth order) with multiple hypotheses chosen by "
                "reprojection; keypoint-MLP lifting baseline")
     config_class = Pose3DConfig
-    default_model = None
+    default_model = DEFAULT_MODEL
     default_eval_config = None
     outputs = "<name>_pose3d.json and <name>_pose3d.png per image"
 
