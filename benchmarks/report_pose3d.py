@@ -10,8 +10,10 @@ from pathlib import Path
 RES = Path(__file__).resolve().parent / "results"
 ROWS = [  # (label, JSON stem)
     ("skeleton maps, 3 hypotheses (`lift_maps_h36m_cpu`), GT 2D, GT depth order", "pose3d_lift_maps_gt2d"),
+    ("skeleton maps, 3 hypotheses, GT 2D, no depth order (front = back)", "pose3d_lift_maps_gt2d_order_none"),
     ("keypoint MLP, Martinez et al. (`lift_keypoints_h36m_cpu`), GT 2D", "pose3d_lift_keypoints_gt2d"),
     ("skeleton maps, 3 hypotheses, SH detections, estimated depth order", "pose3d_lift_maps_sh"),
+    ("skeleton maps, 3 hypotheses, SH detections, no depth order", "pose3d_lift_maps_sh_order_none"),
     ("keypoint MLP, SH detections", "pose3d_lift_keypoints_sh"),
 ]
 ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases", "Sitting",
