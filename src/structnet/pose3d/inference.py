@@ -18,18 +18,18 @@ __all__ = ["predict_from_2d", "predict_image"]
 def predict_from_2d(net: Lifter, joints2d: np.ndarray, depth_order: str = "estimated") -> Dict[str, Any]:
     """One person's 17 H36M joints ``(17, 2)`` in image pixels -> ``joints3d`` (17, 3) mm (root-relative, camera
     frame), ``hypothesis`` (its index), ``hypotheses`` ([{width, crop, reprojection_px}]), ``maps`` (6, S, S) of
-    the chosen hypothesis, ``all_joints3d`` (H, 17, 3)."""
+    the chosen hypothesis (the ones its regressor read), ``all_joints3d`` (H, 17, 3)."""
     j2 = np.asarray(joints2d, np.float64)[None]
     if j2.shape != (1, 17, 2) or not np.isfinite(j2).all():
         raise ValueError(f"17 finite 2D joints needed, got shape {j2.shape[1:]}")
-    order = depth_order if net.kind == "maps" and net.depth_order else "none"
-    hyps = lift(net, j2, None, order)[0]                                       # (H, 17, 3)
+    hyps, used = lift(net, j2, None, depth_order, return_depth=True)
+    hyps = hyps[0]                                                             # (H, 17, 3)
     errs = np.array([weak_perspective_error(hyps[h:h + 1], j2)[0] for h in range(len(hyps))])
     chosen = int(select_hypotheses(errs[None])[0])
     maps = None
     if net.kind == "maps":
         kp, _, _ = normalise_2d(j2, net.box_scale)
-        z = torch.as_tensor(hyps[chosen][None, :, 2] + 5000.0, dtype=torch.float32) if order != "none" else None
+        z = None if used is None else torch.from_numpy(used[:, chosen])        # the order its maps were drawn in
         maps = net.maps(torch.from_numpy(kp), z, chosen)[0].numpy()
     return {"joints3d": hyps[chosen], "joints2d": j2[0], "hypothesis": chosen, "all_joints3d": hyps, "maps": maps,
             "hypotheses": [{"width": w, "crop": c, "reprojection_px": float(e)}

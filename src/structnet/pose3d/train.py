@@ -8,7 +8,8 @@ their camera depths, and the root-relative camera-frame 3D joints as the target;
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from types import SimpleNamespace
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 import torch
@@ -108,7 +109,7 @@ class SequenceDataset:
         self.items = list(h.iter_sequences(subjects, need_detections=(e.input == "sh")))
         if max_items is not None:
             self.items = self.items[:int(max_items)]
-        self.records = [type("R", (), {"name": f"{s.subject}/{s.sequence}/{s.camera.name}"})() for s in self.items]
+        self.records = [SimpleNamespace(name=f"{s.subject}/{s.sequence}/{s.camera.name}") for s in self.items]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -123,32 +124,38 @@ class SequenceDataset:
 
 @torch.no_grad()
 def lift(net: Lifter, joints_2d: np.ndarray, depth: Optional[np.ndarray] = None, depth_order: str = "none",
-         batch_size: int = 512) -> np.ndarray:
+         batch_size: int = 512, return_depth: bool = False):
     """All hypotheses ``(N, H, 17, 3)`` mm for 2D joints ``(N, 17, 2)`` in image pixels. ``depth_order``:
     ``gt`` draws ordered maps with ``depth`` (N, 17); ``estimated`` first lifts without order, then draws the maps
-    ordered by that pass's depths (per hypothesis, its own first pass); ``none`` draws front = back."""
+    ordered by that pass's depths (per hypothesis, its own first pass); ``none`` draws front = back. With
+    ``return_depth`` also the depths each hypothesis' maps were ordered by, ``(N, H, 17)`` (None for ``none``)."""
     net.eval()
     kp, _, _ = normalise_2d(joints_2d, net.box_scale)
     kp_t = torch.from_numpy(kp)
-    out = []
+    out, used = [], []
+    if net.kind == "keypoints" or not net.depth_order:
+        depth_order = "none"
     for s in range(0, len(kp_t), batch_size):
         k = kp_t[s:s + batch_size]
-        if net.kind == "keypoints" or depth_order == "none" or not net.depth_order:
+        if depth_order == "none":
             out.append(net(k))
         elif depth_order == "gt":
             if depth is None:
                 raise ValueError("depth_order 'gt' needs the depths")
-            out.append(net(k, torch.as_tensor(depth[s:s + batch_size], dtype=torch.float32)))
+            z = torch.as_tensor(depth[s:s + batch_size], dtype=torch.float32)
+            out.append(net(k, z))
+            used.append(z[:, None].expand(-1, net.hypotheses, -1))
         elif depth_order == "estimated":
-            first = net(k)                                                      # (n, H, 17, 3), no order
-            hyp = []
-            for h in range(net.hypotheses):
-                z = first[:, h, :, 2] + 5000.0                                  # any offset: only the order counts
-                hyp.append(net.nets[h](net.maps(k, z, h).contiguous(memory_format=torch.channels_last)))
-            out.append(torch.stack(hyp, dim=1))
+            z = net(k)[..., 2]                        # (n, H, 17): each hypothesis' order-free pass; only order counts
+            out.append(torch.stack([net.nets[h](net.maps(k, z[:, h], h).contiguous(memory_format=torch.channels_last))
+                                    for h in range(net.hypotheses)], dim=1))
+            used.append(z)
         else:
             raise ValueError(f"depth_order must be gt, estimated or none, got {depth_order!r}")
-    return torch.cat(out).numpy().astype(np.float64)
+    hyps = torch.cat(out).numpy().astype(np.float64)
+    if not return_depth:
+        return hyps
+    return hyps, (torch.cat(used).numpy() if used else None)
 
 
 def predict_sequence(net: Lifter, sample: Dict[str, Any], depth_order: str, batch_size: int = 512
