@@ -17,7 +17,10 @@ __all__ = ["Pose3DModelConfig", "Pose3DDataConfig", "Pose3DLossConfig", "Pose3DE
 
 @dataclass
 class Pose3DModelConfig:
-    kind: Literal["maps", "keypoints"] = "maps"  # skeleton-map regression (the paper) | Martinez et al.'s MLP
+    # skeleton-map regression (the paper) | Martinez et al.'s MLP | the image -> skeleton-map network (Sec. 3.2,
+    # trained on synthetic people: structnet.pose3d.maps_net / synthetic; widths, map_size, box_scale must be those
+    # of the lifter whose maps it draws)
+    kind: Literal["maps", "keypoints", "image"] = "maps"
     # one regression network per hypothesis (Sec. 3.3): its stick width in map pixels and its crop scale (the box
     # of the 2D joints x box_scale x crop). The paper varies widths (Mul-S) and crops (Mul-C; indoors always 1.0);
     # its width values did not survive in our copy of the paper (ours: 2, 4, 6 px of a 64 map, i.e. ~3-9 % of the
@@ -31,6 +34,11 @@ class Pose3DModelConfig:
     hidden: int = 1024  # units of the regression head / of Martinez's MLP
     dropout: float = 0.25  # MapRegressor head (ours); the keypoint MLP uses Martinez's 0.5 when kind=keypoints
     init: Optional[str] = None  # start from these safetensors weights (same architecture)
+    # kind=image only: the encoder (a registered backbone with taps at strides 4-32; ImageNet weights offline)
+    # and the decoder's channels (ours; the paper: ResNet-50)
+    backbone: str = "efficientnet_lite0"
+    pretrained: bool = True
+    features: int = 64
     # training only (not stored with the weights): draw the maps with a torch.compile'd renderer (identical maps,
     # ~6x faster on this CPU; falls back to the plain renderer where compiling fails)
     compile_renderer: bool = True
@@ -45,6 +53,11 @@ class Pose3DDataConfig:
     noise_px: float = 0.0  # Gaussian 2D noise (sigma, pixels of the 1000-px frames) on the training joints (ours)
     no_order_prob: float = 0.0  # fraction of training maps drawn without depth order (front = back), so one
     #                             network also reads order-free maps (2D detections; ours)
+    # kind=image: photos the synthetic people stand in front of (a folder of images; None: plain grey), and the
+    # jitter of the person crop (centre N(0, jitter x side), side x exp(N(0, jitter))) so that the network draws
+    # the maps of people its box does not centre exactly
+    backgrounds: Optional[str] = "${data}/duts-tr-2k/images"
+    jitter: float = 0.05
 
 
 @dataclass
@@ -56,7 +69,11 @@ class Pose3DLossConfig:
 class Pose3DEvalConfig:
     root: str = "${data}/h36m"
     subjects: List[str] = field(default_factory=lambda: ["S9", "S11"])
-    input: Literal["gt2d", "sh"] = "gt2d"  # 2D joints: projected GT | Stacked Hourglass detections
+    # 2D joints: projected GT | Stacked Hourglass detections | synthetic: images of capsule people rendered from the
+    # test poses (real cameras, ``backgrounds`` behind them) -> maps_model -> the lifter's regressors (issue 10 (b))
+    input: Literal["gt2d", "sh", "synthetic"] = "gt2d"
+    maps_model: Optional[str] = None  # input synthetic: the image -> maps network (default: the bundled one)
+    backgrounds: Optional[str] = "${data}/ecssd/images"  # input synthetic: test backgrounds (not the training ones)
     # depth order of the maps: gt (the GT depths: the paper's "GT skeleton map"), estimated (a first pass without
     # order, then maps ordered by its depths), none (front = back); auto: gt for gt2d, estimated for sh
     depth_order: Literal["auto", "gt", "estimated", "none"] = "auto"

@@ -33,6 +33,7 @@ class Pose3DEvaluator(Evaluator):
         self._actions: List[np.ndarray] = []
         self._chosen: List[np.ndarray] = []
         self._reproj: List[np.ndarray] = []
+        self._iou: List[np.ndarray] = []
         self.sequences = 0
 
     def process(self, sample: Dict[str, Any], prediction: Dict[str, np.ndarray]) -> None:
@@ -50,6 +51,8 @@ class Pose3DEvaluator(Evaluator):
         self._actions.append(np.full(n, sample["action"], dtype=object))
         self._chosen.append(np.asarray(prediction["chosen"]))
         self._reproj.append(np.asarray(prediction["errors_px"])[np.arange(n), prediction["chosen"]])
+        if "maps_iou" in prediction:
+            self._iou.append(np.asarray(prediction["maps_iou"], np.float64))
         self.sequences += 1
 
     def summarize(self) -> Dict[str, Any]:
@@ -75,6 +78,10 @@ class Pose3DEvaluator(Evaluator):
             "average_pose_mpjpe_mm": per_action(np.concatenate(self._avg), act)["Avg"],
             "oracle_mpjpe_mm": per_action(np.concatenate(self._oracle), act)["Avg"],
         }
+        if self._iou:
+            out["maps_iou"] = float(np.concatenate(self._iou).mean())
+            out["maps_iou_definition"] = ("IoU of the drawn pixels (front map, the middle stick width) of the maps "
+                                          "model's output (> 0.5) and of the maps rendered from the GT joints")
         out.update(self.settings)
         return out
 
@@ -85,6 +92,8 @@ class Pose3DEvaluator(Evaluator):
                  f"{s.get('depth_order')}",
                  f"MPJPE {s['mpjpe_mm']:.1f} mm (protocol #1, mean over actions; over frames "
                  f"{s['mpjpe_mm_frames']:.1f}), P-MPJPE {s['p_mpjpe_mm']:.1f} mm (protocol #2)"]
+        if "maps_iou" in s:
+            lines.append(f"skeleton maps drawn by the maps model: IoU {s['maps_iou']:.3f} with the GT maps")
         if len(s["hypotheses"]) > 1:
             lines.append("hypotheses: " + ", ".join(f"w{h.get('width', '?'):g}/c{h.get('crop', 1):g} "
                                                     f"{h['mpjpe_mm']:.1f} ({100 * h['chosen_fraction']:.0f} %)"

@@ -181,15 +181,17 @@ class H36M:
                every: int = 1) -> Dict[str, np.ndarray]:
         """All frames of ``subjects`` (every ``every``-th of each sequence) stacked: ``joints_cam`` (M, 17, 3),
         ``joints_2d`` (M, 17, 2), ``detections`` (M, 16, 2; NaN where absent), ``action`` (M,) str, ``subject``,
-        ``camera``, ``sequence`` (M,) str."""
+        ``camera``, ``sequence`` (M,) str, ``f``, ``c`` (M, 2) the camera's focal lengths and principal point."""
         parts: Dict[str, list] = {k: [] for k in ("joints_cam", "joints_2d", "detections", "action", "subject",
-                                                  "camera", "sequence")}
+                                                  "camera", "sequence", "f", "c")}
         for s in self.iter_sequences(subjects, need_detections=need_detections):
             n = len(s.joints_cam[::every])
             parts["joints_cam"].append(s.joints_cam[::every])
             parts["joints_2d"].append(s.joints_2d[::every])
             det = s.detections[::every] if s.detections is not None else np.full((n, 16, 2), np.nan, np.float32)
             parts["detections"].append(det)
+            parts["f"].append(np.tile(np.asarray(s.camera.f, np.float32).reshape(1, 2), (n, 1)))
+            parts["c"].append(np.tile(np.asarray(s.camera.c, np.float32).reshape(1, 2), (n, 1)))
             for k, v in (("action", s.action), ("subject", s.subject), ("camera", s.camera.name),
                          ("sequence", s.sequence)):
                 parts[k].append(np.full(n, v, dtype=object))

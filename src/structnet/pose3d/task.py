@@ -29,6 +29,9 @@ __all__ = ["Pose3DTask", "TASK", "DEFAULT_MODEL"]
 
 #: The bundled lifter ``structnet predict|eval pose3d`` use without --model / --weights.
 DEFAULT_MODEL = "skeleton_map_lifter_h36m"
+#: The bundled image -> skeleton-map network (issue 10 (b)): ``predict pose3d`` draws the maps of a photo with it,
+#: ``eval pose3d --input synthetic`` scores it (``--maps-model`` for another one).
+DEFAULT_MAPS_MODEL = "skeleton_map_net_h36m"
 
 
 class Pose3DTask(Task):
@@ -49,7 +52,7 @@ class Pose3DTask(Task):
     def prepare_model(self, cfg: Pose3DConfig, net) -> None:
         import torch
 
-        net.to(memory_format=torch.channels_last)  # the regressors read channels_last maps (faster on CPU)
+        net.to(memory_format=torch.channels_last)  # channels_last convolutions are faster on CPU
         if cfg.model.compile_renderer and cfg.model.kind == "maps":
             from .render import compiled_renderer
 
@@ -65,13 +68,17 @@ class Pose3DTask(Task):
 
         from ..hub import LoadedModel
         from ..nn.weights import load_weights
+        from .maps_net import SkeletonMapNet
         from .model import Lifter
 
         cfg = meta.get("model_config")
         if not isinstance(cfg, dict) or "widths" not in cfg:
             raise UserError(f"{path}: not a structnet pose3d weights file (no lifter model_config in its metadata)")
         try:
-            net = Lifter(**cfg)
+            if cfg.get("kind") == "image":
+                net = SkeletonMapNet(**{k: v for k, v in cfg.items() if k != "kind"}, pretrained=False)
+            else:
+                net = Lifter(**cfg)
         except (TypeError, ValueError) as e:
             raise UserError(f"{path}: model_config does not fit the pose3d Lifter ({e})") from None
         load_weights(net, path)
@@ -80,6 +87,9 @@ class Pose3DTask(Task):
                            source=Path(path))
 
     def headline(self, meta: Dict[str, Any]) -> str:
+        if "test_maps_iou" in meta:
+            return (f"H36M S9/S11 synthetic renderings: maps IoU {float(meta['test_maps_iou']):.2f}, MPJPE "
+                    f"{float(meta.get('test_mpjpe_mm', float('nan'))):.1f} mm")
         if "test_mpjpe_mm" not in meta:
             return ""
         return f"H36M S9/S11 from {meta.get('test_input', '?')}: MPJPE {float(meta['test_mpjpe_mm']):.1f} mm"
@@ -91,11 +101,19 @@ class Pose3DTask(Task):
         check_config(cfg)
 
     def build_train_dataset(self, cfg: Pose3DConfig):
+        if cfg.model.kind == "image":
+            from .image_maps import ImageMapsDataset
+
+            return ImageMapsDataset(cfg)
         from .train import LiftingDataset
 
         return LiftingDataset(cfg)
 
     def build_loss(self, cfg: Pose3DConfig):
+        if cfg.model.kind == "image":
+            from .image_maps import make_image_loss_fn
+
+            return make_image_loss_fn(cfg)
         from .train import make_loss_fn
 
         return make_loss_fn(cfg)
@@ -109,6 +127,8 @@ class Pose3DTask(Task):
     @staticmethod
     def _depth_order(cfg: Pose3DConfig, net) -> str:
         d = cfg.eval.depth_order
+        if cfg.eval.input == "synthetic":
+            return "drawn by the maps model"
         if d == "auto":
             d = "gt" if cfg.eval.input == "gt2d" else "estimated"
         if not getattr(net, "depth_order", False) or getattr(net, "kind", "maps") == "keypoints":
@@ -119,16 +139,24 @@ class Pose3DTask(Task):
         from .evaluate import Pose3DEvaluator
 
         net = model.network if model is not None else None
+        if net is not None:
+            self._check_lifter(model)
         hyps = ([{"width": w, "crop": c} for w, c in zip(net.widths, net.crops)] if net is not None else [])
         settings = {"input": cfg.eval.input, "every": cfg.eval.every,
                     "depth_order": self._depth_order(cfg, net) if net is not None else cfg.eval.depth_order,
                     "subjects": list(cfg.eval.subjects)}
+        if cfg.eval.input == "synthetic":
+            settings["maps_model"] = cfg.eval.maps_model or DEFAULT_MAPS_MODEL
+            settings["backgrounds"] = str(cfg.eval.backgrounds)
         return Pose3DEvaluator(settings, hyps)
 
     def eval_predictor(self, model, cfg: Pose3DConfig):
         from .render import compiled_renderer, render_skeleton_maps
         from .train import predict_sequence
 
+        self._check_lifter(model)
+        if cfg.eval.input == "synthetic":
+            return self._synthetic_predictor(model, cfg)
         order = self._depth_order(cfg, model.network)
         bs = cfg.eval.batch_size
         if cfg.eval.compile_renderer and model.network.kind == "maps" and \
@@ -140,10 +168,40 @@ class Pose3DTask(Task):
 
         return fn
 
+    @staticmethod
+    def _check_lifter(model) -> None:
+        if getattr(model.network, "kind", None) == "image":
+            raise UserError(f"{model.name} is an image -> maps network: evaluate it with --input synthetic "
+                            f"--maps-model {model.source or model.name} (the lifter comes from --model/--weights)")
+
+    def _synthetic_predictor(self, model, cfg: Pose3DConfig):
+        from .. import hub
+        from .image_maps import list_backgrounds, predict_synthetic_sequence
+
+        if model.network.kind != "maps":
+            raise UserError(f"--input synthetic needs a skeleton-map lifter (model.kind maps), got "
+                            f"{model.network.kind} ({model.name})")
+        maps = hub.load(cfg.eval.maps_model or DEFAULT_MAPS_MODEL, task="pose3d")
+        if getattr(maps.network, "kind", None) != "image":
+            raise UserError(f"--maps-model {maps.name}: not an image -> maps network")
+        maps.network.to(memory_format=__import__("torch").channels_last).eval()
+        backgrounds = list_backgrounds(cfg.eval.backgrounds, "eval.backgrounds")
+        self._maps_name = maps.name
+
+        def fn(sample):
+            return predict_synthetic_sequence(maps.network, model.network, sample, backgrounds)
+
+        return fn
+
     def add_eval_arguments(self, p) -> None:
         p.add_argument("--data", default=None, help="Human3.6M folder in the 3d-pose-baseline layout (= --root)")
-        p.add_argument("--input", default=None, choices=["gt2d", "sh"],
-                       help="2D input: projected ground truth (default) or the Stacked Hourglass detections")
+        p.add_argument("--input", default=None, choices=["gt2d", "sh", "synthetic"],
+                       help="2D input: projected ground truth (default) or the Stacked Hourglass detections; "
+                            "synthetic: capsule people rendered from the test poses -> --maps-model -> the lifter")
+        p.add_argument("--maps-model", default=None,
+                       help=f"--input synthetic: the image -> maps network (default: {DEFAULT_MAPS_MODEL})")
+        p.add_argument("--backgrounds", default=None,
+                       help="--input synthetic: folder of background photos (default: ECSSD images)")
         p.add_argument("--depth-order", default=None, choices=["auto", "gt", "estimated", "none"],
                        help="depth order of the maps (auto: gt for gt2d, estimated for sh)")
         p.add_argument("--every", type=positive_int, default=None, help="every n-th stored frame (default 1: all)")
@@ -153,7 +211,7 @@ class Pose3DTask(Task):
         e = cfg.eval
         if getattr(args, "data", None) is not None:
             e.root = args.data
-        for key in ("input", "depth_order"):
+        for key in ("input", "depth_order", "maps_model", "backgrounds"):
             v = getattr(args, key, None)
             if v is not None:
                 setattr(e, key, v)
@@ -169,11 +227,18 @@ class Pose3DTask(Task):
                             "(default: the bundled pose2d model)")
         p.add_argument("--box", type=floats(4), default=None,
                        help="person box x1,y1,x2,y2 in pixels for the 2D model (default: found)")
+        p.add_argument("--maps-model", default=None,
+                       help=f"image -> skeleton-map network (bundled name or weights file) that draws the maps from "
+                            f"the photo (the paper's pipeline); 'none': draw them from the 2D joints (default: "
+                            f"{DEFAULT_MAPS_MODEL} where it is bundled, else none)")
 
     def predictor(self, model, options):
         from .. import hub
         from .inference import predict_image
 
+        if getattr(model.network, "kind", None) == "image":
+            raise UserError(f"{model.name} is an image -> maps network: pass it as --maps-model (the lifter is "
+                            f"--model/--weights)")
         p2d = hub.load(getattr(options, "pose2d_model", None), task="pose2d")
         if p2d.layout is None or p2d.layout.name != "lsp14":
             raise UserError(f"--pose2d-model: a model with LSP 14 joints is needed, got "
@@ -182,8 +247,33 @@ class Pose3DTask(Task):
         if box is not None and not (box[2] > box[0] and box[3] > box[1]):
             raise UserError(f"--box: x2 > x1 and y2 > y1 needed, got {','.join(f'{v:g}' for v in box)}")
 
+        maps_net = None
+        choice = getattr(options, "maps_model", None)
+        auto = choice is None
+        if auto and DEFAULT_MAPS_MODEL in hub._bundled():
+            choice = DEFAULT_MAPS_MODEL
+        if choice is not None and str(choice).lower() != "none":
+            if getattr(model.network, "kind", None) != "maps":
+                if not auto:
+                    raise UserError(f"--maps-model needs a skeleton-map lifter, {model.name} is "
+                                    f"{getattr(model.network, 'kind', '?')} (pass --maps-model none)")
+            else:
+                m = hub.load(choice, task="pose3d")
+                if getattr(m.network, "kind", None) != "image":
+                    raise UserError(f"--maps-model {m.name}: not an image -> maps network")
+                fits = (m.network.widths == list(model.network.widths)
+                        and m.network.map_size == model.network.map_size
+                        and abs(m.network.box_scale - model.network.box_scale) < 1e-6
+                        and all(c == 1.0 for c in model.network.crops))
+                if fits:
+                    maps_net = m.network.eval()
+                elif not auto:  # the bundled one is only the default for lifters whose maps it draws
+                    raise UserError(f"--maps-model {m.name} draws widths {m.network.widths} at "
+                                    f"{m.network.map_size} px, {model.name} reads {list(model.network.widths)} at "
+                                    f"{model.network.map_size} px (crops {list(model.network.crops)})")
+
         def fn(image):
-            return predict_image(model.network, p2d, image, box=box)
+            return predict_image(model.network, p2d, image, box=box, maps_net=maps_net)
 
         return fn
 
@@ -195,7 +285,8 @@ class Pose3DTask(Task):
     def describe(self, result) -> str:
         h = result.get("hypothesis")
         n = len(result.get("hypotheses") or [])
-        return f"hypothesis {h + 1} of {n}" if h is not None and n else ""
+        src = f", maps from {result['maps_from']}" if result.get("maps_from") else ""
+        return f"hypothesis {h + 1} of {n}{src}" if h is not None and n else src.lstrip(", ")
 
 
 TASK = Pose3DTask()

@@ -37,10 +37,18 @@ def check_config(cfg: Pose3DConfig) -> None:
         raise UserError("data.flip_prob and data.no_order_prob are probabilities in [0, 1]")
     if d.noise_px < 0 or d.every < 1:
         raise UserError("data.noise_px must be >= 0 and data.every >= 1")
+    if m.kind == "image" and (m.crops is not None and any(c != 1.0 for c in m.crops)):
+        raise UserError("model.kind image draws the maps of crop scale 1 (model.crops must be unset or all 1.0)")
+    if d.jitter < 0:
+        raise UserError(f"data.jitter must be >= 0, got {d.jitter}")
 
 
-def build_model(cfg: Pose3DConfig) -> Lifter:
+def build_model(cfg: Pose3DConfig):
     m = cfg.model
+    if m.kind == "image":
+        from .image_maps import build_image_model
+
+        return build_image_model(cfg)
     return Lifter(kind=m.kind, widths=m.widths, crops=m.crops, map_size=m.map_size, box_scale=m.box_scale,
                   depth_order=m.depth_order, regressor_width=m.regressor_width, hidden=m.hidden, dropout=m.dropout)
 

@@ -26,7 +26,9 @@ JSON (``<name>_pose3d.json``, :func:`pose3d_to_json`)
      "joints": [{"name": "hip", "x": 0.0, "y": 0.0, "z": 0.0}, ...],      # the 17 JOINTS, in order
      "joints_2d": [{"name": "hip", "x": 321.5, "y": 240.0}, ...],          # image pixels
      "hypothesis": 2,                                                       # or null
-     "hypotheses": [{"width": 4.0, "reprojection_px": 3.1}, ...]}          # or []; "crop" too if given
+     "hypotheses": [{"width": 4.0, "reprojection_px": 3.1}, ...],          # or []; "crop" too if given
+     "maps_from": "image"}                       # only where the result says: "image" (the image -> maps
+                                                 # network) or "2d joints" (drawn from the 2D joints)
 
 ``joints`` are made root-relative (the hip subtracted) when the hip is finite, so a result in absolute camera
 coordinates is written in the frame the file states; every number is a plain float, non-finite values become
@@ -218,7 +220,7 @@ def pose3d_to_json(result: Mapping[str, Any], image_path, width: int, height: in
         hyp = int(hyp)
         if hyp < 0 or (hyps and hyp >= len(hyps)):
             raise ValueError(f"result['hypothesis'] = {hyp} is not an index into the {len(hyps)} hypotheses")
-    return {
+    rec = {
         "image": str(image_path), "width": wd, "height": ht, "units": "mm", "frame": FRAME,
         "joints": [{"name": n, "x": _num(j3[i, 0]), "y": _num(j3[i, 1]), "z": _num(j3[i, 2])}
                    for i, n in enumerate(JOINTS)],
@@ -226,6 +228,9 @@ def pose3d_to_json(result: Mapping[str, Any], image_path, width: int, height: in
         "hypothesis": hyp,
         "hypotheses": hyps,
     }
+    if result.get("maps_from") is not None:
+        rec["maps_from"] = str(result["maps_from"])
+    return rec
 
 
 # ------------------------------------------------------------------------------------------------ 3D view
