@@ -158,11 +158,12 @@ class Lifter(nn.Module):
         """Front + back maps ``(N, 6, S, S)`` of hypothesis ``h``."""
         kp = torch.as_tensor(kp, dtype=torch.float32)
         if depth is None or not self.depth_order:
-            z = torch.zeros(kp.shape[:2])
+            z = torch.zeros(kp.shape[:2], device=kp.device)
         else:
-            z = torch.as_tensor(depth, dtype=torch.float32)
+            z = torch.as_tensor(depth, dtype=torch.float32).to(kp.device)
             if order is not None:
-                z = torch.where(torch.as_tensor(order, dtype=torch.bool)[:, None], z, torch.zeros_like(z))
+                z = torch.where(torch.as_tensor(order, dtype=torch.bool).to(kp.device)[:, None], z,
+                                torch.zeros_like(z))
         return self.render_fn(self.to_map(kp, h), z, self.map_size, self.widths[h])
 
     def forward(self, kp: torch.Tensor, depth: Optional[torch.Tensor] = None,
@@ -175,7 +176,8 @@ class Lifter(nn.Module):
             if self.kind == "keypoints":
                 outs.append(net(kp.to(dev, torch.float32)))
             else:
-                m = self.maps(kp.cpu(), None if depth is None else depth.cpu(), h,
-                              None if order is None else order.cpu())
-                outs.append(net(m.to(dev).contiguous(memory_format=torch.channels_last)))
+                # drawn where the regressors run (a GPU draws a batch of maps in well under a millisecond)
+                m = self.maps(kp.to(dev), None if depth is None else depth.to(dev), h,
+                              None if order is None else order.to(dev))
+                outs.append(net(m.contiguous(memory_format=torch.channels_last)))
         return torch.stack(outs, dim=1)

@@ -36,14 +36,16 @@ def render_skeleton_maps(joints2d, depth, size: Union[int, Tuple[int, int]], wid
     with a non-finite joint are not drawn."""
     j = torch.as_tensor(np.asarray(joints2d, dtype=np.float32) if not torch.is_tensor(joints2d) else joints2d,
                         dtype=torch.float32)
+    dev = j.device
     z = torch.as_tensor(np.asarray(depth, dtype=np.float32) if not torch.is_tensor(depth) else depth,
-                        dtype=torch.float32)
+                        dtype=torch.float32, device=dev)
     if j.ndim != 3 or j.shape[1:] != (17, 2) or z.shape != j.shape[:2]:
         raise ValueError(f"joints2d must be (N, 17, 2) and depth (N, 17); got {tuple(j.shape)} and {tuple(z.shape)}")
     h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     n = j.shape[0]
-    half = torch.as_tensor(width, dtype=torch.float32).reshape(-1, 1, 1, 1).expand(n, 1, 1, 1) / 2.0
-    col = torch.as_tensor(PART_COLORS if colors is None else np.asarray(colors, np.float32))[list(STICK_PART)]
+    half = torch.as_tensor(width, dtype=torch.float32, device=dev).reshape(-1, 1, 1, 1).expand(n, 1, 1, 1) / 2.0
+    col = torch.as_tensor(PART_COLORS if colors is None else np.asarray(colors, np.float32),
+                          device=dev)[list(STICK_PART)]
     a, b = j[:, _A], j[:, _B]                                   # (N, S, 2)
     za, zb = z[:, _A], z[:, _B]                                 # (N, S)
     ok = torch.isfinite(a).all(-1) & torch.isfinite(b).all(-1) & torch.isfinite(za) & torch.isfinite(zb)
@@ -51,15 +53,15 @@ def render_skeleton_maps(joints2d, depth, size: Union[int, Tuple[int, int]], wid
     za, zb = torch.nan_to_num(za), torch.nan_to_num(zb)
     v = b - a
     vv = (v * v).sum(-1).clamp_min(1e-12)[..., None, None]      # (N, S, 1, 1)
-    xs = torch.arange(w, dtype=torch.float32).view(1, 1, 1, w)
-    ys = torch.arange(h, dtype=torch.float32).view(1, 1, h, 1)
+    xs = torch.arange(w, dtype=torch.float32, device=dev).view(1, 1, 1, w)
+    ys = torch.arange(h, dtype=torch.float32, device=dev).view(1, 1, h, 1)
     ax, ay = a[..., 0, None, None], a[..., 1, None, None]
     vx, vy = v[..., 0, None, None], v[..., 1, None, None]
     t = (((xs - ax) * vx + (ys - ay) * vy) / vv).clamp(0.0, 1.0)  # (N, S, H, W)
     d2 = (xs - ax - t * vx) ** 2 + (ys - ay - t * vy) ** 2
     covered = (d2 <= half * half) & ok[..., None, None]
     zz = za[..., None, None] + t * (zb - za)[..., None, None]
-    inf = torch.tensor(float("inf"))
+    inf = torch.tensor(float("inf"), device=dev)
     front = torch.where(covered, zz, inf).argmin(dim=1)          # (N, H, W) stick index
     back = torch.where(covered, zz, -inf).argmax(dim=1)
     drawn = covered.any(dim=1, keepdim=True)                      # (N, 1, H, W)

@@ -143,14 +143,15 @@ def lift(net: Lifter, joints_2d: np.ndarray, depth: Optional[np.ndarray] = None,
     out, used = [], []
     if net.kind == "keypoints" or not net.depth_order:
         depth_order = "none"
+    dev = next(net.parameters()).device
     for s in range(0, len(kp_t), batch_size):
-        k = kp_t[s:s + batch_size]
+        k = kp_t[s:s + batch_size].to(dev)
         if depth_order == "none":
             out.append(net(k))
         elif depth_order == "gt":
             if depth is None:
                 raise ValueError("depth_order 'gt' needs the depths")
-            z = torch.as_tensor(depth[s:s + batch_size], dtype=torch.float32)
+            z = torch.as_tensor(depth[s:s + batch_size], dtype=torch.float32, device=dev)
             out.append(net(k, z))
             used.append(z[:, None].expand(-1, net.hypotheses, -1))
         elif depth_order == "estimated":
@@ -160,10 +161,10 @@ def lift(net: Lifter, joints_2d: np.ndarray, depth: Optional[np.ndarray] = None,
             used.append(z)
         else:
             raise ValueError(f"depth_order must be gt, estimated or none, got {depth_order!r}")
-    hyps = torch.cat(out).numpy().astype(np.float64)
+    hyps = torch.cat(out).cpu().numpy().astype(np.float64)
     if not return_depth:
         return hyps
-    return hyps, (torch.cat(used).numpy() if used else None)
+    return hyps, (torch.cat(used).cpu().numpy() if used else None)
 
 
 def predict_sequence(net: Lifter, sample: Dict[str, Any], depth_order: str, batch_size: int = 512
