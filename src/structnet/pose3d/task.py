@@ -175,6 +175,8 @@ class Pose3DTask(Task):
                             f"--maps-model {model.source or model.name} (the lifter comes from --model/--weights)")
 
     def _synthetic_predictor(self, model, cfg: Pose3DConfig):
+        import torch
+
         from .. import hub
         from .image_maps import list_backgrounds, predict_synthetic_sequence
 
@@ -184,9 +186,8 @@ class Pose3DTask(Task):
         maps = hub.load(cfg.eval.maps_model or DEFAULT_MAPS_MODEL, task="pose3d")
         if getattr(maps.network, "kind", None) != "image":
             raise UserError(f"--maps-model {maps.name}: not an image -> maps network")
-        maps.network.to(memory_format=__import__("torch").channels_last).eval()
+        maps.network.to(memory_format=torch.channels_last).eval()
         backgrounds = list_backgrounds(cfg.eval.backgrounds, "eval.backgrounds")
-        self._maps_name = maps.name
 
         def fn(sample):
             return predict_synthetic_sequence(maps.network, model.network, sample, backgrounds)
@@ -250,8 +251,12 @@ class Pose3DTask(Task):
         maps_net = None
         choice = getattr(options, "maps_model", None)
         auto = choice is None
-        if auto and DEFAULT_MAPS_MODEL in hub._bundled():
-            choice = DEFAULT_MAPS_MODEL
+        if auto:
+            try:
+                hub.bundled_path(DEFAULT_MAPS_MODEL)
+                choice = DEFAULT_MAPS_MODEL
+            except UserError:  # not bundled: the maps are drawn from the 2D joints
+                pass
         if choice is not None and str(choice).lower() != "none":
             if getattr(model.network, "kind", None) != "maps":
                 if not auto:
