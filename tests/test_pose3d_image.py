@@ -273,3 +273,33 @@ def test_predict_with_the_maps_model(tiny_models, tmp_path, capsys):
                str(tmp_path / "other.safetensors"), "--out", str(tmp_path / "out3"), "--threads", "1"])
     err = capsys.readouterr().err
     assert rc == 2 and "draws widths" in err and "Traceback" not in err
+
+
+def _upright(mirror: bool) -> np.ndarray:
+    """Trunk, shoulders, hips and head of a person facing the camera (or, mirrored left-right, facing away) 3 m
+    away; the limbs far to the top left."""
+    j = np.zeros((1, 17, 3))
+    j[0, :, :2], j[0, :, 2] = -5000.0, 3000.0
+    s = -1.0 if mirror else 1.0
+    for k, xy in {0: (0, 200), 7: (0, 0), 8: (0, -250), 9: (0, -350), 10: (0, -450), 11: (150 * s, -250),
+                  14: (-150 * s, -250), 4: (100 * s, 200), 1: (-100 * s, 200)}.items():
+        j[0, k, :2] = xy
+    return j
+
+
+def test_face_and_hair_tell_front_from_back():
+    from structnet.pose3d.synthetic import facing
+
+    toward, away = _upright(False), _upright(True)
+    np.testing.assert_allclose(facing(torch.tensor(toward, dtype=torch.float32))[0], [0, 0, -1], atol=1e-6)
+    np.testing.assert_allclose(facing(torch.tensor(away, dtype=torch.float32))[0], [0, 0, 1], atol=1e-6)
+    hair = np.array([[0.05, 0.05, 0.05]], np.float32)
+    head = _colors()[0, _capsule(9, 10)]
+
+    def pixel(j):  # the head's axis: image y 500 + 1000 x -400 / 3000 -> crop row 36.2, column 49.5
+        bg = np.full((1, 3, 100, 100), 0.9, np.float32)
+        return render_people(j, F_PX, C_PX, np.array([[500.0, 500.0]]), np.array([1000.0]), 100, bg, _colors(),
+                             np.array([[0.0, 0.0, -1.0]], np.float32), None, hair)[0, :, 36, 49].numpy()
+
+    np.testing.assert_allclose(pixel(toward), np.clip(head * 1.09, 0, 1), atol=0.02)   # the face
+    np.testing.assert_allclose(pixel(away), hair[0] * 1.09, atol=0.02)                  # the back of the head

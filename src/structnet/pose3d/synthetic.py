@@ -33,14 +33,29 @@ _CR = torch.tensor([float(c[2]) for c in CAPSULES])
 _CG = [c[3] for c in CAPSULES]
 
 
+_HEAD = [i for i, c in enumerate(CAPSULES) if (c[0], c[1]) == (9, 10)][0]
+
+
+def facing(joints_cam: torch.Tensor) -> torch.Tensor:
+    """Unit vector ``(N, 3)`` the body faces (camera frame): perpendicular to the shoulder + hip line (left minus
+    right) and the trunk's up direction (thorax minus hip); towards the camera (-z) for a person facing it."""
+    j = joints_cam
+    lr = (j[:, 11] - j[:, 14]) + (j[:, 4] - j[:, 1])
+    up = j[:, 8] - j[:, 0]
+    v = torch.linalg.cross(lr, up)
+    return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+
+
 def render_people(joints_cam, f, c, center, side, size: int, background, colors, light,
-                  radius_scale=None) -> torch.Tensor:
+                  radius_scale=None, hair=None) -> torch.Tensor:
     """Shaded capsule people composited on backgrounds, in square crops.
 
     ``joints_cam`` ``(N, 17, 3)`` mm (camera frame, z forward), ``f``, ``c`` ``(N, 2)`` the camera's focal lengths
     and principal point (pixels), ``center`` ``(N, 2)`` / ``side`` ``(N,)`` the crop in image pixels,
     ``background`` ``(N, 3, size, size)`` in [0, 1], ``colors`` ``(N, len(CAPSULES), 3)`` in [0, 1], ``light``
-    ``(N, 3)`` a unit direction towards the light (camera frame), ``radius_scale`` ``(N,)`` (body build; default 1).
+    ``(N, 3)`` a unit direction towards the light (camera frame), ``radius_scale`` ``(N,)`` (body build; default 1),
+    ``hair`` ``(N, 3)``: the colour of the back half of the head (the side facing away from where the body faces,
+    :func:`facing`), so that a face tells front from back as on a real person (default: none, the head one colour).
     Returns ``(N, 3, size, size)`` float32 in [0, 1]."""
     j = torch.as_tensor(joints_cam, dtype=torch.float32)
     n = j.shape[0]
@@ -83,13 +98,19 @@ def render_people(joints_cam, f, c, center, side, size: int, background, colors,
     shade = 0.35 + 0.75 * lambert                                       # (N, 1, S, S)
     col = torch.as_tensor(colors, dtype=torch.float32)                  # (N, C, 3)
     albedo = torch.gather(col.transpose(1, 2), 2, front.flatten(2).expand(-1, 3, -1)).view(n, 3, size, size)
+    if hair is not None:
+        fv = facing(j).reshape(n, 3, 1, 1)
+        back = (nx * fv[:, 0:1] + ny * fv[:, 1:2] + nz * fv[:, 2:3]) < -0.15   # the head's surface facing away
+        hc = torch.as_tensor(hair, dtype=torch.float32).reshape(n, 3, 1, 1)
+        albedo = torch.where(back & (front == _HEAD), hc, albedo)
     person = (albedo * shade).clamp(0.0, 1.0)
     bg = torch.as_tensor(background, dtype=torch.float32)
     return torch.where(covered, person, bg)
 
 
 def draw_appearance(rng: np.random.Generator) -> Dict[str, np.ndarray]:
-    """Random clothes (top, bottom, skin; forearms bare or sleeved), light direction and build of one person."""
+    """Random clothes (top, bottom, skin; forearms bare or sleeved), hair, light direction and build of one
+    person."""
     skin = np.array([0.95, 0.75, 0.6]) * rng.uniform(0.35, 1.05) + rng.normal(0, 0.03, 3)
     top, bottom = rng.uniform(0.05, 0.95, 3), rng.uniform(0.05, 0.95, 3)
     if rng.random() < 0.3:
@@ -97,7 +118,9 @@ def draw_appearance(rng: np.random.Generator) -> Dict[str, np.ndarray]:
     groups = [top, bottom, skin, skin if rng.random() < 0.5 else top]
     colors = np.stack([groups[g] for g in _CG]) * rng.uniform(0.9, 1.1, (len(CAPSULES), 1))
     light = np.array([rng.uniform(-0.8, 0.8), rng.uniform(-0.9, 0.3), -1.0])
-    return {"colors": np.clip(colors, 0, 1).astype(np.float32),
+    hair = (np.array([0.9, 0.75, 0.45]) if rng.random() < 0.15 else np.full(3, rng.uniform(0.03, 0.3)))
+    hair = hair * rng.uniform(0.8, 1.1) + rng.normal(0, 0.02, 3)
+    return {"colors": np.clip(colors, 0, 1).astype(np.float32), "hair": np.clip(hair, 0, 1).astype(np.float32),
             "light": (light / np.linalg.norm(light)).astype(np.float32),
             "radius_scale": np.float32(rng.uniform(0.8, 1.25))}
 
@@ -170,7 +193,7 @@ class SyntheticPeople:
         app = draw_appearance(rng)
         img = self.render(self.poses[i][None], self.f[i][None], self.c[i][None], center[None], np.array([side]),
                             self.size, bg[None], app["colors"][None], app["light"][None],
-                            np.array([app["radius_scale"]]))[0].numpy()
+                            np.array([app["radius_scale"]]), app["hair"][None])[0].numpy()
         if self.jitter > 0:  # photometric: contrast, brightness, sensor noise
             img = img * rng.uniform(0.75, 1.25) + rng.uniform(-0.1, 0.1)
             img = img + rng.normal(0.0, rng.uniform(0.0, 0.04), img.shape)
