@@ -8,40 +8,64 @@ import json
 from pathlib import Path
 
 RES = Path(__file__).resolve().parent / "results"
-ROWS = [  # (label, JSON stem)
-    ("skeleton maps, 3 hypotheses (`lift_maps_h36m_cpu`), GT 2D, GT depth order", "pose3d_lift_maps_gt2d"),
-    ("skeleton maps, 3 hypotheses, GT 2D, no depth order (front = back)", "pose3d_lift_maps_gt2d_order_none"),
+ROWS = [  # (label, JSON stem): every stored test frame
+    ("skeleton maps, 3 hypotheses, bundled (`lift_maps_h36m_cpu` + `lift_maps_h36m_cpu_ft2`), GT 2D, GT depth order",
+     "pose3d_lift_maps_ft2_gt2d"),
+    ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order", "pose3d_lift_maps_ft2_sh"),
+    ("skeleton maps, 3 hypotheses, stage 1 (`lift_maps_h36m_cpu`), GT 2D, GT depth order", "pose3d_lift_maps_gt2d"),
+    ("skeleton maps, 3 hypotheses, stage 1, GT 2D, no depth order (front = back)", "pose3d_lift_maps_gt2d_order_none"),
     ("keypoint MLP, Martinez et al. (`lift_keypoints_h36m_cpu`), GT 2D", "pose3d_lift_keypoints_gt2d"),
-    ("skeleton maps, 3 hypotheses, SH detections, estimated depth order", "pose3d_lift_maps_sh"),
-    ("skeleton maps, 3 hypotheses, SH detections, no depth order", "pose3d_lift_maps_sh_order_none"),
+    ("skeleton maps, 3 hypotheses, stage 1, SH detections, estimated depth order", "pose3d_lift_maps_sh"),
+    ("skeleton maps, 3 hypotheses, stage 1, SH detections, no depth order", "pose3d_lift_maps_sh_order_none"),
     ("keypoint MLP, SH detections", "pose3d_lift_keypoints_sh"),
+]
+EVERY5 = [  # equal-budget baselines on every 5th test frame (5000 steps of batch 128 each)
+    ("3 hypotheses, widths 1.5 / 3 / 4.5 (stage 1), GT 2D", "pose3d_lift_maps_gt2d_every5"),
+    ("ensemble: 3 regressors on width 3 (`lift_maps_h36m_cpu_ensemble`), GT 2D", "pose3d_lift_maps_ensemble_gt2d_every5"),
+    ("3 hypotheses, widths 1.5 / 3 / 4.5 (stage 1), SH detections", "pose3d_lift_maps_sh_every5"),
+    ("ensemble: 3 regressors on width 3, SH detections", "pose3d_lift_maps_ensemble_sh_every5"),
+]
+SYNTHETIC = [  # the image -> maps network on synthetic renderings of S9 / S11
+    ("image -> maps network (`skeleton_map_net_h36m`) -> bundled lifter", "pose3d_image_maps_synthetic"),
+    ("maps drawn from the GT 2D joints (GT depth order) -> bundled lifter, same frames", "pose3d_lift_maps_ft2_gt2d_every10"),
 ]
 ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases", "Sitting",
            "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether")
 
 
-def main() -> None:
-    print("| model, 2D input | MPJPE (mm) | P-MPJPE (mm) | each hypothesis alone | average pose | oracle | frames |")
-    print("|---|---|---|---|---|---|---|")
+def _table(rows, extra: bool = False) -> list:
+    head = "| model, input | MPJPE (mm) | P-MPJPE (mm) | each hypothesis alone | average pose | oracle |"
+    print(head + (" maps IoU |" if extra else "") + " frames |")
+    print("|---|---|---|---|---|---|" + ("---|" if extra else "") + "---|")
     found = []
-    for label, stem in ROWS:
+    for label, stem in rows:
         f = RES / f"{stem}.json"
         if not f.is_file():
             continue
         r = json.loads(f.read_text())
         found.append((label, r))
-        hyp = ", ".join(f"{h['mpjpe_mm']:.1f}" for h in r["hypotheses"]) if len(r["hypotheses"]) > 1 else "-"
         multi = len(r["hypotheses"]) > 1
+        hyp = ", ".join(f"{h['mpjpe_mm']:.1f}" for h in r["hypotheses"]) if multi else "-"
         avg = f"{r['average_pose_mpjpe_mm']:.1f}" if multi else "-"
         orc = f"{r['oracle_mpjpe_mm']:.1f}" if multi else "-"
-        print(f"| {label} | **{r['mpjpe_mm']:.1f}** | {r['p_mpjpe_mm']:.1f} | {hyp} | {avg} | {orc} | {r['n_frames']} |")
+        iou = (f" {r['maps_iou']:.3f} |" if "maps_iou" in r else " - |") if extra else ""
+        print(f"| {label} | **{r['mpjpe_mm']:.1f}** | {r['p_mpjpe_mm']:.1f} | {hyp} | {avg} | {orc} |{iou} "
+              f"{r['n_frames']} |")
     print()
+    return found
+
+
+def main() -> None:
+    found = _table(ROWS)
     print("| model, 2D input | " + " | ".join(ACTIONS) + " | Avg |")
     print("|---|" + "---|" * (len(ACTIONS) + 1))
     for label, r in found:
         pa = r["per_action"]
         print(f"| {label} | " + " | ".join(f"{pa[a]:.1f}" if a in pa else "-" for a in ACTIONS)
               + f" | {r['mpjpe_mm']:.1f} |")
+    print()
+    _table(EVERY5)
+    _table(SYNTHETIC, extra=True)
 
 
 if __name__ == "__main__":
