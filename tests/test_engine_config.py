@@ -199,7 +199,7 @@ def test_every_shipped_config_is_in_the_before_fixture():
                    "pose3d/lift_maps_h36m_cpu_noise",
                    "pose3d/lift_maps_h36m_cpu_ft2", "pose3d/image_maps_h36m_cpu",
                    "pose3d/lift_maps_h36m_gpu", "pose3d/image_maps_h36m_gpu",
-                   "pose3d/lift_maps_h36m_cpu_ensemble"}  # configs that did not exist when the fixture was taken
+                   "pose3d/lift_maps_h36m_cpu_ensemble", "pose3d/image_maps_h36m_cpu_real"}  # configs that did not exist when the fixture was taken
     assert shipped - added_since == set(BEFORE)
 
 

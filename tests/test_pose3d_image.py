@@ -303,3 +303,72 @@ def test_face_and_hair_tell_front_from_back():
 
     np.testing.assert_allclose(pixel(toward), np.clip(head * 1.09, 0, 1), atol=0.02)   # the face
     np.testing.assert_allclose(pixel(away), hair[0] * 1.09, atol=0.02)                  # the back of the head
+
+
+def test_ambiguous_pixels_are_the_overlaps_of_different_parts():
+    from structnet.pose3d.image_maps import ambiguous_pixels
+
+    kp = torch.full((1, 17, 2), float("nan"))
+    # two crossing sticks of different parts: the right forearm (15 -> 16) horizontal, the left one (12 -> 13)
+    # vertical, crossing at the centre of a 16 px map (crop units: -0.5..0.5)
+    kp[0, 15], kp[0, 16] = torch.tensor([-0.3, 0.0]), torch.tensor([0.3, 0.0])
+    kp[0, 12], kp[0, 13] = torch.tensor([0.0, -0.3]), torch.tensor([0.0, 0.3])
+    amb = ambiguous_pixels(kp, [1.0], 16)[0, 0]
+    # with a 1 px stick each covers the row / column through 7.5: pixel centres 7 and 8 (|d| = 0.5 = w / 2 is in)
+    assert amb.nonzero().tolist() == [[7, 7], [7, 8], [8, 7], [8, 8]]
+
+
+def test_map_loss_weight_counts_only_weighted_pixels():
+    lg = torch.zeros(1, 6, 4, 4)
+    t = torch.zeros(1, 6, 4, 4)
+    lg[0, :, 0, 0] = 5.0                       # one confident pixel, wrong (target 0)
+    w = torch.ones(1, 1, 4, 4)
+    full = float(map_loss([lg], t)["l0"])
+    w[0, 0, 0, 0] = 0.0                        # leave it out: the rest are logit 0 against 0, log 2 each
+    masked = float(map_loss([lg], t, w)["l0"])
+    assert masked == pytest.approx(math.log(2) * 15 / 16, rel=1e-5)
+    assert full == pytest.approx((math.log(2) * 15 + (5 + math.log1p(math.exp(-5)))) / 16, rel=1e-5)
+
+
+def _fake_lspet(root: Path) -> Path:
+    from PIL import Image
+
+    (root / "images").mkdir(parents=True)
+    j = np.zeros((3, 14, 3))
+    rng = np.random.default_rng(0)
+    j[..., :2] = rng.uniform(20, 80, (3, 14, 2))
+    j[..., 2] = 1.0
+    j[1, 5, 2] = 0.0                           # person 2 lacks a joint: left out
+    for k in range(3):
+        Image.fromarray(np.full((100, 120, 3), 40 * k, np.uint8)).save(root / "images" / f"im{k + 1:05d}.jpg")
+    np.save(root / "joints.npy", j.astype(np.float32))
+    (root / "train.txt").write_text("im00001\nim00002\n")
+    (root / "val.txt").write_text("im00003\n")
+    return root
+
+
+def test_real_people_from_an_lspet_folder(tmp_path):
+    from structnet.pose3d.image_maps import RealPeople
+
+    rp = RealPeople(str(_fake_lspet(tmp_path / "lspet")), 32, 1.2, 0.0)
+    assert len(rp) == 1                        # im00001 only (im00002 lacks a joint, im00003 is val)
+    s = rp.sample(0, seed=1)
+    assert s["image"].shape == (3, 32, 32) and s["kp"].shape == (17, 2)
+    assert np.abs(s["kp"]).max() <= 0.5 / 1.2 + 1e-5    # the joints fill the box of side 1.2 x their extent
+
+
+def test_training_with_real_photos_cli(h36m_small, tmp_path, capsys):
+    lsp = _fake_lspet(tmp_path / "lspet")
+    cfg = tmp_path / "real.yaml"
+    cfg.write_text(f"""
+model: {{kind: image, widths: [3.0], map_size: 16, backbone: vgg_tiny, pretrained: false, features: 8}}
+data: {{root: {h36m_small}, subjects: [S1], backgrounds: null, real_root: {lsp}, real_prob: 0.5}}
+train: {{batch_size: 4, max_iters: 2, checkpoint_every: 0, log_every: 1, progress_bar: false, tensorboard: false,
+        out_dir: {tmp_path / 'run'}, seed: 0}}
+""")
+    assert main(["train", "pose3d", "--config", str(cfg), "--threads", "1"]) == 0
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(cfg.read_text().replace(f"real_root: {lsp}", "real_root: null"))
+    assert main(["train", "pose3d", "--config", str(bad), "--threads", "1"]) == 2
+    assert "data.real_root" in capsys.readouterr().err

@@ -58,6 +58,12 @@ class Pose3DDataConfig:
     # the maps of people its box does not centre exactly
     backgrounds: Optional[str] = "${data}/duts-tr-2k/images"
     jitter: float = 0.05
+    # kind=image: real photos with 2D joints (an LSP-extended folder, its train split; people whose 14 joints are
+    # all annotated), drawn with probability real_prob: their maps are drawn from the 2D joints without depth
+    # order, and the pixels where two parts' sticks overlap (whose front / back colour the 2D joints cannot tell)
+    # do not count in the loss (ours: the appearance of real people, which capsule people lack)
+    real_root: Optional[str] = None
+    real_prob: float = 0.0
 
 
 @dataclass

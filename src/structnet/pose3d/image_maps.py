@@ -22,10 +22,11 @@ from .config import Pose3DConfig
 from .hypotheses import reprojection_error, select_hypotheses
 from .maps_net import SkeletonMapNet, map_loss
 from .render import render_skeleton_maps
+from .skeleton import FLIP_PERM, lsp_to_h36m
 from .synthetic import SyntheticPeople
 
-__all__ = ["build_image_model", "ImageMapsDataset", "make_image_loss_fn", "target_maps", "list_backgrounds",
-           "predict_synthetic_sequence", "maps_iou"]
+__all__ = ["build_image_model", "ImageMapsDataset", "RealPeople", "make_image_loss_fn", "target_maps",
+           "ambiguous_pixels", "list_backgrounds", "predict_synthetic_sequence", "maps_iou"]
 
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -58,9 +59,58 @@ def target_maps(kp: torch.Tensor, depth: torch.Tensor, widths, map_size: int, re
     return torch.cat([render(px, z, map_size, float(w)) for w in widths], dim=1)
 
 
+def ambiguous_pixels(kp: torch.Tensor, widths, map_size: int) -> torch.Tensor:
+    """``(N, 1, S, S)`` True where the maps of joints ``kp`` (crop units) depend on the depth order: the pixels
+    where sticks of different parts overlap (found as the pixels whose colour differs between two opposite draw
+    orders), for any of the ``widths``."""
+    order = torch.arange(17, dtype=torch.float32).expand(kp.shape[0], 17)
+    a = target_maps(kp, order, widths, map_size)
+    b = target_maps(kp, -order, widths, map_size)
+    return (a != b).any(dim=1, keepdim=True)
+
+
+class RealPeople:
+    """People of an LSP-extended folder's train split whose 14 joints are all annotated, as crops of the lifter's
+    person box (of their joints mapped to the 17 H36M joints) with the box jitter of the synthetic people and a
+    left-right mirror half of the time. :meth:`sample` returns ``image`` and ``kp`` like
+    :meth:`~structnet.pose3d.synthetic.SyntheticPeople.sample`."""
+
+    def __init__(self, root: str, image_size: int, box_scale: float, jitter: float):
+        from ..pose2d.datasets.lsp import read_lspet
+
+        recs = [r for r in read_lspet(root, "train") if bool(np.all(r.annotated))]
+        if not recs:
+            raise UserError(f"data.real_root {root}: no person with all 14 joints annotated in its train split")
+        self.paths = [r.image_path for r in recs]
+        self.j17 = np.stack([lsp_to_h36m(np.asarray(r.keypoints, np.float64)) for r in recs])
+        self.size, self.box_scale, self.jitter = int(image_size), float(box_scale), float(jitter)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def sample(self, i: int, seed: int) -> Dict[str, np.ndarray]:
+        from ..data.io import read_image
+        from .inference import crop_person
+        from .render import person_box
+
+        rng = np.random.default_rng(seed)
+        center, side = person_box(self.j17[i][None], self.box_scale)
+        center, side = center[0], float(side[0])
+        if self.jitter > 0:
+            center = center + rng.normal(0.0, self.jitter * side, 2)
+            side *= float(np.exp(rng.normal(0.0, self.jitter)))
+        img = crop_person(read_image(self.paths[i]), center, side, self.size)
+        kp = ((self.j17[i] - center) / side).astype(np.float32)
+        if rng.random() < 0.5:  # mirror: the image flips, the joints swap sides
+            img = np.ascontiguousarray(img[:, :, ::-1])
+            kp = kp[list(FLIP_PERM)] * np.array([-1.0, 1.0], np.float32)
+        return {"image": img, "kp": kp}
+
+
 class ImageMapsDataset:
-    """Frames x cameras of ``cfg.data.subjects`` as synthetic images (module docstring). Sample keys: ``image``
-    (3, 4S, 4S) in [0, 1], ``maps`` (6H, S, S)."""
+    """Frames x cameras of ``cfg.data.subjects`` as synthetic images (module docstring), and with probability
+    ``data.real_prob`` a real photo instead (:class:`RealPeople`). Sample keys: ``image`` (3, 4S, 4S) in [0, 1],
+    ``maps`` (6H, S, S), ``weight`` (1, S, S) (0 on a real photo's pixels whose colour needs the depth order)."""
 
     def __init__(self, cfg: Pose3DConfig):
         from .h36m import H36M
@@ -72,16 +122,26 @@ class ImageMapsDataset:
                                       image_size=4 * m.map_size, box_scale=m.box_scale, jitter=d.jitter)
         self.depth = a["joints_cam"][..., 2].astype(np.float32)
         self.widths, self.map_size = list(m.widths), int(m.map_size)
+        self.real_prob = float(d.real_prob)
+        self.real = (RealPeople(d.real_root, 4 * m.map_size, m.box_scale, d.jitter)
+                     if d.real_root is not None and self.real_prob > 0 else None)
 
     def __len__(self) -> int:
         return len(self.people)
 
     def __getitem__(self, key) -> Dict[str, Any]:
         i, seed = key if isinstance(key, tuple) else (key, 0)
+        ones = np.ones((1, self.map_size, self.map_size), np.float32)
+        if self.real is not None and np.random.default_rng([int(seed), 7]).random() < self.real_prob:
+            s = self.real.sample(int(np.random.default_rng([int(seed), 8]).integers(len(self.real))), int(seed))
+            kp = torch.from_numpy(s["kp"])[None]
+            maps = target_maps(kp, torch.zeros(1, 17), self.widths, self.map_size)[0]
+            weight = ones * ~ambiguous_pixels(kp, self.widths, self.map_size)[0].numpy()
+            return {"image": s["image"], "maps": maps.numpy(), "weight": weight.astype(np.float32)}
         s = self.people.sample(int(i), int(seed))
         maps = target_maps(torch.from_numpy(s["kp"])[None], torch.from_numpy(self.depth[i])[None], self.widths,
                            self.map_size)[0]
-        return {"image": s["image"], "maps": maps.numpy()}
+        return {"image": s["image"], "maps": maps.numpy(), "weight": ones}
 
 
 def make_image_loss_fn(cfg: Pose3DConfig) -> Callable:
@@ -90,7 +150,9 @@ def make_image_loss_fn(cfg: Pose3DConfig) -> Callable:
 
     def loss_fn(model, batch) -> Dict[str, torch.Tensor]:
         out = model(batch["image"])
-        return map_loss(out["levels"], batch["maps"].to(out["maps"].device).float())
+        dev = out["maps"].device
+        w = batch.get("weight")
+        return map_loss(out["levels"], batch["maps"].to(dev).float(), None if w is None else w.to(dev).float())
 
     return loss_fn
 

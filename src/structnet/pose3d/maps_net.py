@@ -17,7 +17,7 @@ costs 1/H of the compute, our CPU choice).
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -124,11 +124,17 @@ class SkeletonMapNet(nn.Module):
         return m.view(m.shape[0], self.hypotheses, 6, *m.shape[-2:])
 
 
-def map_loss(levels: List[torch.Tensor], target: torch.Tensor) -> Dict[str, torch.Tensor]:
+def map_loss(levels: List[torch.Tensor], target: torch.Tensor, weight: Optional[torch.Tensor] = None
+             ) -> Dict[str, torch.Tensor]:
     """Sigmoid cross entropy of every level (finest first) against ``target`` ``(N, 6H, S, S)`` in [0, 1],
-    average-pooled to the level's size: ``{"l0": ..., "l1": ...}`` (mean over pixels and channels)."""
+    average-pooled to the level's size: ``{"l0": ..., "l1": ...}`` (mean over pixels and channels). ``weight``
+    ``(N, 1, S, S)`` (optional, pooled the same way) weighs the pixels (0: not counted)."""
     out = {}
     for k, lg in enumerate(levels):
-        t = target if lg.shape[-2:] == target.shape[-2:] else F.adaptive_avg_pool2d(target, lg.shape[-2:])
-        out[f"l{k}"] = F.binary_cross_entropy_with_logits(lg.float(), t)
+        same = lg.shape[-2:] == target.shape[-2:]
+        t = target if same else F.adaptive_avg_pool2d(target, lg.shape[-2:])
+        w = None
+        if weight is not None:
+            w = (weight if same else F.adaptive_avg_pool2d(weight, lg.shape[-2:])).expand_as(t)
+        out[f"l{k}"] = F.binary_cross_entropy_with_logits(lg.float(), t, weight=w)
     return out

@@ -41,6 +41,10 @@ def check_config(cfg: Pose3DConfig) -> None:
         raise UserError("model.kind image draws the maps of crop scale 1 (model.crops must be unset or all 1.0)")
     if d.jitter < 0:
         raise UserError(f"data.jitter must be >= 0, got {d.jitter}")
+    if not 0.0 <= d.real_prob <= 1.0:
+        raise UserError(f"data.real_prob is a probability in [0, 1], got {d.real_prob}")
+    if d.real_prob > 0 and d.real_root is None:
+        raise UserError("data.real_prob > 0 needs data.real_root (an LSP-extended folder)")
 
 
 def build_model(cfg: Pose3DConfig):
