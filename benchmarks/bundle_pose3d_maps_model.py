@@ -49,9 +49,9 @@ turn them into 3D joints. Encoder `{cfg['backbone']}` (ImageNet weights, offline
 deconvolutions and residual modules with skip connections, intermediate supervision at strides 32, 16, 8 and 4,
 sigmoid cross entropy.
 
-* **Trained with** `structnet train pose3d --config {a.config}` on **synthetic people**: shaded capsules posed by
-  Human3.6M S1, S5, S6, S7, S8, seen from the real cameras, on DUTS-TR backgrounds (no Human3.6M images exist
-  here). {a.budget}
+* **Trained with** `structnet train pose3d --config {a.config}` on **synthetic people** (shaded capsules posed by
+  Human3.6M S1, S5, S6, S7, S8, seen from the real cameras, on DUTS-TR backgrounds; no Human3.6M images exist
+  here), then with LSP-extended photos mixed in. {a.budget}
 * **Size**: {out.stat().st_size / 2 ** 20:.1f} MB{' (float16 kernels)' if a.half else ''}.
 * **Evaluated with** `structnet eval pose3d --input synthetic --every {ev.get('every', '?')}` on S9 and S11 rendered
   the same way on ECSSD backgrounds (other people, other backgrounds than training; fixed seeds):
@@ -65,8 +65,9 @@ hypotheses 86.5 mm.
 
 * **What this does not measure**: real images. Capsule people have a real person's layout, limb thickness,
   self-occlusion and perspective, but not their appearance (clothes, hands, faces, hair, other people), so the
-  synthetic numbers are an upper bound for photos. `structnet predict pose3d` uses this network on photos (the
-  person box from the bundled pose2d model's joints); see the README for what it does on LSP-extended photos.
+  synthetic numbers are an upper bound for photos. `structnet predict pose3d --maps-model {a.name}` uses it on
+  photos (the person box from the bundled pose2d model's joints); see the README for what it does on
+  LSP-extended photos (its maps of real people are blurred; the default draws the maps from the 2D joints).
 """
     (WEIGHTS_DIR / f"MODEL_CARD_{a.name}.md").write_text(card)
     print(f"{out} ({out.stat().st_size / 2 ** 20:.1f} MB) and MODEL_CARD_{a.name}.md")

@@ -26,7 +26,9 @@ EVERY5 = [  # equal-budget baselines on every 5th test frame (5000 steps of batc
     ("ensemble: 3 regressors on width 3, SH detections", "pose3d_lift_maps_ensemble_sh_every5"),
 ]
 SYNTHETIC = [  # the image -> maps network on synthetic renderings of S9 / S11
-    ("image -> maps network (`skeleton_map_net_h36m`) -> bundled lifter", "pose3d_image_maps_synthetic"),
+    ("image -> maps network, bundled (`image_maps_h36m_cpu` + `image_maps_h36m_cpu_real`) -> bundled lifter",
+     "pose3d_image_maps_synthetic"),
+    ("image -> maps network, stage 1 (synthetic people only) -> bundled lifter", "pose3d_image_maps_stage1_synthetic"),
     ("maps drawn from the GT 2D joints (GT depth order) -> bundled lifter, same frames", "pose3d_lift_maps_ft2_gt2d_every10"),
 ]
 ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases", "Sitting",

@@ -29,8 +29,8 @@ __all__ = ["Pose3DTask", "TASK", "DEFAULT_MODEL"]
 
 #: The bundled lifter ``structnet predict|eval pose3d`` use without --model / --weights.
 DEFAULT_MODEL = "skeleton_map_lifter_h36m"
-#: The bundled image -> skeleton-map network (issue 10 (b)): ``predict pose3d`` draws the maps of a photo with it,
-#: ``eval pose3d --input synthetic`` scores it (``--maps-model`` for another one).
+#: The bundled image -> skeleton-map network (issue 10 (b)): ``eval pose3d --input synthetic`` scores it (and
+#: ``--maps-model`` another one); ``predict pose3d --maps-model skeleton_map_net_h36m`` draws a photo's maps with it.
 DEFAULT_MAPS_MODEL = "skeleton_map_net_h36m"
 
 
@@ -229,9 +229,10 @@ class Pose3DTask(Task):
         p.add_argument("--box", type=floats(4), default=None,
                        help="person box x1,y1,x2,y2 in pixels for the 2D model (default: found)")
         p.add_argument("--maps-model", default=None,
-                       help=f"image -> skeleton-map network (bundled name or weights file) that draws the maps from "
-                            f"the photo (the paper's pipeline); 'none': draw them from the 2D joints (default: "
-                            f"{DEFAULT_MAPS_MODEL} where it is bundled, else none)")
+                       help=f"image -> skeleton-map network (bundled name, e.g. {DEFAULT_MAPS_MODEL}, or weights "
+                            f"file) that draws the maps from the photo, the paper's pipeline (default: none, the "
+                            f"maps are drawn from the pose2d joints, which gave the more plausible poses on "
+                            f"LSP-extended photos; README)")
 
     def predictor(self, model, options):
         from .. import hub
@@ -250,32 +251,20 @@ class Pose3DTask(Task):
 
         maps_net = None
         choice = getattr(options, "maps_model", None)
-        auto = choice is None
-        if auto:
-            try:
-                hub.bundled_path(DEFAULT_MAPS_MODEL)
-                choice = DEFAULT_MAPS_MODEL
-            except UserError:  # not bundled: the maps are drawn from the 2D joints
-                pass
         if choice is not None and str(choice).lower() != "none":
             if getattr(model.network, "kind", None) != "maps":
-                if not auto:
-                    raise UserError(f"--maps-model needs a skeleton-map lifter, {model.name} is "
-                                    f"{getattr(model.network, 'kind', '?')} (pass --maps-model none)")
-            else:
-                m = hub.load(choice, task="pose3d")
-                if getattr(m.network, "kind", None) != "image":
-                    raise UserError(f"--maps-model {m.name}: not an image -> maps network")
-                fits = (m.network.widths == list(model.network.widths)
-                        and m.network.map_size == model.network.map_size
-                        and abs(m.network.box_scale - model.network.box_scale) < 1e-6
-                        and all(c == 1.0 for c in model.network.crops))
-                if fits:
-                    maps_net = m.network.eval()
-                elif not auto:  # the bundled one is only the default for lifters whose maps it draws
-                    raise UserError(f"--maps-model {m.name} draws widths {m.network.widths} at "
-                                    f"{m.network.map_size} px, {model.name} reads {list(model.network.widths)} at "
-                                    f"{model.network.map_size} px (crops {list(model.network.crops)})")
+                raise UserError(f"--maps-model needs a skeleton-map lifter, {model.name} is "
+                                f"{getattr(model.network, 'kind', '?')}")
+            m = hub.load(choice, task="pose3d")
+            if getattr(m.network, "kind", None) != "image":
+                raise UserError(f"--maps-model {m.name}: not an image -> maps network")
+            if not (m.network.widths == list(model.network.widths) and m.network.map_size == model.network.map_size
+                    and abs(m.network.box_scale - model.network.box_scale) < 1e-6
+                    and all(c == 1.0 for c in model.network.crops)):
+                raise UserError(f"--maps-model {m.name} draws widths {m.network.widths} at {m.network.map_size} px, "
+                                f"{model.name} reads {list(model.network.widths)} at {model.network.map_size} px "
+                                f"(crops {list(model.network.crops)})")
+            maps_net = m.network.eval()
 
         def fn(image):
             return predict_image(model.network, p2d, image, box=box, maps_net=maps_net)
