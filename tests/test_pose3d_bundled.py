@@ -1,0 +1,32 @@
+"""Golden numbers of the bundled 3D pose models on real data (skipped without ../shared/data): the lifter on every
+100th stored frame of S9 from projected GT 2D, and the image -> maps network on synthetic renderings of every 200th
+frame of S9 (fixed seeds). Tolerances leave room for float differences across CPUs, not for a real change."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from structnet.cli import main
+
+
+def _eval(args, tmp_path, name):
+    out = tmp_path / f"{name}.json"
+    assert main(["eval", "pose3d", *args, "--subjects", "S9", "--threads", "2", "--quiet", "--json", str(out),
+                 "eval.compile_renderer=false"]) == 0
+    return json.loads(out.read_text())
+
+
+def test_bundled_lifter_golden_mpjpe_on_s9(shared_data, tmp_path):
+    r = _eval(["--data", str(shared_data / "h36m"), "--every", "100"], tmp_path, "lift")
+    assert r["n_frames"] == 640 and r["input"] == "gt2d" and r["depth_order"] == "gt"
+    assert r["mpjpe_mm"] == pytest.approx(59.45, abs=0.5)      # all of S9 and S11: 60.5 (README)
+    assert r["p_mpjpe_mm"] < r["mpjpe_mm"]
+
+
+def test_bundled_maps_network_golden_on_synthetic_s9(shared_data, tmp_path):
+    r = _eval(["--data", str(shared_data / "h36m"), "--every", "200", "--input", "synthetic", "--maps-model",
+               "skeleton_map_net_h36m", "--backgrounds", str(shared_data / "ecssd" / "images")], tmp_path, "syn")
+    assert r["n_frames"] == 348 and r["maps_model"] == "skeleton_map_net_h36m"
+    assert r["maps_iou"] == pytest.approx(0.804, abs=0.01)
+    assert r["mpjpe_mm"] == pytest.approx(77.5, abs=1.0)       # every 10th frame of S9 and S11: 84.0 (README)
