@@ -179,6 +179,7 @@ class Pose3DTask(Task):
 
         from .. import hub
         from .image_maps import list_backgrounds, predict_synthetic_sequence
+        from .synthetic import Backgrounds
 
         if model.network.kind != "maps":
             raise UserError(f"--input synthetic needs a skeleton-map lifter (model.kind maps), got "
@@ -187,7 +188,7 @@ class Pose3DTask(Task):
         if getattr(maps.network, "kind", None) != "image":
             raise UserError(f"--maps-model {maps.name}: not an image -> maps network")
         maps.network.to(memory_format=torch.channels_last).eval()
-        backgrounds = list_backgrounds(cfg.eval.backgrounds, "eval.backgrounds")
+        backgrounds = Backgrounds(list_backgrounds(cfg.eval.backgrounds, "eval.backgrounds"))  # decoded once
 
         def fn(sample):
             return predict_synthetic_sequence(maps.network, model.network, sample, backgrounds)
