@@ -211,3 +211,30 @@ def test_hypothesis_selection_known_answer():
     np.testing.assert_array_equal(hypotheses.select_hypotheses(both), np.ones(5, int))
     assert hypotheses.select_hypotheses(np.array([[np.nan, 2.0], [np.nan, np.nan]])).tolist() == [1, 0]
     np.testing.assert_allclose(hypotheses.weak_perspective_error(pose, pose[..., :2] * 0.3 + 7.0), 0.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("order", ["gt", "none", "estimated"])
+def test_flip_test_is_mirror_equivariant(order):
+    """Test-time mirroring averages f(x) and M f(M x), so the result is exactly mirror-equivariant: lifting the
+    mirrored 2D joints gives the mirrored 3D pose (left / right joints swapped, x negated); a wrong joint
+    permutation or sign breaks this. Without flipping an untrained network is far from equivariant."""
+    from structnet.pose3d.skeleton import FLIP_PERM
+    from structnet.pose3d.train import lift
+
+    torch.manual_seed(0)
+    net = Lifter("maps", widths=[2.0, 4.0], map_size=32, regressor_width=8, hidden=32).eval()
+    rng = np.random.default_rng(0)
+    pose = _poses(6, rng)
+    j2 = 500.0 + pose[:, :, :2] * 0.4 + rng.normal(0, 3, (6, 17, 2))
+    depth = 5000.0 + pose[:, :, 2]
+    perm = list(FLIP_PERM)
+    j2m = j2[:, perm].copy()
+    j2m[..., 0] = 1000.0 - j2m[..., 0]                  # the mirrored photo, 1000 px wide
+    mirror = np.array([-1.0, 1.0, 1.0])
+    a = lift(net, j2, depth, order, flip=True)
+    b = lift(net, j2m, depth[:, perm], order, flip=True)
+    np.testing.assert_allclose(b, a[:, :, perm] * mirror, atol=1e-2)
+    a0 = lift(net, j2, depth, order)
+    b0 = lift(net, j2m, depth[:, perm], order)
+    assert np.abs(b0 - a0[:, :, perm] * mirror).max() > 1.0
+    assert np.abs(a - a0).max() > 1.0                  # the flip did change the poses

@@ -21,14 +21,16 @@ from .train import lift
 __all__ = ["predict_from_2d", "predict_from_maps", "crop_person", "predict_image"]
 
 
-def predict_from_2d(net: Lifter, joints2d: np.ndarray, depth_order: str = "estimated") -> Dict[str, Any]:
+def predict_from_2d(net: Lifter, joints2d: np.ndarray, depth_order: str = "estimated", flip: bool = True
+                    ) -> Dict[str, Any]:
     """One person's 17 H36M joints ``(17, 2)`` in image pixels -> ``joints3d`` (17, 3) mm (root-relative, camera
     frame), ``hypothesis`` (its index), ``hypotheses`` ([{width, crop, reprojection_px}]), ``maps`` (6, S, S) of
-    the chosen hypothesis (the ones its regressor read), ``all_joints3d`` (H, 17, 3)."""
+    the chosen hypothesis (the ones its regressor read), ``all_joints3d`` (H, 17, 3). ``flip``: test-time
+    mirroring (:func:`~structnet.pose3d.train.lift`), as ``structnet eval pose3d`` does by default."""
     j2 = np.asarray(joints2d, np.float64)[None]
     if j2.shape != (1, 17, 2) or not np.isfinite(j2).all():
         raise ValueError(f"17 finite 2D joints needed, got shape {j2.shape[1:]}")
-    hyps, used = lift(net, j2, None, depth_order, return_depth=True)
+    hyps, used = lift(net, j2, None, depth_order, return_depth=True, flip=flip)
     hyps = hyps[0]                                                             # (H, 17, 3)
     errs = np.array([weak_perspective_error(hyps[h:h + 1], j2)[0] for h in range(len(hyps))])
     chosen = int(select_hypotheses(errs[None])[0])

@@ -145,6 +145,8 @@ class Pose3DTask(Task):
         settings = {"input": cfg.eval.input, "every": cfg.eval.every,
                     "depth_order": self._depth_order(cfg, net) if net is not None else cfg.eval.depth_order,
                     "subjects": list(cfg.eval.subjects)}
+        if cfg.eval.input != "synthetic":
+            settings["flip_test"] = bool(cfg.eval.flip)
         if cfg.eval.input == "synthetic":
             settings["maps_model"] = cfg.eval.maps_model or DEFAULT_MAPS_MODEL
             settings["backgrounds"] = str(cfg.eval.backgrounds)
@@ -164,7 +166,7 @@ class Pose3DTask(Task):
             model.network.render_fn = compiled_renderer(dynamic=True)  # same maps; ~6x faster over 10^5 frames
 
         def fn(sample):
-            return predict_sequence(model.network, sample, order, bs)
+            return predict_sequence(model.network, sample, order, bs, flip=cfg.eval.flip)
 
         return fn
 
@@ -207,6 +209,9 @@ class Pose3DTask(Task):
         p.add_argument("--depth-order", default=None, choices=["auto", "gt", "estimated", "none"],
                        help="depth order of the maps (auto: gt for gt2d, estimated for sh)")
         p.add_argument("--every", type=positive_int, default=None, help="every n-th stored frame (default 1: all)")
+        p.add_argument("--no-flip", action="store_true",
+                       help="gt2d / sh: no test-time mirroring (default: each pose averaged with the mirrored pose "
+                            "of the mirrored input)")
         p.add_argument("--subjects", default=None, help="comma-separated test subjects (default S9,S11)")
 
     def apply_eval_arguments(self, cfg: Pose3DConfig, args) -> None:
@@ -219,6 +224,8 @@ class Pose3DTask(Task):
                 setattr(e, key, v)
         if getattr(args, "every", None) is not None:
             e.every = int(args.every)
+        if getattr(args, "no_flip", False):
+            e.flip = False
         if getattr(args, "subjects", None):
             e.subjects = [s.strip() for s in args.subjects.split(",") if s.strip()]
 

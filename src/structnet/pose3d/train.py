@@ -136,47 +136,59 @@ class SequenceDataset:
 
 @torch.no_grad()
 def lift(net: Lifter, joints_2d: np.ndarray, depth: Optional[np.ndarray] = None, depth_order: str = "none",
-         batch_size: int = 512, return_depth: bool = False):
+         batch_size: int = 512, return_depth: bool = False, flip: bool = False):
     """All hypotheses ``(N, H, 17, 3)`` mm for 2D joints ``(N, 17, 2)`` in image pixels. ``depth_order``:
     ``gt`` draws ordered maps with ``depth`` (N, 17); ``estimated`` first lifts without order, then draws the maps
     ordered by that pass's depths (per hypothesis, its own first pass); ``none`` draws front = back. With
-    ``return_depth`` also the depths each hypothesis' maps were ordered by, ``(N, H, 17)`` (None for ``none``)."""
+    ``return_depth`` also the depths each hypothesis' maps were ordered by, ``(N, H, 17)`` (None for ``none``).
+    ``flip``: test-time mirroring, each hypothesis the mean of its pose and the mirrored pose of the mirrored
+    input (left and right joints swapped, x negated; the training's flip augmentation undone; ours)."""
     net.eval()
     kp, _, _ = normalise_2d(joints_2d, net.box_scale)
     kp_t = torch.from_numpy(kp)
-    out, used = [], []
     if net.kind == "keypoints" or not net.depth_order:
         depth_order = "none"
+    if depth_order not in ("gt", "estimated", "none"):
+        raise ValueError(f"depth_order must be gt, estimated or none, got {depth_order!r}")
+    if depth_order == "gt" and depth is None:
+        raise ValueError("depth_order 'gt' needs the depths")
     dev = next(net.parameters()).device
+    perm = torch.as_tensor(FLIP_PERM, device=dev)
+    sign = torch.tensor([-1.0, 1.0], device=dev)
+
+    def one(k, z):
+        if depth_order == "none":
+            return net(k), None
+        if depth_order == "gt":
+            return net(k, z), z[:, None].expand(-1, net.hypotheses, -1)
+        z = net(k)[..., 2]                            # (n, H, 17): each hypothesis' order-free pass; only order counts
+        return torch.stack([net.nets[h](net.maps(k, z[:, h], h).contiguous(memory_format=torch.channels_last))
+                            for h in range(net.hypotheses)], dim=1), z
+
+    out, used = [], []
     for s in range(0, len(kp_t), batch_size):
         k = kp_t[s:s + batch_size].to(dev)
-        if depth_order == "none":
-            out.append(net(k))
-        elif depth_order == "gt":
-            if depth is None:
-                raise ValueError("depth_order 'gt' needs the depths")
-            z = torch.as_tensor(depth[s:s + batch_size], dtype=torch.float32, device=dev)
-            out.append(net(k, z))
-            used.append(z[:, None].expand(-1, net.hypotheses, -1))
-        elif depth_order == "estimated":
-            z = net(k)[..., 2]                        # (n, H, 17): each hypothesis' order-free pass; only order counts
-            out.append(torch.stack([net.nets[h](net.maps(k, z[:, h], h).contiguous(memory_format=torch.channels_last))
-                                    for h in range(net.hypotheses)], dim=1))
-            used.append(z)
-        else:
-            raise ValueError(f"depth_order must be gt, estimated or none, got {depth_order!r}")
+        z = (torch.as_tensor(depth[s:s + batch_size], dtype=torch.float32, device=dev)
+             if depth_order == "gt" else None)
+        y, zu = one(k, z)
+        if flip:
+            yf, _ = one(k[:, perm] * sign, None if z is None else z[:, perm])
+            y = 0.5 * (y + yf[:, :, perm] * torch.cat([sign, sign.new_ones(1)]))
+        out.append(y)
+        if zu is not None:
+            used.append(zu)
     hyps = torch.cat(out).cpu().numpy().astype(np.float64)
     if not return_depth:
         return hyps
     return hyps, (torch.cat(used).cpu().numpy() if used else None)
 
 
-def predict_sequence(net: Lifter, sample: Dict[str, Any], depth_order: str, batch_size: int = 512
-                     ) -> Dict[str, np.ndarray]:
+def predict_sequence(net: Lifter, sample: Dict[str, Any], depth_order: str, batch_size: int = 512,
+                     flip: bool = False) -> Dict[str, np.ndarray]:
     """Hypotheses of one evaluation sample and the choice by reprojection error against its 2D input joints:
     ``hypotheses`` (N, H, 17, 3), ``errors_px`` (N, H), ``chosen`` (N,) and ``pose`` (N, 17, 3)."""
     j2 = sample["joints_2d"]
-    hyps = lift(net, j2, sample["joints_cam"][..., 2], depth_order, batch_size)
+    hyps = lift(net, j2, sample["joints_cam"][..., 2], depth_order, batch_size, flip=flip)
     n, nh = hyps.shape[:2]
     errs = np.stack([reprojection_error(hyps[:, h], j2, sample["f"], sample["c"])[0] for h in range(nh)], axis=1)
     chosen = select_hypotheses(errs)
