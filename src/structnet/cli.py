@@ -200,7 +200,10 @@ def _load_model(args, task, precision: str = "auto"):
 
     if args.model is not None and args.weights is not None:
         raise UserError("give --model or --weights, not both")
-    return hub.load(args.weights if args.weights is not None else args.model, task=task.name,
+    name = args.weights if args.weights is not None else args.model
+    if name is None:
+        name = task.default_model_for(args)
+    return hub.load(name, task=task.name,
                     backend=getattr(args, "backend", "torch"), precision=precision or "auto")
 
 

@@ -83,6 +83,11 @@ class Task:
         """A fresh network for ``cfg`` (pretrained backbone weights as ``cfg.model`` says)."""
         raise NotImplementedError
 
+    def default_model_for(self, options) -> Optional[str]:
+        """The bundled model ``predict`` / ``eval`` load when neither ``--model`` nor ``--weights`` is given, from
+        the parsed flags (default: ``default_model``; a task with several labellings picks by its own flag)."""
+        return self.default_model
+
     def load_init(self, net, path: Path) -> None:
         """Initialise ``net`` from the weights file ``cfg.model.init`` names (default: same names and shapes)."""
         from ..nn.weights import load_weights

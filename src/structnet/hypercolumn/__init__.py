@@ -1,0 +1,8 @@
+"""Hypercolumns for fine-grained localization (Hariharan et al. 2015): per-pixel labels inside a box from the
+activations of all tapped layers above each pixel, classified by a K x K grid of location-specific classifiers
+interpolated bilinearly across the box.
+
+Modules: :mod:`.model` (HypercolumnNet, grid interpolation, box cropping / pasting with ``grid_sample``),
+:mod:`.data` (image / mask folders, training box crops), :mod:`.train` (loss), :mod:`.metrics`, :mod:`.evaluate`,
+:mod:`.inference`, :mod:`.writer`, :mod:`.task` (the registered task), :mod:`.config`.
+"""
