@@ -199,7 +199,9 @@ def test_every_shipped_config_is_in_the_before_fixture():
                    "pose3d/lift_maps_h36m_cpu_noise",
                    "pose3d/lift_maps_h36m_cpu_ft2", "pose3d/image_maps_h36m_cpu",
                    "pose3d/lift_maps_h36m_gpu", "pose3d/image_maps_h36m_gpu",
-                   "pose3d/lift_maps_h36m_cpu_ensemble", "pose3d/image_maps_h36m_cpu_real"}  # configs that did not exist when the fixture was taken
+                   "pose3d/lift_maps_h36m_cpu_ensemble", "pose3d/image_maps_h36m_cpu_real",
+                   "pose3d/lift_maps_h36m_cpu_ft3", "hypercolumn/parts_pascal_cpu", "hypercolumn/parts_pascal_cpu_top",
+                   "hypercolumn/figure_ground_duts_cpu", "hypercolumn/figure_ground_duts_cpu_top"}  # configs that did not exist when the fixture was taken
     assert shipped - added_since == set(BEFORE)
 
 
@@ -238,9 +240,9 @@ def test_resolve_and_list_packaged_configs(tmp_path, monkeypatch):
         resolve_config_path("skeleton", "lmsds_lite")
     with pytest.raises(UserError, match=r"not found: no such file, and no packaged skeleton config"):
         resolve_config_path("skeleton", "../skeleton/lmsds_lite0_cpu")  # names are bare names
-    with pytest.raises(UserError, match=r"no packaged configs for task 'hypercolumn' \(tasks with configs: pose2d, "
-                                        r"pose3d, skeleton\)"):
-        list_configs("hypercolumn")
+    with pytest.raises(UserError, match=r"no packaged configs for task 'extraction' \(tasks with configs: "
+                                        r"hypercolumn, pose2d, pose3d, skeleton\)"):
+        list_configs("extraction")
     with pytest.raises(UserError, match=r"^config file not found: lmsds_lite0_cpu$"):
         resolve_config_path(None, "lmsds_lite0_cpu")
     with pytest.raises(UserError, match=r"available: .*lspet_cpu_stage1"):

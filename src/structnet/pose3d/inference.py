@@ -21,12 +21,12 @@ from .train import lift
 __all__ = ["predict_from_2d", "predict_from_maps", "crop_person", "predict_image"]
 
 
-def predict_from_2d(net: Lifter, joints2d: np.ndarray, depth_order: str = "estimated", flip: bool = True
+def predict_from_2d(net: Lifter, joints2d: np.ndarray, depth_order: str = "estimated", flip: bool = False
                     ) -> Dict[str, Any]:
     """One person's 17 H36M joints ``(17, 2)`` in image pixels -> ``joints3d`` (17, 3) mm (root-relative, camera
     frame), ``hypothesis`` (its index), ``hypotheses`` ([{width, crop, reprojection_px}]), ``maps`` (6, S, S) of
     the chosen hypothesis (the ones its regressor read), ``all_joints3d`` (H, 17, 3). ``flip``: test-time
-    mirroring (:func:`~structnet.pose3d.train.lift`), as ``structnet eval pose3d`` does by default."""
+    mirroring (:func:`~structnet.pose3d.train.lift`; ``structnet eval pose3d --flip``)."""
     j2 = np.asarray(joints2d, np.float64)[None]
     if j2.shape != (1, 17, 2) or not np.isfinite(j2).all():
         raise ValueError(f"17 finite 2D joints needed, got shape {j2.shape[1:]}")

@@ -209,9 +209,9 @@ class Pose3DTask(Task):
         p.add_argument("--depth-order", default=None, choices=["auto", "gt", "estimated", "none"],
                        help="depth order of the maps (auto: gt for gt2d, estimated for sh)")
         p.add_argument("--every", type=positive_int, default=None, help="every n-th stored frame (default 1: all)")
-        p.add_argument("--no-flip", action="store_true",
-                       help="gt2d / sh: no test-time mirroring (default: each pose averaged with the mirrored pose "
-                            "of the mirrored input)")
+        p.add_argument("--flip", action="store_true",
+                       help="gt2d / sh: test-time mirroring, each pose averaged with the mirrored pose of the "
+                            "mirrored input (2x the time)")
         p.add_argument("--subjects", default=None, help="comma-separated test subjects (default S9,S11)")
 
     def apply_eval_arguments(self, cfg: Pose3DConfig, args) -> None:
@@ -224,8 +224,8 @@ class Pose3DTask(Task):
                 setattr(e, key, v)
         if getattr(args, "every", None) is not None:
             e.every = int(args.every)
-        if getattr(args, "no_flip", False):
-            e.flip = False
+        if getattr(args, "flip", False):
+            e.flip = True
         if getattr(args, "subjects", None):
             e.subjects = [s.strip() for s in args.subjects.split(",") if s.strip()]
 

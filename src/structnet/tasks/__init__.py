@@ -2,7 +2,7 @@
 
 >>> import structnet.tasks
 >>> structnet.tasks.names()
-["hypercolumn", "pose2d", "pose3d", "skeleton"]
+['hypercolumn', 'pose2d', 'pose3d', 'skeleton']
 >>> task = structnet.tasks.get("skeleton")
 
 A task provides its config dataclass, model builder, training dataset, loss, evaluator, predictor and writer
