@@ -294,3 +294,20 @@ def test_bad_inputs_one_line(trained, shapes, tmp_path, capsys):
     assert main(["eval", "hypercolumn", "--weights", w, "--data", str(broken), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "s002" in err and "Traceback" not in err
+
+
+def test_predict_then_score_equals_eval(trained, shapes, tmp_path, capsys):
+    """The user's route (predict every test image, then score the files) gives eval's numbers."""
+    w = str(trained[150])
+    out = tmp_path / "pred"
+    imgs = [str(shapes / "images" / f"s{k:03d}.png") for k in range(24, 30)]
+    assert main(["predict", "hypercolumn", *imgs, "--weights", w, "--out", str(out), "--quiet"]) == 0
+    js_s, js_e = tmp_path / "score.json", tmp_path / "eval.json"
+    assert main(["score", "hypercolumn", "--task", "parts", "--pred", str(out), "--data", str(shapes),
+                 "--json", str(js_s)]) == 0
+    assert main(["eval", "hypercolumn", "--weights", w, "--data", str(shapes), "--quiet", "--json", str(js_e)]) == 0
+    s, e = json.loads(js_s.read_text()), json.loads(js_e.read_text())
+    assert s["n"] == e["n"] == 6 and s["miou"] == pytest.approx(e["miou"], abs=1e-9)
+    (out / "s025_parts.png").unlink()
+    assert main(["score", "hypercolumn", "--pred", str(out), "--data", str(shapes)]) == 1
+    assert "s025" in capsys.readouterr().err

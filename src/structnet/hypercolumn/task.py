@@ -216,6 +216,60 @@ class HypercolumnTask(Task):
 
         return write_result(result, image, out_dir, name, source=source)
 
+    # ------------------------------------------------------------------------------------------- scoring
+    def add_score_arguments(self, p) -> None:
+        p.add_argument("--task", dest="target", default="parts", choices=list(TASKS),
+                       help="labelling task of the files: parts (<stem>_parts.png) or figure-ground (<stem>_mask.png)")
+        p.add_argument("--pred", required=True, help="folder of the files 'structnet predict hypercolumn' wrote")
+        p.add_argument("--data", default=None, help="folder with images/, masks/ and <split>.txt (default: the "
+                                                    "task's eval data)")
+        p.add_argument("--split", default=None, help="split file name (default test)")
+        p.add_argument("--box-kind", default=None, choices=["image", "object"],
+                       help="figure-ground: the region scored, the GT box widened by 10 %% (object, default) or "
+                            "the whole image")
+
+    def score(self, args):
+        """Score the label files of ``predict`` against a folder's masks with :class:`HypercolumnEvaluator`
+        (images without a readable prediction file are listed as failures)."""
+        import numpy as np
+
+        from .data import image_box, object_box, read_labels
+        from .evaluate import EvalDataset
+
+        cfg = HypercolumnConfig()
+        cfg.eval.task = args.target
+        if args.data is not None:
+            cfg.eval.root = args.data
+        if args.split is not None:
+            cfg.eval.split = args.split
+        if args.box_kind is not None:
+            cfg.eval.box = args.box_kind
+        task = self._resolve_eval(cfg)
+        pred = Path(args.pred)
+        if not pred.is_dir():
+            raise UserError(f"prediction folder not found: {pred}")
+        ds = EvalDataset(cfg.eval, task)
+        ev = self.build_evaluator(cfg)
+        ev.settings["pred"] = str(pred)
+        suffix = "_parts.png" if task == "parts" else "_mask.png"
+        failures = []
+        for i in range(len(ds)):
+            name = ds.records[i].name
+            f = pred / f"{name}{suffix}"
+            try:
+                if not f.is_file():
+                    raise UserError(f"{f}: no prediction file")
+                _, lab = ds.folder.load(i)
+                p = read_labels(f, task)
+                if p.shape != lab.shape:
+                    raise UserError(f"{f}: {p.shape[1]}x{p.shape[0]}, the image is {lab.shape[1]}x{lab.shape[0]}")
+                box = object_box(lab, cfg.eval.margin) if cfg.eval.box == "object" else None
+                box = image_box(lab.shape) if box is None else box
+                ev.process({"labels": lab, "box": box, "name": name}, {"labels": np.asarray(p)})
+            except UserError as e:
+                failures.append((name, str(e)))
+        return ev.summarize(), ev, failures
+
     def describe(self, result) -> str:
         import numpy as np
 
