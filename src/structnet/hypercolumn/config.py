@@ -12,16 +12,16 @@ from typing import List, Literal, Optional
 
 from ..engine.config import OptimConfig, ScheduleConfig, TrainConfig
 
-__all__ = ["HypercolumnModelConfig", "HypercolumnDataConfig", "HypercolumnEvalConfig", "HypercolumnConfig",
+__all__ = ["HypercolumnModelConfig", "HypercolumnDataConfig", "HypercolumnEvalConfig", "HypercolumnConfig", "HypercolumnLossConfig",
            "TASKS", "EVAL_DEFAULTS"]
 
 #: the labelling tasks and their number of classifier outputs per grid cell
-TASKS = {"parts": 7, "figure-ground": 1}
+TASKS = {"parts": 7, "figure-ground": 1, "keypoints": 14}
 
 
 @dataclass
 class HypercolumnModelConfig:
-    task: Literal["parts", "figure-ground"] = "parts"
+    task: Literal["parts", "figure-ground", "keypoints"] = "parts"
     backbone: str = "efficientnet_lite0"  # a registered backbone (ImageNet weights offline); the paper: AlexNet/VGG16
     pretrained: bool = True
     # the tapped layers (the paper: pool2 / conv4 / fc7, "spread out evenly in the network"); ours: EfficientNet-
@@ -51,14 +51,22 @@ class HypercolumnDataConfig:
     colour: float = 0.2  # brightness and contrast jitter (ours)
 
 
+@dataclass
+class HypercolumnLossConfig:
+    # keypoints: weight of a keypoint's positive pixel against its negatives (the paper: plain logistic loss, 1.0;
+    # one positive against ~2500 negatives per map learns slowly on a CPU budget: ours, weighting it up)
+    pos_weight: float = 1.0
+
+
 #: per task, the dataset ``structnet eval hypercolumn`` uses when ``eval.root`` is not given: (root, split, box)
 EVAL_DEFAULTS = {"parts": ("${data}/pascal-person-part", "test", "image"),
-                 "figure-ground": ("${data}/ecssd", "test", "object")}
+                 "figure-ground": ("${data}/ecssd", "test", "object"),
+                 "keypoints": ("${data}/lspet", "val", "object")}
 
 
 @dataclass
 class HypercolumnEvalConfig:
-    task: Optional[Literal["parts", "figure-ground"]] = None  # None: the model's task
+    task: Optional[Literal["parts", "figure-ground", "keypoints"]] = None  # None: the model's task
     # None: the task's default (EVAL_DEFAULTS: PASCAL-Person-Part test on whole images; ECSSD in its GT boxes)
     root: Optional[str] = None
     split: Optional[str] = None
@@ -73,6 +81,7 @@ class HypercolumnEvalConfig:
 class HypercolumnConfig:
     model: HypercolumnModelConfig = field(default_factory=HypercolumnModelConfig)
     data: HypercolumnDataConfig = field(default_factory=HypercolumnDataConfig)
+    loss: HypercolumnLossConfig = field(default_factory=HypercolumnLossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

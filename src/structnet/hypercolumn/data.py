@@ -23,7 +23,8 @@ from ..errors import UserError
 from .config import TASKS, HypercolumnConfig
 from .model import crop_boxes, crop_labels
 
-__all__ = ["SegFolder", "BoxCropDataset", "object_box", "image_box", "PART_NAMES", "read_labels"]
+__all__ = ["SegFolder", "BoxCropDataset", "KeypointBoxDataset", "object_box", "image_box", "joints_box",
+           "keypoint_targets", "PART_NAMES", "read_labels"]
 
 PART_NAMES = ("background", "head", "torso", "upper arm", "lower arm", "upper leg", "lower leg")
 IGNORE = 255
@@ -175,3 +176,92 @@ class BoxCropDataset:
             counts += np.bincount(lab[lab != IGNORE].ravel(), minlength=len(counts))[:len(counts)]
         f = counts / max(counts.sum(), 1.0)
         return f[1:2] if k == 1 else f
+
+
+# ------------------------------------------------------------------------------------------------------ keypoints
+def joints_box(keypoints: np.ndarray, annotated: np.ndarray, margin: float) -> np.ndarray:
+    """The box of the annotated joints widened by ``margin`` x its larger side on each side (joints lie inside the
+    body: the head top and the feet need the margin)."""
+    k = np.asarray(keypoints, np.float64)[np.asarray(annotated, bool)]
+    x1, y1 = k.min(0)
+    x2, y2 = k.max(0)
+    m = margin * max(x2 - x1, y2 - y1, 1.0)
+    return np.array([x1 - m, y1 - m, x2 + m, y2 + m])
+
+
+def keypoint_targets(kp_out: np.ndarray, annotated: np.ndarray, size: int, radius: float) -> np.ndarray:
+    """The paper's keypoint labels on a ``size x size`` output grid: ``(C, size, size)`` uint8, 1 at the grid
+    pixel of the keypoint (``kp_out`` in output-pixel units, pixel centres at integers), 0 farther than ``radius``
+    pixels from it, 255 (ignored) in between and for keypoints that are not annotated; a keypoint outside the grid
+    has only negatives beyond the radius."""
+    c = len(kp_out)
+    yy, xx = np.mgrid[:size, :size]
+    out = np.full((c, size, size), IGNORE, np.uint8)
+    for j in range(c):
+        if not annotated[j] or not np.isfinite(kp_out[j]).all():
+            continue
+        d2 = (xx - kp_out[j, 0]) ** 2 + (yy - kp_out[j, 1]) ** 2
+        out[j][d2 > radius ** 2] = 0
+        u, v = int(round(kp_out[j, 0])), int(round(kp_out[j, 1]))
+        if 0 <= u < size and 0 <= v < size:
+            out[j, v, u] = 1
+    return out
+
+
+class KeypointBoxDataset:
+    """LSP-extended people (``data.root``, ``data.split``) in their joints' box widened by ``data.margin``,
+    jittered and mirrored (left / right joints swapped): ``image`` (3, S, S), ``label`` (14, S/4, S/4) uint8 as
+    :func:`keypoint_targets` (radius 10 % of the box diagonal, the paper's). Photos are decoded once."""
+
+    def __init__(self, cfg: HypercolumnConfig):
+        from ..pose2d.datasets.lsp import read_lspet
+        from ..pose2d.layouts import get_layout
+
+        d, m = cfg.data, cfg.model
+        self.recs = [r for r in read_lspet(d.root, d.split) if int(np.sum(r.annotated)) >= 2]
+        if not self.recs:
+            raise UserError(f"{d.root} ({d.split}): no person with two annotated joints")
+        self.size, self.out = int(m.input_size), int(m.input_size) // 4
+        self.margin, self.jitter = float(d.margin), float(d.jitter)
+        self.flip_prob, self.colour = float(d.flip_prob), float(d.colour)
+        self.perm = np.asarray(get_layout("lsp14").flip_permutation())
+        self._cache: Dict[int, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.recs)
+
+    def _image(self, i: int) -> torch.Tensor:
+        if i not in self._cache:
+            img = read_image(self.recs[i].image_path)
+            self._cache[i] = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        return self._cache[i]
+
+    def __getitem__(self, key) -> Dict[str, Any]:
+        i, seed = key if isinstance(key, tuple) else (key, 0)
+        rng = np.random.default_rng([int(seed), int(i)])
+        r = self.recs[int(i)]
+        img = self._image(int(i))
+        box = joints_box(r.keypoints, r.annotated, self.margin)
+        if self.jitter > 0:
+            box = jitter_box(box, rng, self.jitter)
+        x = crop_boxes(img[None].float() / 255.0, torch.as_tensor(box, dtype=torch.float32)[None], self.size)[0]
+        kp = (np.asarray(r.keypoints, np.float64) - box[:2]) / (box[2:] - box[:2]) * self.out - 0.5
+        ann = np.asarray(r.annotated, bool).copy()
+        if rng.random() < self.flip_prob:
+            x = x.flip(-1)
+            kp = kp[self.perm]
+            ann = ann[self.perm]
+            kp[:, 0] = self.out - 1 - kp[:, 0]
+        if self.colour > 0:
+            c = float(np.exp(rng.normal(0.0, self.colour)))
+            br = float(rng.normal(0.0, self.colour / 2))
+            x = ((x - 0.5) * c + 0.5 + br).clamp(0.0, 1.0)
+        radius = 0.1 * np.sqrt(2.0) * self.out
+        y = keypoint_targets(kp, ann, self.out, radius)
+        return {"image": x.contiguous(), "label": torch.from_numpy(y.astype(np.int64))}
+
+    def class_prior(self, n: int = 0) -> np.ndarray:
+        """The positive fraction of the labelled pixels of a keypoint map (one pixel each): ``(14,)``."""
+        radius = 0.1 * np.sqrt(2.0) * self.out
+        negatives = self.out ** 2 - np.pi * radius ** 2
+        return np.full(14, 1.0 / (1.0 + negatives))

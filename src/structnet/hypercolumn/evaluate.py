@@ -17,18 +17,35 @@ __all__ = ["EvalDataset", "HypercolumnEvaluator"]
 
 
 class EvalDataset:
-    """``ds[i]``: ``image`` (H, W, 3) uint8, ``labels`` (H, W) uint8, ``box`` (4,), ``name``."""
+    """``ds[i]``: ``image`` (H, W, 3) uint8, ``box`` (4,), ``name`` and the ground truth: ``labels`` (H, W) uint8
+    (parts, figure-ground), or ``keypoints`` (14, 2) and ``annotated`` (14,) (keypoints: the LSP-extended people of
+    the split in their joints' box widened by ``margin``)."""
 
     def __init__(self, e: HypercolumnEvalConfig, task: str, max_images: Optional[int] = None):
         self.e, self.task = e, task
-        self.folder = SegFolder(e.root, e.split, task)
-        n = len(self.folder) if max_images is None else min(int(max_images), len(self.folder))
-        self.records = [SimpleNamespace(name=self.folder.items[i][0]) for i in range(n)]
+        if task == "keypoints":
+            from ..pose2d.datasets.lsp import read_lspet
+
+            self.people = [r for r in read_lspet(e.root, e.split) if int(np.sum(r.annotated)) >= 2]
+            names = [r.name for r in self.people]
+        else:
+            self.folder = SegFolder(e.root, e.split, task)
+            names = [it[0] for it in self.folder.items]
+        n = len(names) if max_images is None else min(int(max_images), len(names))
+        self.records = [SimpleNamespace(name=names[i]) for i in range(n)]
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, i: int) -> Dict[str, Any]:
+        if self.task == "keypoints":
+            from ..data.io import read_image
+            from .data import joints_box
+
+            r = self.people[i]
+            return {"image": read_image(r.image_path), "box": joints_box(r.keypoints, r.annotated, self.e.margin),
+                    "keypoints": np.asarray(r.keypoints, np.float64), "annotated": np.asarray(r.annotated, bool),
+                    "name": r.name}
         img, lab = self.folder.load(i)
         box = object_box(lab, self.e.margin) if self.e.box == "object" else None
         if box is None:
@@ -47,6 +64,9 @@ class HypercolumnEvaluator(Evaluator):
         self.reset()
 
     def reset(self) -> None:
+        self.pred_kp: List[np.ndarray] = []
+        self.gt_kp: List[np.ndarray] = []
+        self.vis: List[np.ndarray] = []
         self.cm = np.zeros((self.classes, self.classes), np.int64)
         self.ious: List[float] = []
         self.correct = 0
@@ -54,6 +74,12 @@ class HypercolumnEvaluator(Evaluator):
         self.n = 0
 
     def process(self, sample: Dict[str, Any], prediction: Dict[str, Any]) -> None:
+        if self.task == "keypoints":
+            self.pred_kp.append(np.asarray(prediction["keypoints"], np.float64))
+            self.gt_kp.append(np.asarray(sample["keypoints"], np.float64))
+            self.vis.append(np.asarray(sample["annotated"], bool))
+            self.n += 1
+            return
         gt, pred = np.asarray(sample["labels"]), np.asarray(prediction["labels"])
         if gt.shape != pred.shape:
             raise ValueError(f"{sample.get('name', 'sample')}: prediction {pred.shape} vs labels {gt.shape}")
@@ -71,7 +97,22 @@ class HypercolumnEvaluator(Evaluator):
 
     def summarize(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"n": self.n, "task": self.task}
-        if self.task == "parts":
+        if self.task == "keypoints":
+            from ..pose2d.layouts import get_layout
+            from ..pose2d.metrics import pck_torso
+
+            names = get_layout("lsp14").joints
+            if self.n:
+                per, mean = pck_torso(np.stack(self.pred_kp), np.stack(self.gt_kp), np.stack(self.vis))
+            else:
+                per, mean = np.full(len(names), np.nan), float("nan")
+            out["pck"] = float(mean)
+            out["per_joint"] = {k: (None if np.isnan(v) else float(v)) for k, v in zip(names, per)}
+            out["protocol"] = ("LSP PCK@0.2: a joint is correct within 0.2 x the torso (left shoulder - right hip), "
+                               "pooled over the annotated joints (persons without a measurable torso left out); "
+                               "each person in the box of its GT joints widened by the margin, the most probable "
+                               "pixel of each keypoint map")
+        elif self.task == "parts":
             r = iou_from_confusion(self.cm, PART_NAMES)
             out.update(r)
             out["protocol"] = ("per-class IoU over all pixels of the test images (confusion matrix summed over "
@@ -87,6 +128,9 @@ class HypercolumnEvaluator(Evaluator):
     def format(self, s: Dict[str, Any]) -> str:
         if not s.get("n"):
             return "no images evaluated"
+        if self.task == "keypoints":
+            joints = ", ".join(f"{k} {100 * v:.1f}" for k, v in s["per_joint"].items() if v is not None)
+            return f"{s['n']} people (GT joint boxes): PCK@0.2 {100 * s['pck']:.1f} %\nper joint: {joints}"
         if self.task == "parts":
             parts = ", ".join(f"{k} {v:.3f}" if v is not None else f"{k} -" for k, v in s["iou"].items())
             return (f"{s['n']} images ({s.get('box', 'image')} boxes): mIoU {s['miou']:.4f}, pixel accuracy "

@@ -52,9 +52,9 @@ def grid_weights(k: int, size: int, device=None) -> torch.Tensor:
 
 
 def interpolate_grid(probs: torch.Tensor, wy: torch.Tensor, wx: torch.Tensor) -> torch.Tensor:
-    """Eq. 3: ``probs`` ``(N, K, K, C, H, W)`` (cell ``(a, b)``'s classifier run at every pixel) -> ``(N, C, H, W)``
-    with ``p[y, x] = sum_ab Wy[y, a] Wx[x, b] probs[a, b, :, y, x]``."""
-    return torch.einsum("nabchw,ha,wb->nchw", probs, wy.to(probs.dtype), wx.to(probs.dtype))
+    """Eq. 3: ``probs`` ``(N, K, K, ..., H, W)`` (cell ``(a, b)``'s classifier run at every pixel) ->
+    ``(N, ..., H, W)`` with ``p[..., y, x] = sum_ab Wy[y, a] Wx[x, b] probs[a, b, ..., y, x]``."""
+    return torch.einsum("nab...hw,ha,wb->n...hw", probs, wy.to(probs.dtype), wx.to(probs.dtype))
 
 
 def log_interpolated(logp: torch.Tensor, wy: torch.Tensor, wx: torch.Tensor) -> torch.Tensor:
@@ -71,7 +71,9 @@ class HypercolumnNet(nn.Module):
     """Box crop ``(N, 3, S, S)`` RGB in [0, 1] -> per grid cell scores ``(N, K, K, C, S/4, S/4)``
     (``forward``); :meth:`log_probs` / :meth:`probs` give the interpolated ``(N, C, S/4, S/4)`` output.
 
-    ``classes``: C (1 = one sigmoid heat map: figure-ground; >= 2: a softmax over the classes per grid cell).
+    ``kind``: ``parts`` (a softmax over the C classes per grid cell), ``figure-ground`` (C = 1 sigmoid heat map) or
+    ``keypoints`` (C independent sigmoid heat maps, one per keypoint); default from ``classes`` (1: figure-ground,
+    else parts).
     ``taps``: the backbone taps whose hypercolumn blocks are used (``head`` = EfficientNet's last 1x1 conv, our top
     layer); ``kernels``: the ``n`` of each tap's ``n x n`` classifier convolution (default 3 at strides <= 8, else 1,
     as the paper's pool2 3 x 3 / conv4 1 x 1); ``global_feature``: add the average-pooled top tap (fc7's role).
@@ -81,8 +83,12 @@ class HypercolumnNet(nn.Module):
     def __init__(self, classes: int = 7, grid: int = 5, taps: Sequence[str] = ("stage2", "stage3", "stage4", "head"),
                  kernels: Optional[Sequence[int]] = None, global_feature: bool = True,
                  backbone: str = "efficientnet_lite0", pretrained: bool = False, input_size: int = 224,
-                 out_stride: int = 4, global_tap: Optional[str] = None):
+                 out_stride: int = 4, global_tap: Optional[str] = None, kind: Optional[str] = None):
         super().__init__()
+        kind = kind or ("figure-ground" if classes == 1 else "parts")
+        if kind not in ("parts", "figure-ground", "keypoints") or (kind == "figure-ground") != (classes == 1):
+            raise ValueError(f"kind must be parts (C >= 2), figure-ground (C = 1) or keypoints, got {kind!r} with "
+                             f"{classes} classes")
         if classes < 1 or grid < 1:
             raise ValueError(f"classes and grid must be >= 1, got {classes}, {grid}")
         if input_size % out_stride or input_size < 32:
@@ -93,7 +99,8 @@ class HypercolumnNet(nn.Module):
         self.classes, self.grid = int(classes), int(grid)
         self.input_size, self.out_stride = int(input_size), int(out_stride)
         self.out_size = self.input_size // self.out_stride
-        self.kind = "figure-ground" if classes == 1 else "parts"
+        self.kind = kind
+        self.sigmoid = kind != "parts"
         kw = {"with_head": True} if backbone.startswith("efficientnet") else {}
         self.backbone = create_backbone(backbone, pretrained=pretrained, **kw)
         names = self.backbone.tap_names
@@ -123,7 +130,7 @@ class HypercolumnNet(nn.Module):
         self.register_buffer("wx", wy.clone(), persistent=False)
         self._cfg = dict(classes=self.classes, grid=self.grid, taps=list(taps), kernels=list(kernels),
                          global_feature=self.global_feature, backbone=str(backbone), input_size=self.input_size,
-                         out_stride=self.out_stride, global_tap=self.global_tap)
+                         out_stride=self.out_stride, global_tap=self.global_tap, kind=self.kind)
         self._init_heads()
 
     def _init_heads(self) -> None:
@@ -138,8 +145,8 @@ class HypercolumnNet(nn.Module):
         """Bias the classifiers so that the untrained net outputs ``prior`` (class frequencies; one value: the
         foreground fraction): the biases of the first head (or the global head) get the log prior."""
         p = torch.as_tensor(prior, dtype=torch.float64).clamp(1e-4, 1 - 1e-4)
-        if self.classes == 1:
-            b = torch.log(p / (1 - p)).reshape(1)
+        if self.sigmoid:
+            b = torch.log(p / (1 - p)).reshape(self.classes)
         else:
             b = torch.log(p / p.sum())
         b = b.float().repeat(self.grid * self.grid)
@@ -168,19 +175,19 @@ class HypercolumnNet(nn.Module):
         return total.float().view(n, self.grid, self.grid, self.classes, *size)
 
     def cell_log_probs(self, scores: torch.Tensor) -> torch.Tensor:
-        """Per cell log-probabilities ``(N, K, K, C', h, w)``: C' = 2 (background, foreground) for a sigmoid
-        net, C for a softmax one."""
-        if self.classes == 1:
-            s = scores[:, :, :, 0]
-            return torch.stack([F.logsigmoid(-s), F.logsigmoid(s)], dim=3)
-        return F.log_softmax(scores, dim=3)
+        """Per cell log-probabilities: parts ``(N, K, K, C, h, w)`` (softmax); figure-ground ``(N, K, K, 2, h, w)``
+        (background, object); keypoints ``(N, K, K, 2, C, h, w)`` (no / yes per keypoint)."""
+        if not self.sigmoid:
+            return F.log_softmax(scores, dim=3)
+        s = scores[:, :, :, 0] if self.kind == "figure-ground" else scores
+        return torch.stack([F.logsigmoid(-s), F.logsigmoid(s)], dim=3)
 
     def log_probs(self, scores: torch.Tensor) -> torch.Tensor:
-        """``log`` of the interpolated probabilities ``(N, C', h, w)`` (C' as :meth:`cell_log_probs`)."""
+        """``log`` of the interpolated probabilities, :meth:`cell_log_probs` without the two grid axes."""
         return log_interpolated(self.cell_log_probs(scores), self.wy, self.wx)
 
     def probs(self, scores: torch.Tensor) -> torch.Tensor:
-        """Interpolated probabilities ``(N, C', h, w)``; they sum to 1 over C' at every pixel."""
+        """Interpolated probabilities (shapes as :meth:`log_probs`); they sum to 1 over axis 1 at every pixel."""
         return interpolate_grid(self.cell_log_probs(scores).exp(), self.wy, self.wx)
 
 

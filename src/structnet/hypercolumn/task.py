@@ -28,7 +28,8 @@ from .config import EVAL_DEFAULTS, TASKS, HypercolumnConfig
 __all__ = ["HypercolumnTask", "TASK", "DEFAULT_MODELS"]
 
 #: the bundled model of each labelling task (``--task``)
-DEFAULT_MODELS = {"parts": "hypercolumn_parts_pascal", "figure-ground": "hypercolumn_figure_ground_duts"}
+DEFAULT_MODELS = {"parts": "hypercolumn_parts_pascal", "figure-ground": "hypercolumn_figure_ground_duts",
+                  "keypoints": "hypercolumn_keypoints_lsp"}
 
 
 def _kind(model) -> str:
@@ -64,9 +65,7 @@ class HypercolumnTask(Task):
         import torch
 
         if cfg.model.init is None:  # the untrained net outputs the training labels' class frequencies
-            from .data import BoxCropDataset
-
-            net.set_class_prior(BoxCropDataset(cfg).class_prior())
+            net.set_class_prior(self.build_train_dataset(cfg).class_prior())
         net.to(memory_format=torch.channels_last)
 
     def model_metadata(self, cfg: HypercolumnConfig, net) -> Dict[str, Any]:
@@ -103,9 +102,9 @@ class HypercolumnTask(Task):
 
     # -------------------------------------------------------------------------------------------- training
     def build_train_dataset(self, cfg: HypercolumnConfig):
-        from .data import BoxCropDataset
+        from .data import BoxCropDataset, KeypointBoxDataset
 
-        return BoxCropDataset(cfg)
+        return KeypointBoxDataset(cfg) if cfg.model.task == "keypoints" else BoxCropDataset(cfg)
 
     def build_loss(self, cfg: HypercolumnConfig):
         from .train import make_loss_fn
@@ -125,10 +124,8 @@ class HypercolumnTask(Task):
         root, split, box = EVAL_DEFAULTS[task]
         if e.root is None:
             e.root = expand_data_root(root)
-            if e.split is None:
-                e.split = split
         if e.split is None:
-            e.split = "test"
+            e.split = split
         if e.box is None:
             e.box = box
         e.task = task
@@ -171,7 +168,8 @@ class HypercolumnTask(Task):
     def add_eval_arguments(self, p) -> None:
         p.add_argument("--task", dest="target", default=None, choices=list(TASKS),
                        help="labelling task: its bundled model and its default data (parts: PASCAL-Person-Part "
-                            "test, whole images; figure-ground: ECSSD test in GT boxes)")
+                            "test, whole images; figure-ground: ECSSD test in GT boxes; keypoints: LSP-extended val "
+                            "in the boxes of the GT joints)")
         p.add_argument("--data", default=None, help="folder with images/, masks/ and <split>.txt (= --root)")
         p.add_argument("--box-kind", default=None, choices=["image", "object"],
                        help="the box of each image: the whole image, or the mask's box widened by 10 %%")
@@ -191,7 +189,8 @@ class HypercolumnTask(Task):
     # ------------------------------------------------------------------------------------------ prediction
     def add_predict_arguments(self, p) -> None:
         p.add_argument("--task", dest="target", default=None, choices=list(TASKS),
-                       help="labelling task (default parts): picks its bundled model; a --model must label it")
+                       help="labelling task (default parts): picks its bundled model; a --model must label it. "
+                            "keypoints: give the person's --box")
         p.add_argument("--box", type=floats(4), default=None,
                        help="x1,y1,x2,y2 in pixels: the box to label (default: the whole image)")
         p.add_argument("--flip", action="store_true", help="test-time mirroring (mean of both probabilities)")
@@ -218,7 +217,7 @@ class HypercolumnTask(Task):
 
     # ------------------------------------------------------------------------------------------- scoring
     def add_score_arguments(self, p) -> None:
-        p.add_argument("--task", dest="target", default="parts", choices=list(TASKS),
+        p.add_argument("--task", dest="target", default="parts", choices=["parts", "figure-ground"],
                        help="labelling task of the files: parts (<stem>_parts.png) or figure-ground (<stem>_mask.png)")
         p.add_argument("--pred", required=True, help="folder of the files 'structnet predict hypercolumn' wrote")
         p.add_argument("--data", default=None, help="folder with images/, masks/ and <split>.txt (default: the "
@@ -273,6 +272,8 @@ class HypercolumnTask(Task):
     def describe(self, result) -> str:
         import numpy as np
 
+        if result["task"] == "keypoints":
+            return f"keypoints: mean score {float(np.mean(result['scores'])):.2f}"
         lab = np.asarray(result["labels"])
         if result["task"] == "parts":
             from .data import PART_NAMES

@@ -1,0 +1,50 @@
+"""The README's hypercolumn tables from the committed eval JSONs (benchmarks/results/hypercolumn_*.json, written by
+`structnet eval hypercolumn --json`, or `structnet score hypercolumn --json` after `predict`).
+
+    python benchmarks/report_hypercolumn.py
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+PARTS = [("hypercolumn (`parts_pascal_cpu`, bundled `hypercolumn_parts_pascal`)", "hypercolumn_parts_pascal_test.json"),
+         ("top layer only (`parts_pascal_cpu_top`)", "hypercolumn_parts_pascal_test_top.json"),
+         ("hypercolumn, `predict` then `score`", "hypercolumn_parts_pascal_test_score.json")]
+FG = [("hypercolumn (`figure_ground_duts_cpu`, bundled `hypercolumn_figure_ground_duts`)", "hypercolumn_fg"),
+      ("top layer only (`figure_ground_duts_cpu_top`)", "hypercolumn_fg_top")]
+
+
+def _load(name: str):
+    p = RESULTS / name
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def main() -> None:
+    print("| model | mIoU | " + " | ".join(["bg", "head", "torso", "u-arm", "l-arm", "u-leg", "l-leg"])
+          + " | pixel acc. | images |")
+    print("|---|---|" + "---|" * 7 + "---|---|")
+    for label, f in PARTS:
+        r = _load(f)
+        if r is None:
+            continue
+        iou = " | ".join("-" if v is None else f"{100 * v:.1f}" for v in r["iou"].values())
+        print(f"| {label} | **{100 * r['miou']:.1f}** | {iou} | {100 * r['pixel_accuracy']:.1f} | {r['n']} |")
+    print("| DeepLab-LargeFOV VGG16 (published; full test set, full resolution) | 51.8 | | | | | | | | | 1817 |")
+    print()
+    print("| model | ECSSD test, GT boxes: mean IoU | pixel acc. | Weizmann horses test, GT boxes: mean IoU | "
+          "pixel acc. |")
+    print("|---|---|---|---|---|")
+    for label, stem in FG:
+        a, b = _load(f"{stem}_ecssd.json"), _load(f"{stem}_horses.json")
+        if a is None:
+            continue
+        cells = [f"**{100 * a['mean_iou']:.1f}**", f"{100 * a['pixel_accuracy']:.1f}"]
+        cells += ([f"{100 * b['mean_iou']:.1f}", f"{100 * b['pixel_accuracy']:.1f}"] if b else ["-", "-"])
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
