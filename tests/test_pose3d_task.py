@@ -145,6 +145,10 @@ def test_eval_from_detections_and_depth_orders(trained, h36m, tmp_path):
                        "--every", "4"], tmp_path, "none")
     assert none["depth_order"] == "none" and none["n_frames"] == 4 * 16
     assert np.isfinite(sh["mpjpe_mm"]) and np.isfinite(none["mpjpe_mm"])
+    assert sh["flip_test"] is False
+    flip = _eval_json(["--weights", str(weights), "--data", str(h36m), "--subjects", "S9", "--input", "sh", "--flip"],
+                      tmp_path, "flip")
+    assert flip["flip_test"] is True and flip["n_frames"] == 256 and flip["mpjpe_mm"] != sh["mpjpe_mm"]
 
 
 def test_keypoint_baseline_trains(h36m, tmp_path):

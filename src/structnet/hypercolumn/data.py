@@ -118,6 +118,15 @@ def jitter_box(box: np.ndarray, rng: np.random.Generator, jitter: float) -> np.n
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
 
 
+def colour_jitter(x: torch.Tensor, rng: np.random.Generator, strength: float) -> torch.Tensor:
+    """Contrast x exp(N(0, s)) about mid-grey and brightness + N(0, s / 2) of an image in [0, 1] (s = 0: as is)."""
+    if strength <= 0:
+        return x
+    c = float(np.exp(rng.normal(0.0, strength)))
+    br = float(rng.normal(0.0, strength / 2))
+    return ((x - 0.5) * c + 0.5 + br).clamp(0.0, 1.0)
+
+
 class BoxCropDataset:
     """Training samples of ``cfg.data`` (module docstring): ``image`` (3, S, S) float32 in [0, 1], ``label``
     (S/4, S/4) int64 (255 = ignore). Images are decoded once and kept (PASCAL-Person-Part at <= 224 px: ~0.2 GB)."""
@@ -159,10 +168,7 @@ class BoxCropDataset:
         y = crop_labels(lab[None], b, self.out, IGNORE)[0]
         if rng.random() < self.flip_prob:
             x, y = x.flip(-1), y.flip(-1)
-        if self.colour > 0:
-            c = float(np.exp(rng.normal(0.0, self.colour)))
-            br = float(rng.normal(0.0, self.colour / 2))
-            x = ((x - 0.5) * c + 0.5 + br).clamp(0.0, 1.0)
+        x = colour_jitter(x, rng, self.colour)
         return {"image": x.contiguous(), "label": y}
 
     def class_prior(self, n: int = 200) -> np.ndarray:
@@ -252,10 +258,7 @@ class KeypointBoxDataset:
             kp = kp[self.perm]
             ann = ann[self.perm]
             kp[:, 0] = self.out - 1 - kp[:, 0]
-        if self.colour > 0:
-            c = float(np.exp(rng.normal(0.0, self.colour)))
-            br = float(rng.normal(0.0, self.colour / 2))
-            x = ((x - 0.5) * c + 0.5 + br).clamp(0.0, 1.0)
+        x = colour_jitter(x, rng, self.colour)
         radius = 0.1 * np.sqrt(2.0) * self.out
         y = keypoint_targets(kp, ann, self.out, radius)
         return {"image": x.contiguous(), "label": torch.from_numpy(y.astype(np.int64))}
