@@ -20,7 +20,8 @@ def test_demo_writes_outputs(tmp_path):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["models"] == {"skeleton": "lmsds_efficientnet_lite0", "pose2d": "mss_msr_efficientnet_lite0_lsp"}
+    assert summary["models"] == {"skeleton": "lmsds_efficientnet_lite0", "pose2d": "mss_msr_efficientnet_lite0_lsp",
+                                 "hypercolumn": "hypercolumn_parts_pascal"}
     names = [r["image"] for r in summary["results"]["skeleton"]]
     assert len(names) == 6
     for stem in ("astronaut", "camera", "chelsea", "coffee", "rocket", "horse"):
@@ -64,6 +65,16 @@ def test_demo_writes_outputs(tmp_path):
     assert all(130 <= a[s][1] <= 260 for s in ("right_shoulder", "left_shoulder"))
     c = at["camera"]
     assert 160 <= c["head_top"][0] <= 290 and 50 <= c["head_top"][1] <= 140
+    # person parts on the same photos (the whole photo as the box): the astronaut's head where her pose is
+    import cv2
+
+    for stem in ("astronaut", "camera"):
+        assert (out / "hypercolumn" / f"{stem}_overlay.png").is_file(), stem
+    parts = cv2.imread(str(out / "hypercolumn" / "astronaut_parts.png"), cv2.IMREAD_UNCHANGED)
+    assert parts.shape == (512, 512) and set(np.unique(parts)) <= set(range(7))
+    hx, hy = a["head_top"]
+    ys, xs = np.nonzero(parts == 1)                                # head pixels
+    assert len(xs) > 2000 and abs(np.median(xs) - hx) < 80 and hy - 20 < np.median(ys) < hy + 150
 
 
 def test_bundled_pose_model_loads_with_metadata():

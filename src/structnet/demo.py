@@ -3,7 +3,8 @@
 Each bundled task model runs through the same generic prediction as ``structnet predict <task>``
 (:func:`structnet.tasks.run.predict`) with its defaults: skeletons (maps, thin skeleton, segments) on every sample,
 2D poses on the samples with a person (:data:`POSE_SAMPLES`: the astronaut and the cameraman, both seen from the
-waist up; the person window is found as ``predict`` finds it without ``--box``).
+waist up; the person window is found as ``predict`` finds it without ``--box``), and their person parts
+(hypercolumns, the whole photo as the box).
 """
 from __future__ import annotations
 
@@ -39,9 +40,10 @@ def run_demo(out: str = "structnet-demo", precision: str = "auto") -> int:
     paths = {}
     for name, img in sample_images():
         paths[name] = write_png(inputs / f"{name}.png", img)
-    inputs_of = {"skeleton": list(paths.values()), "pose2d": [paths[n] for n in POSE_SAMPLES]}
+    inputs_of = {"skeleton": list(paths.values()), "pose2d": [paths[n] for n in POSE_SAMPLES],
+                 "hypercolumn": [paths[n] for n in POSE_SAMPLES]}
     summary = {"models": {}, "results": {}}
-    for task_name in ("skeleton", "pose2d"):
+    for task_name in ("skeleton", "pose2d", "hypercolumn"):
         task = tasks.get(task_name)
         model = hub.load(None, task=task_name)
         summary["models"][task_name] = model.name
@@ -63,5 +65,5 @@ def run_demo(out: str = "structnet-demo", precision: str = "auto") -> int:
             print(f"{task_name}: {path}: {why}")
     write_json(out_dir / "summary.json", summary)
     print(f"skeleton overlays, segments and maps in {out_dir / 'skeleton'}; pose JSON and overlays in "
-          f"{out_dir / 'pose2d'}; summary in {out_dir / 'summary.json'}")
+          f"{out_dir / 'pose2d'}; person parts in {out_dir / 'hypercolumn'}; summary in {out_dir / 'summary.json'}")
     return 0

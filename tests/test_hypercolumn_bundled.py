@@ -1,0 +1,42 @@
+"""Golden numbers of the bundled hypercolumn models on real data (skipped without ../shared/data): the parts model
+on the first 40 PASCAL-Person-Part test images (whole-image boxes, as predict runs it). Tolerances leave room for
+float differences across CPUs, not for a real change."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from structnet import hub
+from structnet.cli import main
+
+
+def test_bundled_parts_model_loads_and_is_small():
+    m = hub.load("hypercolumn_parts_pascal", task="hypercolumn")
+    assert m.network.kind == "parts" and m.network.grid == 5 and m.network.classes == 7
+    assert m.network.taps == ["stage2", "stage3", "stage4", "head"] and m.network.global_feature
+    assert m.source.stat().st_size <= 20 * 1024 * 1024
+    assert 0.45 < float(m.metadata["test_miou"]) < 0.55
+
+
+def test_bundled_parts_golden_miou(shared_data, tmp_path):
+    out = tmp_path / "parts.json"
+    assert main(["eval", "hypercolumn", "--task", "parts", "--data", str(shared_data / "pascal-person-part"),
+                 "--max-images", "40", "--threads", "2", "--quiet", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["n"] == 40 and r["box"] == "image"
+    assert r["miou"] == pytest.approx(0.4896, abs=0.005)        # all 909 test images: 0.4885 (README)
+    assert r["iou"]["background"] > 0.85 and r["iou"]["head"] > 0.6
+
+
+def test_bundled_parts_model_on_a_photo_without_people():
+    """A photo with no person: (almost) all background."""
+    from structnet.hypercolumn.inference import predict_image
+
+    m = hub.load("hypercolumn_parts_pascal", task="hypercolumn")
+    sky = np.zeros((160, 220, 3), np.uint8)
+    sky[:] = (110, 160, 230)
+    sky[120:] = (90, 120, 60)                                   # sky over a meadow
+    r = predict_image(m.network, sky)
+    assert r["labels"].shape == (160, 220) and (r["labels"] == 0).mean() > 0.95
