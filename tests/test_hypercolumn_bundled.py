@@ -40,3 +40,14 @@ def test_bundled_parts_model_on_a_photo_without_people():
     sky[120:] = (90, 120, 60)                                   # sky over a meadow
     r = predict_image(m.network, sky)
     assert r["labels"].shape == (160, 220) and (r["labels"] == 0).mean() > 0.95
+
+
+def test_bundled_figure_ground_golden_iou(shared_data, tmp_path):
+    out = tmp_path / "fg.json"
+    assert main(["eval", "hypercolumn", "--task", "figure-ground", "--data", str(shared_data / "ecssd"),
+                 "--max-images", "40", "--threads", "2", "--quiet", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["n"] == 40 and r["box"] == "object" and r["task"] == "figure-ground"
+    assert r["mean_iou"] == pytest.approx(0.8329, abs=0.005)    # all 1000 ECSSD images: 0.845 (README)
+    m = hub.load("hypercolumn_figure_ground_duts", task="hypercolumn")
+    assert m.network.kind == "figure-ground" and m.source.stat().st_size <= 20 * 1024 * 1024
