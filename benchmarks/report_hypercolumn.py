@@ -14,7 +14,12 @@ PARTS = [("hypercolumn (`parts_pascal_cpu`, bundled `hypercolumn_parts_pascal`)"
          ("top layer only (`parts_pascal_cpu_top`)", "hypercolumn_parts_pascal_test_top.json"),
          ("hypercolumn, `predict` then `score`", "hypercolumn_parts_pascal_test_score.json")]
 FG = [("hypercolumn (`figure_ground_duts_cpu`, bundled `hypercolumn_figure_ground_duts`)", "hypercolumn_fg"),
-      ("top layer only (`figure_ground_duts_cpu_top`)", "hypercolumn_fg_top")]
+      ("top layer only (`figure_ground_duts_cpu_top`)", "hypercolumn_fg_top"),
+      ("hypercolumn, 1 x 1 grid (`figure_ground_duts_cpu_k1`)", "hypercolumn_fg_k1"),
+      ("hypercolumn without the finest tap, stride 4 (`figure_ground_duts_cpu_no_stage2`)",
+       "hypercolumn_fg_no_stage2")]
+KP = [("hypercolumn (`keypoints_lsp_cpu`, bundled `hypercolumn_keypoints_lsp`), GT joint box + 10 %",
+       "hypercolumn_keypoints_lspet_val.json")]
 
 
 def _load(name: str):
@@ -44,6 +49,26 @@ def main() -> None:
         cells = [f"**{100 * a['mean_iou']:.1f}**", f"{100 * a['pixel_accuracy']:.1f}"]
         cells += ([f"{100 * b['mean_iou']:.1f}", f"{100 * b['pixel_accuracy']:.1f}"] if b else ["-", "-"])
         print(f"| {label} | " + " | ".join(cells) + " |")
+    print()
+    names = ["Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle"]
+    print("| model, person box | " + " | ".join(names) + " | **PCK@0.2** |")
+    print("|---|" + "---|" * len(names) + "---|")
+    for label, f in KP:
+        r = _load(f)
+        if r is None:
+            continue
+        pj = r["per_joint"]
+
+        def pair(*js):
+            v = [pj[j] for j in js if pj.get(j) is not None]
+            return f"{100 * sum(v) / len(v):.1f}" if v else "-"
+
+        cells = [pair("head_top", "neck"), pair("left_shoulder", "right_shoulder"), pair("left_elbow", "right_elbow"),
+                 pair("left_wrist", "right_wrist"), pair("left_hip", "right_hip"), pair("left_knee", "right_knee"),
+                 pair("left_ankle", "right_ankle")]
+        print(f"| {label} | " + " | ".join(cells) + f" | **{100 * r['pck']:.1f}** |")
+    print("| pose2d bundled encoder, annotated window (README, 2D pose results) | 81.6 | 70.2 | 65.9 | 65.3 | 53.7 | "
+          "55.9 | 56.4 | **64.1** |")
 
 
 if __name__ == "__main__":
