@@ -418,3 +418,14 @@ def test_keypoints_cli_round_trip(tmp_path):
     assert (out / "im00009_overlay.png").is_file()
     assert main(["predict", "hypercolumn", str(data / "images" / "im00009.jpg"), "--task", "parts", "--weights",
                  w, "--out", str(out)]) == 2
+
+
+def test_eval_reports_missing_files_and_goes_on(trained, tmp_path, capsys):
+    data = _shapes_folder(tmp_path / "d", n_train=2, n_test=3)
+    (data / "masks" / "s003.png").unlink()
+    js = tmp_path / "e.json"
+    assert main(["eval", "hypercolumn", "--weights", str(trained[1]), "--data", str(data), "--quiet",
+                 "--json", str(js)]) == 1
+    err = capsys.readouterr().err
+    assert "s003" in err and "mask not found" in err and "Traceback" not in err
+    assert json.loads(js.read_text())["n"] == 2

@@ -55,7 +55,7 @@ class SegFolder:
     """Image / mask pairs of ``root`` listed in ``<split>.txt`` (module docstring). ``items``: [(id, image path,
     mask path)]; ``load(i)`` -> (RGB uint8 (H, W, 3), labels uint8 (H, W)). UserError naming what is missing."""
 
-    def __init__(self, root, split: str, task: str):
+    def __init__(self, root, split: str, task: str, skip_missing: bool = True):
         self.root, self.split, self.task = Path(root), str(split), str(task)
         if task not in TASKS:
             raise UserError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -66,24 +66,32 @@ class SegFolder:
             raise UserError(f"{listing}: split file not found (a folder with images/, masks/ and <split>.txt)")
         ids = [s.strip() for s in listing.read_text().split() if s.strip()]
         self.items: List[Tuple[str, Path, Path]] = []
-        missing = []
+        self.missing: List[str] = []
         for i in ids:
             img = next((self.root / "images" / f"{i}{e}" for e in IMAGE_EXTS
                         if (self.root / "images" / f"{i}{e}").is_file()), None)
             mask = self.root / "masks" / f"{i}.png"
             if img is None or not mask.is_file():
-                missing.append(i)
-                continue
-            self.items.append((i, img, mask))
-        if not self.items:
+                self.missing.append(i)
+                if skip_missing:
+                    continue
+            self.items.append((i, img if img is not None else self.root / "images" / f"{i}.jpg", mask))
+        if not self.items or len(self.missing) == len(ids):
             raise UserError(f"{listing}: none of its {len(ids)} ids has an image in images/ and a mask in masks/")
-        self.missing = missing
+        if self.missing and skip_missing:
+            import sys
+
+            print(f"note: {listing}: {len(self.missing)} of {len(ids)} ids lack an image or a mask and are left out "
+                  f"(first: {self.missing[0]})", file=sys.stderr)
 
     def __len__(self) -> int:
         return len(self.items)
 
     def load(self, i: int) -> Tuple[np.ndarray, np.ndarray]:
         _, ip, mp = self.items[i]
+        for f, what in ((ip, "image"), (mp, "mask")):
+            if not f.is_file():
+                raise UserError(f"{f}: {what} not found")
         img = read_image(ip)
         lab = read_labels(mp, self.task)
         if lab.shape != img.shape[:2]:

@@ -29,7 +29,7 @@ class EvalDataset:
             self.people = [r for r in read_lspet(e.root, e.split) if int(np.sum(r.annotated)) >= 2]
             names = [r.name for r in self.people]
         else:
-            self.folder = SegFolder(e.root, e.split, task)
+            self.folder = SegFolder(e.root, e.split, task, skip_missing=False)  # missing files: failed items
             names = [it[0] for it in self.folder.items]
         n = len(names) if max_images is None else min(int(max_images), len(names))
         self.records = [SimpleNamespace(name=names[i]) for i in range(n)]
