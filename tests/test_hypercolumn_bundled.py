@@ -51,3 +51,12 @@ def test_bundled_figure_ground_golden_iou(shared_data, tmp_path):
     assert r["mean_iou"] == pytest.approx(0.8329, abs=0.005)    # all 1000 ECSSD images: 0.845 (README)
     m = hub.load("hypercolumn_figure_ground_duts", task="hypercolumn")
     assert m.network.kind == "figure-ground" and m.source.stat().st_size <= 20 * 1024 * 1024
+
+
+def test_bundled_keypoints_golden_pck(shared_data, tmp_path):
+    out = tmp_path / "kp.json"
+    assert main(["eval", "hypercolumn", "--task", "keypoints", "--data", str(shared_data / "lspet"),
+                 "--max-images", "60", "--threads", "2", "--quiet", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["n"] == 60 and r["task"] == "keypoints"
+    assert r["pck"] == pytest.approx(0.472, abs=0.015)          # all 1000 LSPET val people: 0.488 (README)

@@ -94,6 +94,8 @@ class HypercolumnTask(Task):
                            source=Path(path))
 
     def headline(self, meta: Dict[str, Any]) -> str:
+        if "test_pck" in meta:
+            return f"LSP-extended val in GT joint boxes: PCK@0.2 {100 * float(meta['test_pck']):.1f} %"
         if "test_miou" in meta:
             return f"PASCAL-Person-Part test (whole images): mIoU {float(meta['test_miou']):.3f}"
         if "test_mean_iou" in meta:
