@@ -21,7 +21,7 @@ Everything works on box crops: :func:`crop_boxes` resamples boxes of images to t
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +29,7 @@ from torch import nn
 
 from ..backbones import create_backbone
 
-__all__ = ["HypercolumnNet", "grid_weights", "interpolate_grid", "log_interpolated", "crop_boxes",
+__all__ = ["HypercolumnNet", "grid_weights", "interpolate_grid", "log_interpolated", "crop_boxes", "crop_labels",
            "paste_probabilities", "box_sample_grid"]
 
 
@@ -236,19 +236,3 @@ def paste_probabilities(probs: torch.Tensor, box, image_hw) -> torch.Tensor:
     bg = torch.zeros_like(out)
     bg[0] = 1.0
     return torch.where(inside[None], out, bg)
-
-
-def receptive_summary(net: HypercolumnNet) -> List[str]:
-    """One line per tap: name, stride, receptive field, kernel (for docs and ``--help``)."""
-    out = []
-    for t, k in zip(net.taps, net.kernels):
-        s = net.backbone.spec(t)
-        out.append(f"{t}: stride {s.stride}, field {s.receptive_field} px, {k}x{k} classifier")
-    if net.global_feature:
-        out.append(f"global: {net.global_tap} average-pooled, 1x1 classifier")
-    return out
-
-
-def n_parameters(module: nn.Module) -> int:
-    return int(sum(p.numel() for p in module.parameters()))
-
