@@ -16,6 +16,8 @@ PARTS = [("hypercolumn (`parts_pascal_cpu`, bundled `hypercolumn_parts_pascal`)"
 FG = [("hypercolumn (`figure_ground_duts_cpu`, bundled `hypercolumn_figure_ground_duts`)", "hypercolumn_fg"),
       ("top layer only (`figure_ground_duts_cpu_top`)", "hypercolumn_fg_top"),
       ("hypercolumn, 1 x 1 grid (`figure_ground_duts_cpu_k1`)", "hypercolumn_fg_k1"),
+      ("hypercolumn, 2 x 2 grid (`figure_ground_duts_cpu_k2`)", "hypercolumn_fg_k2"),
+      ("hypercolumn, 10 x 10 grid (`figure_ground_duts_cpu_k10`)", "hypercolumn_fg_k10"),
       ("hypercolumn without the finest tap, stride 4 (`figure_ground_duts_cpu_no_stage2`)",
        "hypercolumn_fg_no_stage2")]
 KP = [("hypercolumn (`keypoints_lsp_cpu`, bundled `hypercolumn_keypoints_lsp`), GT joint box + 10 %",

@@ -203,7 +203,8 @@ def test_every_shipped_config_is_in_the_before_fixture():
                    "pose3d/lift_maps_h36m_cpu_ft3", "hypercolumn/parts_pascal_cpu", "hypercolumn/parts_pascal_cpu_top",
                    "hypercolumn/figure_ground_duts_cpu", "hypercolumn/figure_ground_duts_cpu_top",
                    "hypercolumn/keypoints_lsp_cpu", "hypercolumn/figure_ground_duts_cpu_k1",
-                   "hypercolumn/figure_ground_duts_cpu_no_stage2"}  # configs that did not exist when the fixture was taken
+                   "hypercolumn/figure_ground_duts_cpu_no_stage2", "hypercolumn/figure_ground_duts_cpu_k2",
+                   "hypercolumn/figure_ground_duts_cpu_k10"}  # configs that did not exist when the fixture was taken
     assert shipped - added_since == set(BEFORE)
 
 
