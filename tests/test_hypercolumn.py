@@ -232,7 +232,7 @@ def test_predict_cli_round_trip_matches_eval(trained, shapes, tmp_path, capsys):
 
     r = predict_image(hub.load(str(w), task="hypercolumn").network, read_image(img))
     np.testing.assert_array_equal(r["labels"], lab)
-    # a second run into the same folder keeps the first files' names distinct per input, never a crash
+    # a second run (here with a box) into the same folder writes the same names: outputs are per input stem
     assert main(["predict", "hypercolumn", str(img), "--weights", str(w), "--out", str(out), "--box", "8,4,56,44",
                  "--threads", "2"]) == 0
     lab2 = cv2.imread(str(out / "s024_parts.png"), cv2.IMREAD_UNCHANGED)
