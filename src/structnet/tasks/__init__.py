@@ -2,7 +2,7 @@
 
 >>> import structnet.tasks
 >>> structnet.tasks.names()
-['hypercolumn', 'pose2d', 'pose3d', 'skeleton']
+['extraction', 'hypercolumn', 'pose2d', 'pose3d', 'skeleton']
 >>> task = structnet.tasks.get("skeleton")
 
 A task provides its config dataclass, model builder, training dataset, loss, evaluator, predictor and writer
@@ -26,7 +26,8 @@ __all__ = ["Task", "Evaluator", "register", "unregister", "get", "names"]
 
 #: Built-in tasks: name -> module that defines ``TASK``.
 BUILTIN: Dict[str, str] = {"skeleton": "structnet.skeleton.task", "pose2d": "structnet.pose2d.task",
-                           "pose3d": "structnet.pose3d.task", "hypercolumn": "structnet.hypercolumn.task"}
+                           "pose3d": "structnet.pose3d.task", "hypercolumn": "structnet.hypercolumn.task",
+                           "extraction": "structnet.extraction.task"}
 
 _registry: Dict[str, Task] = {}
 _entry_points: Dict[str, str] = {}
