@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Trains the extraction configs one after another on one core (each waits for a running one of the same name),
-# then evaluates each on DUTS-TR-2k's held-out ids (validation) and ECSSD through the CLI.
+# then evaluates each on DUTS-TR-2k's held-out ids (validation) and ECSSD through the CLI. An argument "a,b" trains
+# the stages a then b (--stages; b starts from a's weights) and evaluates b.
 #   bash benchmarks/run_extraction_chain.sh separate_duts_cpu joint_duts_cpu
+#   bash benchmarks/run_extraction_chain.sh joint_duts_cpu,joint_duts_cpu_ft
 set -u
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
-for name in "$@"; do
-  while pgrep -f -- "--config $name --threads" > /dev/null; do sleep 20; done
+for arg in "$@"; do
+  name="${arg##*,}"
+  while pgrep -f -- "--config $name --threads" > /dev/null || pgrep -f -- "--stages [^ ]*$name --threads" > /dev/null
+  do sleep 20; done
   w="runs/extraction/$name/model.safetensors"
   if [ ! -f "$w" ]; then   # a finished run (its weights written) is not re-run; an interrupted one resumes
-    structnet train extraction --config "$name" --threads 1 >> "benchmarks/logs/train_extraction_$name.log" 2>&1
+    if [ "$arg" != "$name" ]; then how=(--stages "$arg"); else how=(--config "$name"); fi
+    structnet train extraction "${how[@]}" --threads 1 >> "benchmarks/logs/train_extraction_$name.log" 2>&1
   fi
   structnet eval extraction --weights "$w" --data ../shared/data/duts-tr-2k --split train --holdout 10 --threads 1 \
     --quiet --json "benchmarks/results/extraction_${name}_duts_val.json" > /dev/null 2>&1

@@ -15,6 +15,7 @@ from structnet.cli import main
 from structnet.extraction import latent, metrics
 from structnet.extraction.model import (UNITS, ExtractionNet, clamp_boxes, pixels_to_units,
                                         units_to_pixels)
+from structnet.extraction.synthetic import make_shapes_folder
 from structnet.extraction.train import joint_costs, mask_targets
 
 
@@ -264,27 +265,8 @@ def test_max_f_against_a_direct_implementation_and_perfect_map():
 
 
 # --------------------------------------------------------------------------------------- synthetic data + CLI
-def _shapes(root: Path, n_train: int = 96, n_test: int = 24, seed: int = 0) -> Path:
-    """Bright discs and squares on textured dark backgrounds (images/, masks/, train.txt, test.txt)."""
-    rng = np.random.default_rng(seed)
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    ids = {"train": [], "test": []}
-    h, w = 48, 64
-    yy, xx = np.mgrid[:h, :w]
-    for k in range(n_train + n_test):
-        img = rng.integers(0, 100, (h, w, 3)).astype(np.uint8)
-        cx, cy = rng.integers(18, 46), rng.integers(14, 34)
-        r = int(rng.integers(7, 13))
-        obj = ((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r) if k % 2 else ((abs(yy - cy) <= r) & (abs(xx - cx) <= r))
-        img[obj] = rng.integers(150, 256, 3)
-        name = f"s{k:03d}"
-        cv2.imwrite(str(root / "images" / f"{name}.png"), img[..., ::-1])
-        cv2.imwrite(str(root / "masks" / f"{name}.png"), obj.astype(np.uint8) * 255)
-        ids["train" if k < n_train else "test"].append(name)
-    for split, v in ids.items():
-        (root / f"{split}.txt").write_text("\n".join(v) + "\n")
-    return root
+def _shapes(root: Path) -> Path:
+    return make_shapes_folder(root)
 
 
 def _config(tmp: Path, data: Path, search: str, iters: int, start: int = 0) -> Path:
@@ -292,7 +274,7 @@ def _config(tmp: Path, data: Path, search: str, iters: int, start: int = 0) -> P
     f.write_text(f"""
 model: {{arch: paper, pretrained: false, loc_input: 64, seg_input: 24, mask_size: 20, width: 0.1, hidden: 64}}
 data: {{root: {data}, split: train, holdout: 0, image_size: 64, colour: 0.0}}
-latent: {{search: {search}, start_iter: {start}, superpixels: 30}}
+latent: {{search: {search}, start_iter: {start}, superpixels: 30, chunk: 256}}
 optim: {{name: adam, lr: 0.003}}
 schedule: {{name: constant}}
 train: {{batch_size: 16, max_iters: {iters}, checkpoint_every: 0, log_every: 10, progress_bar: false,
@@ -397,7 +379,7 @@ def test_bad_inputs(trained, shapes, tmp_path, capsys):
     (imgs / "lonely.png").write_bytes(good.read_bytes())
     js = tmp_path / "f.json"
     assert main(["eval", "extraction", "--weights", w, "--images", str(imgs), "--masks", str(shapes / "masks"),
-                 "--quiet", "--json", str(js)]) == 0
+                 "--quiet", "--json", str(js)]) == 1                    # 1: some items failed, the rest scored
     d = json.loads(js.read_text())
     assert d["n_images"] == 2 and [f[0] for f in d["failed"]] == ["lonely"]
     assert main(["predict", "extraction", str(good), "--weights", w, "--out", str(out), "--threshold", "1.5"]) == 2
@@ -414,3 +396,52 @@ def test_paper_architecture_shapes():
     assert (out["box"] >= 0).all() and (out["box"] <= UNITS).all()
     with pytest.raises(Exception):
         ExtractionNet(arch="paper", pretrained=True)
+
+
+def test_latent_history_is_saved_and_read_back_on_resume(tmp_path):
+    """The proposal's per-image history survives an interrupted training: saved by LatentHook, read on resume."""
+    from types import SimpleNamespace
+
+    from structnet.extraction.config import ExtractionConfig
+    from structnet.extraction.train import JointLoss, LatentHook
+
+    loss = JointLoss(ExtractionConfig())
+    loss.history.add(3, [5, -5, 0, 10])
+    loss.history.add(3, [5, 5, 0, 10])
+    hook = LatentHook(loss, tmp_path, every=1, log_every=1)
+    hook.after_step(SimpleNamespace(), 1, {})
+    assert hook.path.is_file()
+    fresh = JointLoss(ExtractionConfig())
+    LatentHook(fresh, tmp_path, every=1, log_every=1).before_train(SimpleNamespace(step=1, cfg=SimpleNamespace(
+        iter_size=1)))
+    mu, _ = fresh.history.params(3)
+    np.testing.assert_allclose(mu, [5, 0, 0, 10])
+    assert fresh.calls == 1                                             # the E-step schedule continues too
+    started = JointLoss(ExtractionConfig())
+    LatentHook(started, tmp_path, every=1, log_every=1).before_train(SimpleNamespace(step=0, cfg=SimpleNamespace(
+        iter_size=1)))
+    assert started.history.n == 0                                       # a fresh run ignores an old history
+
+
+def test_flip_averaged_extraction_is_mirror_equivariant_and_refine_zero_is_the_paper_pass():
+    from structnet.extraction.inference import extract
+
+    torch.manual_seed(0)
+    net = ExtractionNet(arch="paper", pretrained=False, loc_input=64, seg_input=24, mask_size=20, width=0.1,
+                        hidden=32).eval()
+    with torch.no_grad():
+        net.loc.fc[-1].weight.normal_(std=0.05)                            # an asymmetric, off-centre box
+        net.seg.fc.weight.normal_(std=0.05)
+    img = np.random.default_rng(0).integers(0, 255, (40, 60, 3)).astype(np.uint8)
+    a = extract(net, img, precision="float32", flip=True, refine=1)
+    b = extract(net, img[:, ::-1].copy(), precision="float32", flip=True, refine=1)
+    np.testing.assert_allclose(b["prob"], a["prob"][:, ::-1], atol=1e-5)
+    x1, y1, x2, y2 = a["box"]
+    np.testing.assert_allclose(b["box"], [60 - x2, y1, 60 - x1, y2], atol=0.02)
+    # refine = 0 and no flip: the paper's single pass, the box is the localization net's
+    c = extract(net, img, precision="float32", flip=False, refine=0)
+    assert c["box"] == c["loc_box"]
+    x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        box = clamp_boxes(net.locate(x))
+    np.testing.assert_allclose(c["loc_box"], units_to_pixels(box[0], (40, 60)).numpy(), atol=0.01)

@@ -3,8 +3,8 @@
 Each bundled task model runs through the same generic prediction as ``structnet predict <task>``
 (:func:`structnet.tasks.run.predict`) with its defaults: skeletons (maps, thin skeleton, segments) on every sample,
 2D poses on the samples with a person (:data:`POSE_SAMPLES`: the astronaut and the cameraman, both seen from the
-waist up; the person window is found as ``predict`` finds it without ``--box``), and their person parts
-(hypercolumns, the whole photo as the box).
+waist up; the person window is found as ``predict`` finds it without ``--box``), their person parts
+(hypercolumns, the whole photo as the box), and the salient object's box and mask (extraction) on every sample.
 """
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ def run_demo(out: str = "structnet-demo", precision: str = "auto") -> int:
     for name, img in sample_images():
         paths[name] = write_png(inputs / f"{name}.png", img)
     inputs_of = {"skeleton": list(paths.values()), "pose2d": [paths[n] for n in POSE_SAMPLES],
-                 "hypercolumn": [paths[n] for n in POSE_SAMPLES]}
+                 "hypercolumn": [paths[n] for n in POSE_SAMPLES], "extraction": list(paths.values())}
     summary = {"models": {}, "results": {}}
-    for task_name in ("skeleton", "pose2d", "hypercolumn"):
+    for task_name in ("skeleton", "pose2d", "hypercolumn", "extraction"):
         task = tasks.get(task_name)
         model = hub.load(None, task=task_name)
         summary["models"][task_name] = model.name
@@ -65,5 +65,6 @@ def run_demo(out: str = "structnet-demo", precision: str = "auto") -> int:
             print(f"{task_name}: {path}: {why}")
     write_json(out_dir / "summary.json", summary)
     print(f"skeleton overlays, segments and maps in {out_dir / 'skeleton'}; pose JSON and overlays in "
-          f"{out_dir / 'pose2d'}; person parts in {out_dir / 'hypercolumn'}; summary in {out_dir / 'summary.json'}")
+          f"{out_dir / 'pose2d'}; person parts in {out_dir / 'hypercolumn'}; object boxes and masks in "
+          f"{out_dir / 'extraction'}; summary in {out_dir / 'summary.json'}")
     return 0

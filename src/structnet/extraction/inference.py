@@ -3,6 +3,15 @@ square gives the box; the box's crop, resized to the segmentation net's square, 
 probabilities; they are pasted back into the box at the input's size (bilinear) and thresholded at 0.5 (outside the
 box: background).
 
+``refine`` (ours, not in the paper; ``0`` = the paper's procedure): the tight box of the thresholded mask, widened
+by ``refine_margin`` units on each side, becomes the box of one more segmentation pass, as many times as asked. It
+corrects boxes that cut the object or hold much background; chosen on DUTS-TR-2k's held-out ids (J 0.720 -> 0.734
+with one pass and a 6-unit margin for the 600-step joint model; 3 / 10 units: 0.732 / 0.733; two passes: no gain).
+
+``flip`` (ours, test-time mirroring): the box is the mean of the image's and the mirrored image's (mirrored back),
+and each mask the mean of the box's and the mirrored box's; twice the compute (DUTS-TR-2k val, with one refinement
+pass: J 0.735 -> 0.746).
+
 Large photos are first reduced (area interpolation) so that their longer side is at most :data:`WORK_SIDE` pixels:
 both nets see small squares, and crops of a reduced copy do not alias. The mask is pasted at the input's size.
 """
@@ -17,9 +26,13 @@ import torch.nn.functional as F
 from ..errors import UserError
 from .model import ExtractionNet, clamp_boxes, units_to_pixels
 
-__all__ = ["extract", "paste_mask", "WORK_SIDE"]
+__all__ = ["extract", "paste_mask", "WORK_SIDE", "REFINE", "REFINE_MARGIN", "FLIP"]
 
 WORK_SIDE = 512
+#: default number of refinement passes and their margin (units of 1/224 of the image side)
+REFINE = 1
+REFINE_MARGIN = 6.0
+FLIP = True
 
 
 def paste_mask(prob: torch.Tensor, box, hw) -> torch.Tensor:
@@ -36,10 +49,50 @@ def paste_mask(prob: torch.Tensor, box, hw) -> torch.Tensor:
     return torch.where(inside, out, torch.zeros_like(out))
 
 
-def extract(net: ExtractionNet, image: np.ndarray, precision: str = "auto", threshold: float = 0.5
-            ) -> Dict[str, Any]:
-    """``image`` RGB uint8 ``(H, W, 3)`` -> ``box`` [x1, y1, x2, y2] (input pixels), ``score`` (the mean probability
-    over the mask's pixels; 0 for an empty mask), ``prob`` (H, W) float32, ``mask`` (H, W) bool."""
+def _refined_box(prob: torch.Tensor, box: torch.Tensor, side: int, threshold: float, margin: float):
+    """The tight box (units) of the box's mask ``prob`` (m, m) above ``threshold``, widened by ``margin``; None when
+    the mask is empty."""
+    from .model import UNITS
+
+    m = prob > threshold
+    if not bool(m.any()):
+        return None
+    ys = torch.nonzero(m.any(1))[:, 0]
+    xs = torch.nonzero(m.any(0))[:, 0]
+    n = prob.shape[-1]
+    x1, y1, x2, y2 = [float(v) for v in box[0]]
+    fx = lambda i: x1 + (x2 - x1) * float(i) / n                                                # noqa: E731
+    fy = lambda i: y1 + (y2 - y1) * float(i) / n                                                # noqa: E731
+    t = torch.tensor([[fx(xs.min()), fy(ys.min()), fx(xs.max() + 1), fy(ys.max() + 1)]])
+    return clamp_boxes(t + torch.tensor([-margin, -margin, margin, margin]))
+
+
+def _mirror(boxes: torch.Tensor) -> torch.Tensor:
+    from .model import UNITS
+
+    return torch.stack([UNITS - boxes[:, 2], boxes[:, 1], UNITS - boxes[:, 0], boxes[:, 3]], dim=1)
+
+
+def _locate(net: ExtractionNet, x: torch.Tensor, flip: bool) -> torch.Tensor:
+    b = net.locate(x).float()
+    if flip:
+        b = (b + _mirror(net.locate(x.flip(-1)).float())) / 2
+    return clamp_boxes(b).cpu()
+
+
+def _segment(net: ExtractionNet, x: torch.Tensor, box: torch.Tensor, flip: bool) -> torch.Tensor:
+    dev = x.device
+    p = torch.sigmoid(net.segment(x, box.to(dev)).float())[0]
+    if flip:
+        p = (p + torch.sigmoid(net.segment(x.flip(-1), _mirror(box).to(dev)).float())[0].flip(-1)) / 2
+    return p.cpu()
+
+
+def extract(net: ExtractionNet, image: np.ndarray, precision: str = "auto", threshold: float = 0.5,
+            refine: int = REFINE, refine_margin: float = REFINE_MARGIN, flip: bool = FLIP) -> Dict[str, Any]:
+    """``image`` RGB uint8 ``(H, W, 3)`` -> ``box`` [x1, y1, x2, y2] (input pixels; the box of the last
+    segmentation pass), ``score`` (the mean probability over the mask's pixels; 0 for an empty mask), ``prob``
+    (H, W) float32, ``mask`` (H, W) bool, ``loc_box`` (the localization net's box, input pixels)."""
     from ..nn.precision import inference_context
 
     img = np.asarray(image)
@@ -62,13 +115,20 @@ def extract(net: ExtractionNet, image: np.ndarray, precision: str = "auto", thre
     net.eval()
     try:
         with torch.no_grad(), inference_context(dev, precision):
-            box_u = clamp_boxes(net.locate(x).float())
-            prob = torch.sigmoid(net.segment(x, box_u).float())[0].cpu()
+            box_u = _locate(net, x, flip)
+            loc_u = box_u
+            prob = _segment(net, x, box_u, flip)
+            for _ in range(int(refine)):
+                nb = _refined_box(prob, box_u, net.mask_size, threshold, float(refine_margin))
+                if nb is None:
+                    break
+                box_u = nb
+                prob = _segment(net, x, box_u, flip)
     finally:
         net.train(was)
-    box_px = units_to_pixels(box_u[0].cpu(), (h, w))
+    box_px = units_to_pixels(box_u[0], (h, w))
     full = paste_mask(prob, box_px.tolist(), (h, w)).numpy()
     mask = full > float(threshold)
     score = float(full[mask].mean()) if mask.any() else 0.0
     return {"box": [round(float(v), 2) for v in box_px.tolist()], "score": round(score, 5), "prob": full,
-            "mask": mask}
+            "mask": mask, "loc_box": [round(float(v), 2) for v in units_to_pixels(loc_u[0], (h, w)).tolist()]}

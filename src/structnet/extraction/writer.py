@@ -2,8 +2,9 @@
 
 * ``<name>_mask.png``: 8-bit, 0 / 255 at the input's size (255 = the object);
 * ``<name>_overlay.png``: the object tinted over the photo, its box outlined;
-* ``<name>.json``: ``{"box": [x1, y1, x2, y2], "score": s}`` in pixels of the input (edges on pixel edges; ``score``:
-  the mean foreground probability over the mask's pixels), plus ``image`` and ``size`` [width, height];
+* ``<name>.json``: ``{"box": [x1, y1, x2, y2], "score": s}`` in pixels of the input (edges on pixel edges; the box
+  the mask was cut from; ``score``: the mean foreground probability over the mask's pixels), plus ``image``,
+  ``size`` [width, height] and ``loc_box`` (the localization net's own box, before refinement);
 * with ``--prob``: ``<name>_prob.png``, the 8-bit foreground probability (what ``structnet score extraction`` reads
   for MAE and max F).
 
@@ -39,6 +40,8 @@ def write_result(result: Mapping[str, Any], image, out_dir, name: str, source=No
     over = overlay(image, mask, result["box"])
     doc = {"image": str(source) if source is not None else name, "size": [int(mask.shape[1]), int(mask.shape[0])],
            "box": [float(v) for v in result["box"]], "score": float(result["score"])}
+    if "loc_box" in result:
+        doc["loc_box"] = [float(v) for v in result["loc_box"]]
     p8 = prob_to_uint8(result["prob"]) if prob else None
     files = [write_png(out / f"{name}_mask.png", m8), write_png(out / f"{name}_overlay.png", over),
              write_json(out / f"{name}.json", doc)]

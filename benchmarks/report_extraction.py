@@ -1,0 +1,73 @@
+"""The README tables of the extraction system, from the committed JSON results in benchmarks/results/.
+
+    python benchmarks/report_extraction.py
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+R = Path(__file__).resolve().parent / "results"
+
+RUNS = [("joint, 600 + 900 steps (`joint_duts_cpu` + `joint_duts_cpu_ft`), bundled `extraction_joint_duts`",
+         "bundle"),
+        ("separate, 600 + 900 steps (`separate_duts_cpu` + `separate_duts_cpu_ft`)", "separate_duts_cpu_ft"),
+        ("joint, 600 steps (`joint_duts_cpu`)", "joint_duts_cpu"),
+        ("separate, 600 steps (`separate_duts_cpu`)", "separate_duts_cpu")]
+
+
+def _load(name: str):
+    f = R / name
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+def _row(label: str, d) -> str:
+    if d is None:
+        return f"| {label} | not measured | | | | |"
+    return (f"| {label} | **{100 * d['j']:.1f}** | {100 * d['p']:.1f} | {d['mae']:.3f} | {d['max_f']:.3f} | "
+            f"{d['n_images']} |")
+
+
+def main() -> None:
+    for data, title in (("ecssd", "ECSSD (1000 images, test)"), ("horses", "Weizmann horses test (100 images)"),
+                        ("duts_val", "DUTS-TR-2k held-out ids (200 images, validation)")):
+        print(f"\n{title}\n")
+        print("| model | J | P | MAE | max F | images |")
+        print("|---|---|---|---|---|---|")
+        for label, key in RUNS:
+            print(_row(label, _load(f"extraction_{key}_{data}.json")))
+        if data == "ecssd":
+            print("| paper, joint \"Ours(full)\" (Saliency dataset, 2000 test images; not ECSSD) | 87.0 | 97.8 | | | "
+                  "2000 |")
+            print("| paper, separate \"Ours(sim)\" (same) | 81.1 | 96.6 | | | 2000 |")
+    e = _load("extraction_estep_mcmc_vs_exhaustive.json")
+    if e:
+        print("\nE-step, MCMC vs exhaustive, fixed trained nets\n")
+        print("| E-step | J of the picked reference | joint cost | candidates / image | s / image | images |")
+        print("|---|---|---|---|---|---|")
+        for m, label in (("exhaustive", "exhaustive (625)"), ("mcmc", f"MCMC, K = {e['moves']}"),
+                         ("zero", "no adjustment (dL = 0)")):
+            ev = e["evaluated_per_image"].get(m, 0)
+            sec = e["seconds_per_image"].get(m)
+            print(f"| {label} | {100 * e['j'][m]:.1f} | {e['cost'][m]:.1f} | {ev:.1f} | "
+                  f"{'' if sec is None else f'{sec:.3f}'} | {e['n_images']} |")
+        print(f"\nMCMC found the exhaustive optimum on {100 * e['mcmc_found_optimum']:.0f} % of the images; "
+              f"exhaustive / MCMC time: {e['cost_ratio_exhaustive_over_mcmc']:.1f} x")
+    t = _load("extraction_tiny_joint.json")
+    if t:
+        print(f"\nWhole trainings at small scale (seeds {t['seeds']}, means)\n")
+        print("| training | J (120 images) | J (24 test images) | P | train s | E-step s |")
+        print("|---|---|---|---|---|---|")
+        for m, label in (("none", "separate (dL = 0)"), ("mcmc", "joint, MCMC E-step"),
+                         ("exhaustive", "joint, exhaustive E-step")):
+            s = t["summary"][m]
+            print(f"| {label} | **{100 * s['j']:.1f}** | {100 * s['j_test']:.1f} | {100 * s['p']:.1f} | "
+                  f"{s['train_seconds']:.0f} | {s['estep_seconds']:.0f} |")
+    sp = _load("extraction_speed.json")
+    if sp:
+        print(f"\nSpeed: {sp['ms_per_image']:.1f} ms per image ({sp['threads']} threads, {sp['precision']}, "
+              f"median of {sp['repeats']} passes over {sp['n_images']} ECSSD images)")
+
+
+if __name__ == "__main__":
+    main()
