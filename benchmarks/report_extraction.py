@@ -9,11 +9,15 @@ from pathlib import Path
 
 R = Path(__file__).resolve().parent / "results"
 
-RUNS = [("joint, 600 + 900 steps (`joint_duts_cpu` + `joint_duts_cpu_ft`), bundled `extraction_joint_duts`",
+RUNS = [("joint, 600 + 300 steps (`joint_duts_cpu` + `joint_duts_cpu_ft`), bundled `extraction_joint_duts`",
          "bundle"),
-        ("separate, 600 + 900 steps (`separate_duts_cpu` + `separate_duts_cpu_ft`)", "separate_duts_cpu_ft"),
+        ("separate, 600 + 300 steps (`separate_duts_cpu` + `separate_duts_cpu_ft`)", "separate_duts_cpu_ft"),
         ("joint, 600 steps (`joint_duts_cpu`)", "joint_duts_cpu"),
         ("separate, 600 steps (`separate_duts_cpu`)", "separate_duts_cpu")]
+#: file suffix -> how the images were run through the model
+INFERENCE = (("", "default inference (one refinement pass)"),
+             ("_flip", "one refinement pass + mirroring (`--flip`)"),
+             ("_onepass", "the paper's single pass (`--refine 0`)"))
 
 
 def _load(name: str):
@@ -34,8 +38,11 @@ def main() -> None:
         print(f"\n{title}\n")
         print("| model | J | P | MAE | max F | images |")
         print("|---|---|---|---|---|---|")
-        for label, key in RUNS:
-            print(_row(label, _load(f"extraction_{key}_{data}.json")))
+        for suffix, how in INFERENCE:
+            for label, key in RUNS:
+                d = _load(f"extraction_{key}_{data}{suffix}.json")
+                if d is not None:
+                    print(_row(f"{label}, {how}", d))
         if data == "ecssd":
             print("| paper, joint \"Ours(full)\" (Saliency dataset, 2000 test images; not ECSSD) | 87.0 | 97.8 | | | "
                   "2000 |")

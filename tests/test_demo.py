@@ -21,7 +21,7 @@ def test_demo_writes_outputs(tmp_path):
     assert main(["demo", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["models"] == {"skeleton": "lmsds_efficientnet_lite0", "pose2d": "mss_msr_efficientnet_lite0_lsp",
-                                 "hypercolumn": "hypercolumn_parts_pascal"}
+                                 "hypercolumn": "hypercolumn_parts_pascal", "extraction": "extraction_joint_duts"}
     names = [r["image"] for r in summary["results"]["skeleton"]]
     assert len(names) == 6
     for stem in ("astronaut", "camera", "chelsea", "coffee", "rocket", "horse"):
@@ -75,6 +75,15 @@ def test_demo_writes_outputs(tmp_path):
     hx, hy = a["head_top"]
     ys, xs = np.nonzero(parts == 1)                                # head pixels
     assert len(xs) > 2000 and abs(np.median(xs) - hx) < 80 and hy - 20 < np.median(ys) < hy + 150
+    # the salient object of every sample: box, score and mask; on the horse silhouette the mask is the black horse
+    assert len(summary["results"]["extraction"]) == 6
+    for stem in ("astronaut", "camera", "chelsea", "coffee", "rocket", "horse"):
+        doc = json.loads((out / "extraction" / f"{stem}.json").read_text())
+        assert len(doc["box"]) == 4 and 0.0 <= doc["score"] <= 1.0
+        assert (out / "extraction" / f"{stem}_overlay.png").is_file()
+    mask = cv2.imread(str(out / "extraction" / "horse_mask.png"), cv2.IMREAD_UNCHANGED) > 0
+    horse_px = img[..., 0] == 0
+    assert (mask & horse_px).sum() / (mask | horse_px).sum() > 0.5           # measured: 0.586
 
 
 def test_bundled_pose_model_loads_with_metadata():

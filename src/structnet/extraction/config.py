@@ -76,7 +76,7 @@ class ExtractionEvalConfig:
     threshold: float = 0.5  # the paper: foreground where the output > 0.5
     refine: int = 1  # passes re-segmenting the mask's box widened by refine_margin (ours; 0 = the paper's inference)
     refine_margin: float = 6.0  # units (1/224 of the image side); refine and margin chosen on DUTS-TR-2k val
-    flip: bool = True  # test-time mirroring of box and mask (ours; chosen on DUTS-TR-2k val)
+    flip: bool = False  # test-time mirroring of box and mask (ours; +1.1 J on DUTS-TR-2k val at 2x the time)
     precision: str = "auto"
     max_images: Optional[int] = None
 

@@ -103,6 +103,7 @@ class LocalizationNet(nn.Module):
         self.arch, self.input_size = arch, int(input_size)
         if arch == "lite":
             self.backbone = create_backbone(backbone, pretrained=pretrained, with_head=True)
+            self.backbone._fc = nn.Identity()  # the ImageNet classifier is never used (1.3 M parameters)
             self.norm = _Normalise(self.backbone.mean, self.backbone.std)
             top = self.backbone.feature_specs[-1]
             side = math.ceil(self.input_size / top.stride)
@@ -166,6 +167,11 @@ class SegmentationNet(nn.Module):
             self.backbone = create_backbone(backbone, pretrained=pretrained)
             self.norm = _Normalise(self.backbone.mean, self.backbone.std)
             self.taps = ("stage2", "stage3", "stage4")
+            # only the blocks up to stride 16 run: the later ones, the head conv and the classifier go
+            last = max(i for i, t in self.backbone._tap_block.items() if t == "stage4")
+            self.backbone._blocks = nn.ModuleList(list(self.backbone._blocks)[:last + 1])
+            for name in ("_conv_head", "_bn1", "_fc"):
+                setattr(self.backbone, name, nn.Identity())
             self.heads = nn.ModuleDict({t: nn.Conv2d(self.backbone.spec(t).channels, 1, 3 if i < 2 else 1,
                                                      padding=1 if i < 2 else 0)
                                         for i, t in enumerate(self.taps)})
@@ -214,6 +220,24 @@ class SegmentationNet(nn.Module):
             s = self.heads[t](f[t]).float()
             total = total + F.interpolate(s, size=(m, m), mode="bilinear", align_corners=False)
         return total[:, 0]
+
+
+#: tensors of weights files saved before the unused backbone parts were dropped (ignored when loading)
+UNUSED_PREFIXES = ("loc.backbone._fc.", "seg.backbone._blocks.", "seg.backbone._conv_head.", "seg.backbone._bn1.",
+                   "seg.backbone._fc.")
+
+
+def load_extraction_weights(net: nn.Module, path) -> dict:
+    """Load a weights file into an :class:`ExtractionNet` (strict, except for the tensors of backbone parts no
+    tap uses, which files written before they were dropped still hold)."""
+    from ..nn.weights import load_state_dict, load_weights
+
+    own = net.state_dict()
+    extra = [k for k in load_state_dict(path) if k not in own]
+    bad = [k for k in extra if not k.startswith(UNUSED_PREFIXES)]
+    if bad:
+        raise UserError(f"{path}: weights do not fit ExtractionNet ({len(bad)} unexpected tensors, first {bad[0]})")
+    return load_weights(net, path, strict=not extra)
 
 
 def _is_channels_last(module: nn.Module) -> bool:

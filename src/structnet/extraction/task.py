@@ -30,8 +30,8 @@ def _refine_arguments(p, default) -> None:
                         "chosen on DUTS-TR-2k val; 0 = the paper's single pass)")
     p.add_argument("--refine-margin", type=float, default=None,
                    help="the widening in units of 1/224 of the image side (default 6)")
-    p.add_argument("--no-flip", dest="no_flip", action="store_true",
-                   help="no test-time mirroring (default: box and mask averaged with the mirrored image's; 2x time)")
+    p.add_argument("--flip", action="store_true",
+                   help="test-time mirroring: box and mask averaged with the mirrored image's (2x the time)")
 
 
 def _check_refine(refine: int, margin: float) -> int:
@@ -70,6 +70,11 @@ class ExtractionTask(Task):
             net.loc.set_box_prior(box)
             net.seg.set_foreground_prior(fg)
 
+    def load_init(self, net, path: Path) -> None:
+        from .model import load_extraction_weights
+
+        load_extraction_weights(net, path)
+
     def model_metadata(self, cfg: ExtractionConfig, net) -> Dict[str, Any]:
         from ..nn.modules import unwrap
 
@@ -78,8 +83,7 @@ class ExtractionTask(Task):
 
     def model_from_metadata(self, meta: Dict[str, Any], path: Path):
         from ..hub import LoadedModel
-        from ..nn.weights import load_weights
-        from .model import ExtractionNet
+        from .model import ExtractionNet, load_extraction_weights
 
         cfg = meta.get("model_config")
         if not isinstance(cfg, dict) or "seg_input" not in cfg:
@@ -88,7 +92,10 @@ class ExtractionTask(Task):
             net = ExtractionNet(**cfg, pretrained=False)
         except (TypeError, ValueError, KeyError) as e:
             raise UserError(f"{path}: model_config does not fit ExtractionNet ({e})") from None
-        load_weights(net, path)
+        load_extraction_weights(net, path)
+        import torch
+
+        net = net.to(memory_format=torch.channels_last)  # ~10 % faster on CPU (measured, float32)
         return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or Path(path).stem),
                            source=Path(path))
 
@@ -180,8 +187,8 @@ class ExtractionTask(Task):
             e.refine = _check_refine(args.refine, getattr(args, "refine_margin", None) or e.refine_margin)
         if getattr(args, "refine_margin", None) is not None:
             e.refine_margin = float(args.refine_margin)
-        if getattr(args, "no_flip", False):
-            e.flip = False
+        if getattr(args, "flip", False):
+            e.flip = True
 
     # ------------------------------------------------------------------------------------------ prediction
     def add_predict_arguments(self, p) -> None:
@@ -203,7 +210,7 @@ class ExtractionTask(Task):
         margin = REFINE_MARGIN if margin is None else float(margin)
         refine = getattr(options, "refine", None)
         refine = _check_refine(REFINE if refine is None else refine, margin)
-        flip = not getattr(options, "no_flip", False)
+        flip = bool(getattr(options, "flip", False))
 
         def fn(image):
             return extract(model.network, image, precision=precision, threshold=thr, refine=refine,
