@@ -175,12 +175,12 @@ def toy_task():
 
 # ------------------------------------------------------------------------------------------------ tests
 def test_registry_lists_the_built_in_tasks_and_fills_every_slot():
-    assert tasks.names() == ["hypercolumn", "pose2d", "pose3d", "skeleton"]
+    assert tasks.names() == ["extraction", "hypercolumn", "pose2d", "pose3d", "skeleton"]
     for name in tasks.names():
         t = tasks.get(name)
         assert t.name == name and t.config_class is not None and t.default_model
         t.check_slots()
-    with pytest.raises(UserError, match="unknown task 'nope'; tasks: hypercolumn, pose2d, pose3d, skeleton"):
+    with pytest.raises(UserError, match="unknown task 'nope'; tasks: extraction, hypercolumn, pose2d, pose3d, skeleton"):
         tasks.get("nope")
 
 
@@ -198,7 +198,7 @@ def test_a_task_with_an_empty_slot_is_refused():
 
 
 def test_toy_task_trains_evaluates_and_predicts_through_the_cli(toy_task, tmp_path, capsys):
-    assert tasks.names() == ["hypercolumn", "pose2d", "pose3d", "skeleton", "toy"]
+    assert tasks.names() == ["extraction", "hypercolumn", "pose2d", "pose3d", "skeleton", "toy"]
     cfg = tmp_path / "toy.yaml"
     cfg.write_text(f"train:\n  out_dir: {tmp_path / 'run'}\n  max_iters: 80\n  batch_size: 8\n"
                    f"  checkpoint_every: 80\n  progress_bar: false\n  seed: 0\n")
