@@ -214,7 +214,7 @@ class JointLoss:
         net = model.module if hasattr(model, "module") else model
         self.calls += 1
         lat = self.cfg.latent
-        step = self.calls - 1
+        step = (self.calls - 1) // max(1, int(self.cfg.train.iter_size))      # the optimizer step of this batch
         L = batch["box"].float()
         pred = net.locate(batch["image"])
         search = lat.search if step >= lat.start_iter else "none"
