@@ -44,8 +44,11 @@ def test_box_edge_points_walk_the_perimeter_at_equal_distances():
     on_edge = (np.isclose(pts[:, 0], 10) | np.isclose(pts[:, 0], 30) | np.isclose(pts[:, 1], 20)
                | np.isclose(pts[:, 1], 30))
     assert on_edge.all()
-    d = np.linalg.norm(np.diff(pts, axis=0), axis=1)
-    assert np.allclose(d[(d > 0.99) & (d < 1.01)], 1.0) and (d > 0.7).all()   # 1 apart (corners: diagonal)
+    # each point's distance along the perimeter (top, right, bottom, left edges) is (k + 0.5) * 60 / 60
+    x, y = pts[:, 0], pts[:, 1]
+    t = np.where(np.isclose(y, 20) & (x < 30), x - 10, np.where(np.isclose(x, 30) & (y < 30), 20 + (y - 20),
+                 np.where(np.isclose(y, 30) & (x > 10), 30 + (30 - x), 50 + (30 - y))))
+    np.testing.assert_allclose(t, np.arange(60) + 0.5)
 
 
 def test_data_term_known_answers():
@@ -143,7 +146,8 @@ def test_mh_search_finds_the_optimum_of_a_peaked_cost_and_evaluates_few_candidat
 def test_adjustment_history_mean_and_covariance():
     h = latent.AdjustmentHistory(2, sigma0=10.0, sigma_min=1.0, min_count=2)
     mu, cov = h.params(0)
-    np.testing.assert_array_equal(mu, 0) and np.testing.assert_allclose(cov, np.eye(4) * 100)
+    np.testing.assert_array_equal(mu, 0)
+    np.testing.assert_allclose(cov, np.eye(4) * 100)
     h.add(0, [0, 0, 0, 0])
     h.add(0, [10, 0, 0, 0])
     h.add(5, [5, 5, 5, 5])                                             # grows to fit a new index

@@ -49,7 +49,7 @@ def paste_mask(prob: torch.Tensor, box, hw) -> torch.Tensor:
     return torch.where(inside, out, torch.zeros_like(out))
 
 
-def _refined_box(prob: torch.Tensor, box: torch.Tensor, side: int, threshold: float, margin: float):
+def _refined_box(prob: torch.Tensor, box: torch.Tensor, threshold: float, margin: float):
     """The tight box (units) of the box's mask ``prob`` (m, m) above ``threshold``, widened by ``margin``; None when
     the mask is empty."""
     from .model import UNITS
@@ -61,9 +61,9 @@ def _refined_box(prob: torch.Tensor, box: torch.Tensor, side: int, threshold: fl
     xs = torch.nonzero(m.any(0))[:, 0]
     n = prob.shape[-1]
     x1, y1, x2, y2 = [float(v) for v in box[0]]
-    fx = lambda i: x1 + (x2 - x1) * float(i) / n                                                # noqa: E731
-    fy = lambda i: y1 + (y2 - y1) * float(i) / n                                                # noqa: E731
-    t = torch.tensor([[fx(xs.min()), fy(ys.min()), fx(xs.max() + 1), fy(ys.max() + 1)]])
+    sx, sy = (x2 - x1) / n, (y2 - y1) / n                                       # units per mask cell
+    t = torch.tensor([[x1 + sx * float(xs.min()), y1 + sy * float(ys.min()), x1 + sx * float(xs.max() + 1),
+                       y1 + sy * float(ys.max() + 1)]])
     return clamp_boxes(t + torch.tensor([-margin, -margin, margin, margin]))
 
 
@@ -119,7 +119,7 @@ def extract(net: ExtractionNet, image: np.ndarray, precision: str = "auto", thre
             loc_u = box_u
             prob = _segment(net, x, box_u, flip)
             for _ in range(int(refine)):
-                nb = _refined_box(prob, box_u, net.mask_size, threshold, float(refine_margin))
+                nb = _refined_box(prob, box_u, threshold, float(refine_margin))
                 if nb is None:
                     break
                 box_u = nb
