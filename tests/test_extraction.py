@@ -183,6 +183,46 @@ def test_mask_targets_crop_the_mask_at_the_box():
     assert t2[2:6, 2:6].eq(1).all() and t2.sum() == 16
 
 
+def test_random_crop_moves_the_box_with_the_window_and_keeps_the_object():
+    from structnet.extraction.data import random_crop, tight_box
+
+    s = 200
+    im = np.zeros((s, s, 3), np.uint8)
+    im[..., 0] = np.arange(s, dtype=np.uint8)[None, :]  # red = x: the crop's left edge is readable in the output
+    m = np.zeros((s, s), bool)
+    m[80:120, 60:160] = True
+    bd = np.zeros((s, s), bool)
+    bd[100, :] = True
+    rng = np.random.default_rng(3)
+    changed = 0
+    for _ in range(20):
+        state = rng.bit_generator.state
+        u = rng.uniform(0.5, 1.0); v = rng.uniform(0.5, 1.0)
+        w, h = max(2, int(round(u * s))), max(2, int(round(v * s)))
+        x0, y0 = int(rng.integers(0, s - w + 1)), int(rng.integers(0, s - h + 1))
+        rng.bit_generator.state = state  # replay: the same draws inside random_crop
+        im2, m2, bd2 = random_crop(im, m, bd, rng, 0.5)
+        assert im2.shape == im.shape and m2.shape == m.shape and bd2.shape == bd.shape
+        if not m[y0:y0 + h, x0:x0 + w].any():
+            assert m2 is m  # a window without the object keeps the sample
+            continue
+        changed += 1
+        # the tight box of the cropped mask = the object's box clipped to the window, scaled by s / window
+        exp = np.array([max(60, x0) - x0, max(80, y0) - y0, min(160, x0 + w) - x0, min(120, y0 + h) - y0], float)
+        exp *= np.array([s / w, s / h, s / w, s / h])
+        np.testing.assert_allclose(tight_box(m2), exp, atol=2.5)
+        assert abs(int(im2[0, 0, 0]) - x0) <= 1  # the window's left edge is the output's first column
+        assert bd2.any() == (y0 <= 100 < y0 + h)
+    assert changed >= 15
+    with pytest.raises(Exception, match="crop_min"):
+        from structnet.extraction.config import ExtractionConfig
+        from structnet.extraction.data import ExtractionDataset
+
+        cfg = ExtractionConfig()
+        cfg.data.crop_min = 0.0
+        ExtractionDataset(cfg)
+
+
 class _ConstSeg(torch.nn.Module):
     def __init__(self, m):
         super().__init__()

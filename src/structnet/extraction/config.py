@@ -43,6 +43,11 @@ class ExtractionDataConfig:
     image_size: int = 256  # training images (and masks) are resized to this square: crops come from it
     flip_prob: float = 0.5
     colour: float = 0.2  # brightness and contrast jitter (ours)
+    # random crop (ours): with probability crop_prob, a window whose width and height are each a uniform fraction
+    # in [crop_min, 1] of the square (independently: the aspect ratio changes too), placed uniformly, is cut out
+    # and resized back to the square; the box and mask targets follow. 0 = the paper's fixed framing.
+    crop_prob: float = 0.0
+    crop_min: float = 0.7
 
 
 @dataclass

@@ -3,7 +3,7 @@
 
 Each sample is the image and its mask resized to ``data.image_size`` squared (the paper resizes images to 224 x 224
 for the localization net and normalises box coordinates to 0 .. 224; crops for the segmentation net are taken
-from this square), mirrored and colour-jittered, with the tight box of the mask in units (``L_i``), the sample's
+from this square), mirrored, optionally cropped at random (``data.crop_prob``) and colour-jittered, with the tight box of the mask in units (``L_i``), the sample's
 index (for its adjustment history) and, for the MCMC E-step, its superpixel boundary map (SLIC, computed once per
 image and kept in memory).
 """
@@ -20,7 +20,7 @@ from .config import ExtractionConfig
 from .latent import boundary_map
 from .model import UNITS
 
-__all__ = ["ExtractionDataset", "tight_box", "holdout_ids"]
+__all__ = ["ExtractionDataset", "tight_box", "holdout_ids", "random_crop"]
 
 
 def holdout_ids(n: int, every: int) -> Tuple[List[int], List[int]]:
@@ -41,6 +41,30 @@ def tight_box(mask: np.ndarray) -> Optional[np.ndarray]:
     return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float64)
 
 
+def random_crop(im: np.ndarray, m: np.ndarray, bd: np.ndarray, rng: np.random.Generator,
+                crop_min: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut a window of ``(u * S, v * S)`` pixels (``u, v ~ U[crop_min, 1]``, placed uniformly) out of the square
+    image (S, S, 3), mask and boundary map (S, S) and resize it back to S x S (image: linear; mask: linear then
+    >= 0.5; boundaries: nearest). A window that would leave no object pixel keeps the sample as it is."""
+    import cv2
+
+    s = m.shape[0]
+    w = max(2, int(round(rng.uniform(crop_min, 1.0) * s)))
+    h = max(2, int(round(rng.uniform(crop_min, 1.0) * s)))
+    x0 = int(rng.integers(0, s - w + 1))
+    y0 = int(rng.integers(0, s - h + 1))
+    mc = m[y0:y0 + h, x0:x0 + w]
+    if not mc.any():
+        return im, m, bd
+    im2 = cv2.resize(np.ascontiguousarray(im[y0:y0 + h, x0:x0 + w]), (s, s), interpolation=cv2.INTER_LINEAR)
+    m2 = cv2.resize(mc.astype(np.float32), (s, s), interpolation=cv2.INTER_LINEAR) >= 0.5
+    bd2 = cv2.resize(np.ascontiguousarray(bd[y0:y0 + h, x0:x0 + w]).astype(np.uint8), (s, s),
+                     interpolation=cv2.INTER_NEAREST).astype(bool)
+    if not m2.any():
+        return im, m, bd
+    return im2, m2, bd2
+
+
 class ExtractionDataset:
     """``ds[i]``: ``image`` (3, S, S) float in [0, 1], ``mask`` (S, S) float 0 / 1, ``box`` (4,) units (the tight
     box of the mask), ``index`` (int) and ``boundary`` (S, S) bool (all False unless ``boundaries``)."""
@@ -51,6 +75,10 @@ class ExtractionDataset:
             raise UserError(f"data.image_size must be >= 32, got {d.image_size}")
         if not 0.0 <= d.flip_prob <= 1.0:
             raise UserError("data.flip_prob is a probability in [0, 1]")
+        if not 0.0 <= d.crop_prob <= 1.0:
+            raise UserError("data.crop_prob is a probability in [0, 1]")
+        if not 0.1 <= d.crop_min <= 1.0:
+            raise UserError(f"data.crop_min must be in [0.1, 1], got {d.crop_min}")
         from ..engine.config import expand_data_root
 
         self.folder = SegFolder(expand_data_root(d.root), d.split, "figure-ground")
@@ -58,6 +86,7 @@ class ExtractionDataset:
         self.items = [self.folder.items[i] for i in keep]
         self.folder.items = self.items
         self.size, self.flip_prob, self.colour = int(d.image_size), float(d.flip_prob), float(d.colour)
+        self.crop_prob, self.crop_min = float(d.crop_prob), float(d.crop_min)
         lat = cfg.latent
         self.boundaries = (lat.search == "mcmc") if boundaries is None else bool(boundaries)
         self.slic = (int(lat.superpixels), float(lat.compactness))
@@ -94,6 +123,8 @@ class ExtractionDataset:
               else np.zeros((s, s), bool))
         if rng.random() < self.flip_prob:
             im, m, bd = im[:, ::-1], m[:, ::-1], bd[:, ::-1]
+        if self.crop_prob > 0 and rng.random() < self.crop_prob:
+            im, m, bd = random_crop(im, m, bd, rng, self.crop_min)
         x = torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1).float() / 255.0
         if self.colour > 0:
             b = 1.0 + rng.uniform(-self.colour, self.colour)
