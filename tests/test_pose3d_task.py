@@ -242,3 +242,66 @@ def test_flip_test_is_mirror_equivariant(order):
     b0 = lift(net, j2m, depth[:, perm], order)
     assert np.abs(b0 - a0[:, :, perm] * mirror).max() > 1.0
     assert np.abs(a - a0).max() > 1.0                  # the flip did change the poses
+
+
+def test_detection_offsets_known_answer():
+    from structnet.pose3d.skeleton import apply_detection_offsets, fit_detection_offsets, joint_spread
+
+    rng = np.random.default_rng(0)
+    det = rng.uniform(100, 900, (50, 17, 2)).astype(np.float32)
+    off = rng.uniform(-0.1, 0.1, (17, 2)).astype(np.float32)
+    gt = det - off * joint_spread(det)
+    det_nan = det.copy()
+    det_nan[3, 5] = np.nan                               # a frame with a missing joint is left out of the fit
+    np.testing.assert_allclose(fit_detection_offsets(det_nan, gt), off, atol=1e-5)
+    np.testing.assert_allclose(apply_detection_offsets(det, off), gt, atol=1e-3)
+    one = np.array([[0.0, 0.0], [2.0, 0.0]] + [[1.0, 0.0]] * 15, np.float32)   # spread known by hand
+    assert joint_spread(one)[..., 0, 0] == pytest.approx(np.sqrt(2.0 / 17))
+    with pytest.raises(ValueError, match="no frame"):
+        fit_detection_offsets(np.full((2, 17, 2), np.nan, np.float32), gt[:2])
+
+
+def test_sh_offsets_cross_subject_fit_on_the_other_subject_only(h36m, tmp_path, trained, capsys):
+    """S1 and S9 detections share a systematic offset: S9 corrected with the offsets fitted on S1 alone comes
+    closer to its projected GT joints; with no other subject's detections the CLI says so in one line."""
+    from structnet.pose3d.config import Pose3DEvalConfig
+    from structnet.pose3d.h36m import H36M
+    from structnet.pose3d.skeleton import SH_TO_H36M, joint_spread
+    from structnet.pose3d.train import SequenceDataset, cross_subject_offsets
+
+    weights, _ = trained
+    assert main(["eval", "pose3d", "--weights", str(weights), "--data", str(h36m), "--subjects", "S9", "--input",
+                 "sh", "--sh-offsets", "cross-subject", "--threads", "1", "eval.compile_renderer=false"]) == 2
+    err = capsys.readouterr().err
+    assert "S9" in err and "cross-subject" in err and len(err.strip().splitlines()) == 1
+
+    root = tmp_path / "h36m_off"
+    root.mkdir()
+    for name in ("poses3d.npz", "cameras.json"):
+        (root / name).write_bytes((h36m / name).read_bytes())
+    rng = np.random.default_rng(1)
+    shift = np.zeros((17, 2), np.float32)
+    shift[3] = (0.0, -0.15)                                   # feet detected higher, head lower (spread units)
+    shift[10] = (0.0, 0.1)
+    det = {}
+    for s in H36M(root).iter_sequences(["S1", "S9"]):
+        j = s.joints_2d + shift * joint_spread(s.joints_2d) + rng.normal(0, 1, s.joints_2d.shape)
+        d = np.zeros((len(s), 16, 2), np.float32)
+        for m, k in SH_TO_H36M.items():
+            d[:, m] = j[:, k]
+        d[:, 7] = 2 * j[:, 7] - j[:, 0]
+        det[f"{s.subject}/{s.sequence}/{s.camera.name}"] = d
+    np.savez(root / "detections_sh.npz", **det)
+    h = H36M(root)
+    assert h.subjects_with_detections() == ["S1", "S9"]
+    off = cross_subject_offsets(h, ["S9"])["S9"]
+    assert off[3, 1] == pytest.approx(-0.15, abs=0.03) and off[10, 1] == pytest.approx(0.1, abs=0.03)
+    errs = {}
+    for mode in ("none", "cross-subject"):
+        ds = SequenceDataset(Pose3DEvalConfig(root=str(root), subjects=["S9"], input="sh", sh_offsets=mode))
+        errs[mode] = np.mean([np.linalg.norm(ds[i]["joints_2d"] - ds.items[i].joints_2d, axis=-1).mean()
+                              for i in range(len(ds))])
+    assert errs["cross-subject"] < 0.6 * errs["none"], errs
+    res = _eval_json(["--weights", str(weights), "--data", str(root), "--subjects", "S9", "--input", "sh",
+                      "--sh-offsets", "cross-subject"], tmp_path, "off")
+    assert res["sh_offsets"] == "cross-subject" and res["n_frames"] == 256

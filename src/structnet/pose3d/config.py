@@ -90,6 +90,12 @@ class Pose3DEvalConfig:
     # 1.1 mm from GT 2D and 1.9 mm from SH detections); 2x the evaluation time. Off by default so that the README's
     # numbers stay those of the plain model; --flip turns it on
     flip: bool = False
+    # input sh: remove the detector's systematic per-joint offsets from the projected GT joints (MPII vs Human3.6M
+    # joint definitions, e.g. the feet and neck; skeleton.fit_detection_offsets) before lifting. cross-subject: the
+    # offsets of each evaluated subject are fitted on the detections of the *other* test subjects present (S9 is
+    # corrected with S11's, S11 with S9's): the evaluated subject's own detections and GT never enter the fit. The
+    # stand-in for Martinez et al.'s training on the training subjects' detections, which are not in this data.
+    sh_offsets: Literal["none", "cross-subject"] = "none"
     # draw the maps with a torch.compile'd renderer: the same maps, ~6x faster over the 10^5 test frames, after a
     # compile of ~30 s (tests and quick looks: false)
     compile_renderer: bool = True

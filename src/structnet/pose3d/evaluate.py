@@ -88,7 +88,8 @@ class Pose3DEvaluator(Evaluator):
     def format(self, s: Dict[str, Any]) -> str:
         if not s.get("n_frames"):
             return "no frames evaluated"
-        lines = [f"{s['n_frames']} frames of {s['n']} sequences; input {s.get('input')}, depth order "
+        offsets = f", detector offsets {s['sh_offsets']}" if s.get("sh_offsets", "none") != "none" else ""
+        lines = [f"{s['n_frames']} frames of {s['n']} sequences; input {s.get('input')}{offsets}, depth order "
                  f"{s.get('depth_order')}",
                  f"MPJPE {s['mpjpe_mm']:.1f} mm (protocol #1, mean over actions; over frames "
                  f"{s['mpjpe_mm_frames']:.1f}), P-MPJPE {s['p_mpjpe_mm']:.1f} mm (protocol #2)"]

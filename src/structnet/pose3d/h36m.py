@@ -141,6 +141,13 @@ class H36M:
             raise UserError(f"{self.root / 'poses3d.npz'}[{key!r}]: non-finite joint coordinates")
         return x
 
+    def subjects_with_detections(self) -> List[str]:
+        """The subjects of which ``detections_sh.npz`` holds at least one sequence (and which have poses)."""
+        if self._det is None:
+            return []
+        have = {k.split("/")[0] for k in self._det.files}
+        return [s for s in self.subjects() if s in have]
+
     def detections(self, subject: str, sequence: str, camera: str) -> Optional[np.ndarray]:
         """``(N, 16, 2)`` Stacked Hourglass detections, or None when the folder has none for this camera."""
         key = f"{subject}/{sequence}/{camera}"

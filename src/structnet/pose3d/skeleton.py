@@ -13,7 +13,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 __all__ = ["JOINTS", "PARENTS", "ROOT", "BONES", "PARTS", "STICKS", "STICK_PART", "PART_COLORS", "ACTIONS",
-           "FLIP_PERM", "SH_TO_H36M", "LSP_TO_H36M", "action_of", "sh_to_h36m",
+           "FLIP_PERM", "SH_TO_H36M", "LSP_TO_H36M", "action_of", "sh_to_h36m", "joint_spread",
+           "fit_detection_offsets", "apply_detection_offsets",
            "lsp_to_h36m"]
 
 #: The 17 joint names, index = position in every (..., 17, D) array.
@@ -97,6 +98,36 @@ def sh_to_h36m(det: np.ndarray) -> np.ndarray:
     out[..., 7, :] = 0.5 * (det[..., 6, :] + det[..., 7, :])
     out[..., 9, :] = 0.5 * (out[..., 8, :] + out[..., 10, :])
     return out
+
+
+def joint_spread(j: np.ndarray) -> np.ndarray:
+    """``(..., 17, 2)`` joints -> ``(..., 1, 1)`` their RMS distance to their centroid (pixels): the person's size
+    in the image, from the 2D joints alone."""
+    j = np.asarray(j, dtype=np.float32)
+    c = j.mean(-2, keepdims=True)
+    return np.sqrt(((j - c) ** 2).sum(-1).mean(-1))[..., None, None]
+
+
+def fit_detection_offsets(det: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """A 2D detector's systematic per-joint offset from the projected GT joints: the median over frames of
+    ``(det - gt) / joint_spread(det)``, ``(17, 2)``. ``det``, ``gt``: ``(N, 17, 2)`` pixels (frames with a NaN are
+    skipped). Subtract it with :func:`apply_detection_offsets`: it moves each joint by the same fraction of the
+    person's size, so the table fits every camera distance."""
+    det, gt = np.asarray(det, np.float32), np.asarray(gt, np.float32)
+    if det.shape != gt.shape or det.shape[-2:] != (17, 2) or det.ndim != 3:
+        raise ValueError(f"det and gt must both be (N, 17, 2), got {det.shape} and {gt.shape}")
+    ok = np.isfinite(det).all((1, 2)) & np.isfinite(gt).all((1, 2))
+    if not ok.any():
+        raise ValueError("no frame with every detected and GT joint finite")
+    det, gt = det[ok], gt[ok]
+    return np.median((det - gt) / np.maximum(joint_spread(det), 1e-6), axis=0).astype(np.float32)
+
+
+def apply_detection_offsets(det: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``det`` ``(..., 17, 2)`` pixels less ``offsets`` ``(17, 2)`` (:func:`fit_detection_offsets`) times each
+    frame's joint spread."""
+    det = np.asarray(det, np.float32)
+    return (det - np.asarray(offsets, np.float32) * joint_spread(det)).astype(np.float32)
 
 
 def lsp_to_h36m(kp: np.ndarray) -> np.ndarray:

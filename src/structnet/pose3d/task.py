@@ -147,6 +147,8 @@ class Pose3DTask(Task):
                     "subjects": list(cfg.eval.subjects)}
         if cfg.eval.input != "synthetic":
             settings["flip_test"] = bool(cfg.eval.flip)
+        if cfg.eval.input == "sh":
+            settings["sh_offsets"] = cfg.eval.sh_offsets
         if cfg.eval.input == "synthetic":
             settings["maps_model"] = cfg.eval.maps_model or DEFAULT_MAPS_MODEL
             settings["backgrounds"] = str(cfg.eval.backgrounds)
@@ -213,12 +215,15 @@ class Pose3DTask(Task):
                        help="gt2d / sh: test-time mirroring, each pose averaged with the mirrored pose of the "
                             "mirrored input (2x the time)")
         p.add_argument("--subjects", default=None, help="comma-separated test subjects (default S9,S11)")
+        p.add_argument("--sh-offsets", default=None, choices=["none", "cross-subject"],
+                       help="--input sh: remove the detector's per-joint offsets from the GT joints, fitted on the "
+                            "other test subjects' detections (S9 corrected with S11's, S11 with S9's)")
 
     def apply_eval_arguments(self, cfg: Pose3DConfig, args) -> None:
         e = cfg.eval
         if getattr(args, "data", None) is not None:
             e.root = args.data
-        for key in ("input", "depth_order", "maps_model", "backgrounds"):
+        for key in ("input", "depth_order", "maps_model", "backgrounds", "sh_offsets"):
             v = getattr(args, key, None)
             if v is not None:
                 setattr(e, key, v)

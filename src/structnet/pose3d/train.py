@@ -9,7 +9,7 @@ their camera depths, and the root-relative camera-frame 3D joints as the target;
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from .config import Pose3DConfig, Pose3DEvalConfig
 from .h36m import H36M
 from .hypotheses import reprojection_error, select_hypotheses
 from .model import Lifter, normalise_2d
-from .skeleton import FLIP_PERM, ROOT, sh_to_h36m
+from .skeleton import FLIP_PERM, ROOT, apply_detection_offsets, fit_detection_offsets, sh_to_h36m
 
 __all__ = ["build_model", "LiftingDataset", "make_loss_fn", "SequenceDataset", "lift", "predict_sequence",
            "check_config"]
@@ -109,6 +109,20 @@ def make_loss_fn(cfg: Pose3DConfig) -> Callable:
 
 
 # ----------------------------------------------------------------------------------------------- evaluation
+def cross_subject_offsets(h: H36M, subjects: List[str]) -> Dict[str, np.ndarray]:
+    """Per subject the SH detections' per-joint offsets (:func:`~.skeleton.fit_detection_offsets`) fitted on every
+    frame of the *other* subjects of ``h`` that have detections: the evaluated subject never enters its own fit."""
+    out = {}
+    for subj in subjects:
+        others = [s for s in h.subjects_with_detections() if s != subj]
+        if not others:
+            raise UserError(f"eval.sh_offsets=cross-subject: no other subject than {subj} with Stacked Hourglass "
+                            f"detections in {h.root} to fit the offsets on")
+        a = h.arrays(others, need_detections=True)
+        out[subj] = fit_detection_offsets(sh_to_h36m(a["detections"]), a["joints_2d"])
+    return out
+
+
 class SequenceDataset:
     """One sample per (subject, sequence, camera) of ``cfg.eval.subjects``: ``joints_2d`` (N, 17, 2) input
     pixels (projected GT, or the SH detections mapped to 17 joints), ``joints_cam`` (N, 17, 3) mm,
@@ -122,6 +136,9 @@ class SequenceDataset:
         if max_items is not None:
             self.items = self.items[:int(max_items)]
         self.records = [SimpleNamespace(name=f"{s.subject}/{s.sequence}/{s.camera.name}") for s in self.items]
+        self.offsets: Dict[str, np.ndarray] = {}
+        if e.input == "sh" and getattr(e, "sh_offsets", "none") == "cross-subject":
+            self.offsets = cross_subject_offsets(h, sorted({s.subject for s in self.items}))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -130,6 +147,8 @@ class SequenceDataset:
         s = self.items[i]
         ev = self.e.every
         j2 = sh_to_h36m(s.detections) if self.e.input == "sh" else s.joints_2d
+        if s.subject in self.offsets:
+            j2 = apply_detection_offsets(j2, self.offsets[s.subject])
         return {"joints_2d": np.asarray(j2[::ev], np.float32), "joints_cam": s.joints_cam[::ev],
                 "f": s.camera.f, "c": s.camera.c, "action": s.action, "name": self.records[i].name}
 
