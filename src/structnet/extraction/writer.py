@@ -4,7 +4,8 @@
 * ``<name>_overlay.png``: the object tinted over the photo, its box outlined;
 * ``<name>.json``: ``{"box": [x1, y1, x2, y2], "score": s}`` in pixels of the input (edges on pixel edges; the box
   the mask was cut from; ``score``: the mean foreground probability over the mask's pixels), plus ``image``,
-  ``size`` [width, height] and ``loc_box`` (the localization net's own box, before refinement);
+  ``size`` [width, height] and ``loc_box`` (the localization net's box after its relocation passes, before the
+  segmentation refinement);
 * with ``--prob``: ``<name>_prob.png``, the 8-bit foreground probability (what ``structnet score extraction`` reads
   for MAE and max F).
 
