@@ -483,9 +483,56 @@ def test_flip_averaged_extraction_is_mirror_equivariant_and_refine_zero_is_the_p
     x1, y1, x2, y2 = a["box"]
     np.testing.assert_allclose(b["box"], [60 - x2, y1, 60 - x1, y2], atol=0.02)
     # refine = 0 and no flip: the paper's single pass, the box is the localization net's
-    c = extract(net, img, precision="float32", flip=False, refine=0)
+    c = extract(net, img, precision="float32", flip=False, refine=0, relocate=0)
     assert c["box"] == c["loc_box"]
     x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
         box = clamp_boxes(net.locate(x))
     np.testing.assert_allclose(c["loc_box"], units_to_pixels(box[0], (40, 60)).numpy(), atol=0.01)
+
+
+class _CentreLocator(torch.nn.Module):
+    """locate(): whatever it is shown, the centre half of it (units), and the image sizes it saw."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def locate(self, images):
+        self.seen.append(tuple(images.shape[-2:]))
+        return torch.tensor([[56.0, 56.0, 168.0, 168.0]]).expand(images.shape[0], 4)
+
+
+def test_relocation_known_answer_and_zero_passes_keep_the_first_box():
+    from structnet.extraction.inference import _relocate
+
+    x = torch.zeros(1, 3, 224, 448)                      # units = pixels / (1, 2)
+    net = _CentreLocator()
+    box = torch.tensor([[40.0, 60.0, 140.0, 160.0]])
+    out = _relocate(net, x, box, 0.1, flip=False)
+    # window: the box widened by 10 units on each side = units [30, 150] x [50, 170] = pixels cols 60..300,
+    # rows 50..170; its centre half: units [60, 120] x [80, 140]
+    assert net.seen == [(120, 240)]
+    np.testing.assert_allclose(out.numpy(), [[60.0, 80.0, 120.0, 140.0]], atol=1e-4)
+    # a window that would leave the image is clipped to it: box at the corner, context 0.5
+    net.seen.clear()
+    out = _relocate(net, x, torch.tensor([[0.0, 0.0, 100.0, 100.0]]), 0.5, flip=False)
+    assert net.seen == [(150, 300)]                       # units [0, 150]^2
+    np.testing.assert_allclose(out.numpy(), [[37.5, 37.5, 112.5, 112.5]], atol=1e-4)
+
+
+def test_relocate_and_its_context_reach_eval_and_bad_values_are_one_line(trained, shapes, tmp_path, capsys):
+    weights = trained[("mcmc", 100)]
+    out = tmp_path / "r0.json"
+    common = ["eval", "extraction", "--weights", str(weights), "--images", str(shapes / "images"), "--masks",
+              str(shapes / "masks"), "--threads", "1", "--quiet"]
+    assert main([*common, "--relocate", "0", "--json", str(out)]) == 0
+    r0 = json.loads(out.read_text())
+    assert r0["settings"]["relocate"] == 0 and r0["settings"]["relocate_context"] == 0.08
+    assert main([*common, "--relocate", "2", "--relocate-context", "0.2", "--json", str(out)]) == 0
+    r2 = json.loads(out.read_text())
+    assert r2["settings"]["relocate"] == 2 and r2["settings"]["relocate_context"] == 0.2
+    assert r2["j"] != r0["j"]
+    assert main([*common, "--relocate-context", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--relocate-context" in err and len(err.strip().splitlines()) == 1
