@@ -9,15 +9,32 @@ from pathlib import Path
 
 R = Path(__file__).resolve().parent / "results"
 
-RUNS = [("joint, 600 + 300 steps (`joint_duts_cpu` + `joint_duts_cpu_ft`), bundled `extraction_joint_duts`",
-         "bundle"),
+RUNS = [("joint, 600 + 300 + 2000 + 1500 steps (`joint_duts_cpu` + `_ft` + `_aug` + `_aug2`), bundled "
+         "`extraction_joint_duts`", "bundle"),
+        ("separate, 600 + 300 + 2000 + 1500 steps (`separate_duts_cpu` + `_ft` + `_aug` + `_aug2`)",
+         "separate_duts_cpu_aug2"),
+        ("joint, 600 + 300 + 2000 steps (`joint_duts_cpu` + `_ft` + `_aug`)", "joint_duts_cpu_aug"),
+        ("separate, 600 + 300 + 2000 steps (`separate_duts_cpu` + `_ft` + `_aug`)", "separate_duts_cpu_aug"),
+        ("joint, 600 + 300 steps (`joint_duts_cpu` + `joint_duts_cpu_ft`), the previous bundle (float16)",
+         "joint_duts_cpu_ft"),
         ("separate, 600 + 300 steps (`separate_duts_cpu` + `separate_duts_cpu_ft`)", "separate_duts_cpu_ft"),
         ("joint, 600 steps (`joint_duts_cpu`)", "joint_duts_cpu"),
         ("separate, 600 steps (`separate_duts_cpu`)", "separate_duts_cpu")]
-#: file suffix -> how the images were run through the model
-INFERENCE = (("", "default inference (one refinement pass)"),
-             ("_flip", "one refinement pass + mirroring (`--flip`)"),
-             ("_onepass", "the paper's single pass (`--refine 0`)"))
+#: file suffixes, in the order the rows are printed
+INFERENCE = ("", "_flip", "_onepass")
+
+
+def _how(d) -> str:
+    """How the images went through the model, from the JSON's settings (files written before the relocation
+    pass existed have no ``relocate`` key: they had none)."""
+    st = d.get("settings", {})
+    rel, ref = int(st.get("relocate", 0)), int(st.get("refine", 0))
+    if rel == 0 and ref == 0 and not st.get("flip"):
+        return "the paper's single pass (`--relocate 0 --refine 0`)"
+    parts = [f"{rel} relocation pass" if rel else "no relocation", f"{ref} refinement pass" if ref else "no refinement"]
+    if st.get("flip"):
+        parts.append("mirroring (`--flip`)")
+    return ", ".join(parts)
 
 
 def _load(name: str):
@@ -38,11 +55,11 @@ def main() -> None:
         print(f"\n{title}\n")
         print("| model | J | P | MAE | max F | images |")
         print("|---|---|---|---|---|---|")
-        for suffix, how in INFERENCE:
+        for suffix in INFERENCE:
             for label, key in RUNS:
                 d = _load(f"extraction_{key}_{data}{suffix}.json")
                 if d is not None:
-                    print(_row(f"{label}, {how}", d))
+                    print(_row(f"{label}, {_how(d)}", d))
         if data == "ecssd":
             print("| paper, joint \"Ours(full)\" (Saliency dataset, 2000 test images; not ECSSD) | 87.0 | 97.8 | | | "
                   "2000 |")
