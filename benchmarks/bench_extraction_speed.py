@@ -24,6 +24,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="auto")
+    ap.add_argument("--flip", action="store_true", help="test-time mirroring (as predict --flip)")
+    ap.add_argument("--no-flip-seg", action="store_true", help="masks from the crop alone (predict --no-flip-seg)")
+    ap.add_argument("--relocate", type=int, default=None, help="relocation passes (default: predict's)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -35,16 +38,20 @@ def main() -> None:
     net = hub.load(a.model, task="extraction").network.eval()
     ids = (Path(a.data) / "test.txt").read_text().split()[:a.n]
     imgs = [read_image(next((Path(a.data) / "images").glob(f"{i}.*"))) for i in ids]
-    extract(net, imgs[0], a.precision)
+    from structnet.extraction.inference import RELOCATE
+
+    rel = RELOCATE if a.relocate is None else a.relocate
+    kw = {"flip": a.flip, "relocate": rel, "flip_seg": not a.no_flip_seg, "flip_seg": not a.no_flip_seg}
+    extract(net, imgs[0], a.precision, **kw)
     runs = []
     for _ in range(a.repeats):
         t0 = time.perf_counter()
         for im in imgs:
-            extract(net, im, a.precision)
+            extract(net, im, a.precision, **kw)
         runs.append((time.perf_counter() - t0) / len(imgs) * 1000)
     out = {"model": a.model, "ms_per_image": float(np.median(runs)), "runs_ms": runs, "threads": a.threads,
            "precision": str(resolve_precision("cpu", a.precision)).replace("torch.", ""), "n_images": len(imgs),
-           "repeats": a.repeats, "image_sizes": sorted({f"{im.shape[1]}x{im.shape[0]}" for im in imgs})[:5]}
+           "repeats": a.repeats, "flip": a.flip, "relocate": rel, "flip_seg": not a.no_flip_seg, "image_sizes": sorted({f"{im.shape[1]}x{im.shape[0]}" for im in imgs})[:5]}
     print(json.dumps(out, indent=1))
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1))

@@ -68,7 +68,7 @@ def main() -> None:
              f"* **Trained with** `structnet train extraction --config {a.config}`. {a.budget}",
              f"* **Size**: {out.stat().st_size / 2 ** 20:.1f} MB (float16 kernels).",
              "* **Evaluated with** `structnet eval extraction` (whole images, the same code as `structnet predict "
-             "extraction`; float32 on a CPU without AMX / AVX512-BF16):"]
+             "extraction`; float32, `--precision float32`, which is what `auto` picks on CPUs without native bfloat16):"]
     for ev in evs:
         lines.append(f"  * {_where(ev)}: {_line(ev)}")
     for b in a.baseline:

@@ -25,13 +25,16 @@ INFERENCE = ("", "_flip", "_onepass")
 
 
 def _how(d) -> str:
-    """How the images went through the model, from the JSON's settings (files written before the relocation
-    pass existed have no ``relocate`` key: they had none)."""
+    """How the images went through the model, from the JSON's settings (files written before the relocation pass
+    and the mirrored masks existed have no ``relocate`` / ``flip_seg`` key: they had neither)."""
     st = d.get("settings", {})
     rel, ref = int(st.get("relocate", 0)), int(st.get("refine", 0))
-    if rel == 0 and ref == 0 and not st.get("flip"):
-        return "the paper's single pass (`--relocate 0 --refine 0`)"
+    seg = bool(st.get("flip_seg", False)) and not st.get("flip")
+    if rel == 0 and ref == 0 and not st.get("flip") and not seg:
+        return "the paper's single pass (`--relocate 0 --refine 0 --no-flip-seg`)"
     parts = [f"{rel} relocation pass" if rel else "no relocation", f"{ref} refinement pass" if ref else "no refinement"]
+    if seg:
+        parts.append("mirrored masks")
     if st.get("flip"):
         parts.append("mirroring (`--flip`)")
     return ", ".join(parts)

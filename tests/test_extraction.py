@@ -483,8 +483,14 @@ def test_flip_averaged_extraction_is_mirror_equivariant_and_refine_zero_is_the_p
     x1, y1, x2, y2 = a["box"]
     np.testing.assert_allclose(b["box"], [60 - x2, y1, 60 - x1, y2], atol=0.02)
     # refine = 0 and no flip: the paper's single pass, the box is the localization net's
-    c = extract(net, img, precision="float32", flip=False, refine=0, relocate=0)
+    c = extract(net, img, precision="float32", flip=False, refine=0, relocate=0, flip_seg=False)
     assert c["box"] == c["loc_box"]
+    # mirrored masks alone: the same box, the mask the mean of the crop's and the mirrored crop's
+    d = extract(net, img, precision="float32", flip=False, refine=0, relocate=0, flip_seg=True)
+    assert d["loc_box"] == c["loc_box"] and not np.allclose(d["prob"], c["prob"])
+    e = extract(net, img[:, ::-1].copy(), precision="float32", flip=True, refine=0, relocate=0, flip_seg=True)
+    f = extract(net, img[:, ::-1].copy(), precision="float32", flip=True, refine=0, relocate=0, flip_seg=False)
+    np.testing.assert_allclose(e["prob"], f["prob"], atol=1e-6)   # --flip mirrors the masks anyway
     x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
         box = clamp_boxes(net.locate(x))
@@ -532,7 +538,9 @@ def test_relocate_and_its_context_reach_eval_and_bad_values_are_one_line(trained
     assert main([*common, "--relocate", "2", "--relocate-context", "0.2", "--json", str(out)]) == 0
     r2 = json.loads(out.read_text())
     assert r2["settings"]["relocate"] == 2 and r2["settings"]["relocate_context"] == 0.2
-    assert r2["j"] != r0["j"]
+    assert r2["j"] != r0["j"] and r2["settings"]["flip_seg"] is True
+    assert main([*common, "--no-flip-seg", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["settings"]["flip_seg"] is False
     assert main([*common, "--relocate-context", "-1"]) == 2
     err = capsys.readouterr().err
     assert "--relocate-context" in err and len(err.strip().splitlines()) == 1

@@ -37,6 +37,8 @@ def _refine_arguments(p, default) -> None:
                    help="that window: the box widened by this fraction of its size on each side (default 0.08)")
     p.add_argument("--flip", action="store_true",
                    help="test-time mirroring: box and mask averaged with the mirrored image's (2x the time)")
+    p.add_argument("--no-flip-seg", action="store_true",
+                   help="masks from the crop alone (default: averaged with the mirrored crop's; the paper: alone)")
 
 
 def _check_refine(refine: int, margin: float) -> int:
@@ -153,7 +155,7 @@ class ExtractionTask(Task):
         def fn(sample):
             return extract(model.network, sample["image"], precision=e.precision, threshold=e.threshold,
                            refine=e.refine, refine_margin=e.refine_margin, flip=e.flip, relocate=e.relocate,
-                           relocate_context=e.relocate_context)
+                           relocate_context=e.relocate_context, flip_seg=e.flip_seg)
 
         return fn
 
@@ -162,7 +164,7 @@ class ExtractionTask(Task):
 
         e = cfg.eval
         settings = {"threshold": e.threshold, "relocate": e.relocate, "relocate_context": e.relocate_context,
-                    "refine": e.refine, "refine_margin": e.refine_margin, "flip": e.flip}
+                    "refine": e.refine, "refine_margin": e.refine_margin, "flip_seg": e.flip_seg, "flip": e.flip}
         if e.images is not None:
             settings.update(images=str(e.images), masks=str(e.masks))
         else:
@@ -209,6 +211,8 @@ class ExtractionTask(Task):
         _check_relocate(e.relocate, e.relocate_context)
         if getattr(args, "flip", False):
             e.flip = True
+        if getattr(args, "no_flip_seg", False):
+            e.flip_seg = False
 
     # ------------------------------------------------------------------------------------------ prediction
     def add_predict_arguments(self, p) -> None:
@@ -238,9 +242,12 @@ class ExtractionTask(Task):
         relocate = getattr(options, "relocate", None)
         relocate = _check_relocate(RELOCATE if relocate is None else relocate, context)
 
+        flip_seg = not bool(getattr(options, "no_flip_seg", False))
+
         def fn(image):
             return extract(model.network, image, precision=precision, threshold=thr, refine=refine,
-                           refine_margin=margin, flip=flip, relocate=relocate, relocate_context=context)
+                           refine_margin=margin, flip=flip, relocate=relocate, relocate_context=context,
+                           flip_seg=flip_seg)
 
         return fn
 
