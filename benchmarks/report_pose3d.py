@@ -9,9 +9,12 @@ from pathlib import Path
 
 RES = Path(__file__).resolve().parent / "results"
 ROWS = [  # (label, JSON stem): every stored test frame
-    ("skeleton maps, 3 hypotheses, bundled (`lift_maps_h36m_cpu` + `lift_maps_h36m_cpu_ft2`), GT 2D, GT depth order",
+    ("skeleton maps, 3 hypotheses, bundled (`lift_maps_h36m_cpu` + `_ft2` + `_ft3`), GT 2D, GT depth order",
+     "pose3d_ft3_gt2d"),
+    ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order", "pose3d_ft3_sh"),
+    ("skeleton maps, 3 hypotheses, previous bundle (`lift_maps_h36m_cpu` + `_ft2`), GT 2D, GT depth order",
      "pose3d_lift_maps_ft2_gt2d"),
-    ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order", "pose3d_lift_maps_ft2_sh"),
+    ("skeleton maps, 3 hypotheses, previous bundle, SH detections, estimated depth order", "pose3d_lift_maps_ft2_sh"),
     ("skeleton maps, 3 hypotheses, stage 1 (`lift_maps_h36m_cpu`), GT 2D, GT depth order", "pose3d_lift_maps_gt2d"),
     ("skeleton maps, 3 hypotheses, stage 1, GT 2D, no depth order (front = back)", "pose3d_lift_maps_gt2d_order_none"),
     ("keypoint MLP, Martinez et al. (`lift_keypoints_h36m_cpu`), GT 2D", "pose3d_lift_keypoints_gt2d"),
@@ -27,9 +30,11 @@ EVERY5 = [  # equal-budget baselines on every 5th test frame (5000 steps of batc
 ]
 SYNTHETIC = [  # the image -> maps network on synthetic renderings of S9 / S11
     ("image -> maps network, bundled (`image_maps_h36m_cpu` + `image_maps_h36m_cpu_real`) -> bundled lifter",
-     "pose3d_image_maps_synthetic"),
-    ("image -> maps network, stage 1 (synthetic people only) -> bundled lifter", "pose3d_image_maps_stage1_synthetic"),
-    ("maps drawn from the GT 2D joints (GT depth order) -> bundled lifter, same frames", "pose3d_lift_maps_ft2_gt2d_every10"),
+     "pose3d_image_maps_synthetic_lifter_ft3"),
+    ("maps drawn from the GT 2D joints (GT depth order) -> bundled lifter, same frames", "pose3d_lift_maps_ft3_gt2d_every10"),
+    ("image -> maps network, bundled -> previous lifter (`_ft2`)", "pose3d_image_maps_synthetic"),
+    ("image -> maps network, stage 1 (synthetic people only) -> previous lifter", "pose3d_image_maps_stage1_synthetic"),
+    ("maps drawn from the GT 2D joints (GT depth order) -> previous lifter, same frames", "pose3d_lift_maps_ft2_gt2d_every10"),
 ]
 ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases", "Sitting",
            "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether")
