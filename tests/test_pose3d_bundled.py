@@ -19,9 +19,13 @@ def _eval(args, tmp_path, name):
 
 def test_bundled_lifter_golden_mpjpe_on_s9(shared_data, tmp_path):
     r = _eval(["--data", str(shared_data / "h36m"), "--every", "100"], tmp_path, "lift")
-    assert r["n_frames"] == 640 and r["input"] == "gt2d" and r["depth_order"] == "gt"
-    assert r["mpjpe_mm"] == pytest.approx(57.99, abs=0.5)      # all of S9 and S11: 58.9 (README)
-    assert r["p_mpjpe_mm"] < r["mpjpe_mm"]
+    assert r["n_frames"] == 640 and r["input"] == "gt2d" and r["depth_order"] == "gt" and r["flip_test"] is True
+    assert r["mpjpe_mm"] == pytest.approx(57.21, abs=0.5)      # all of S9 and S11: 57.8 (README)
+    assert r["n_mpjpe_mm"] == pytest.approx(48.93, abs=0.5) and r["scale_to_gt_median"] == pytest.approx(1.06, abs=0.01)
+    assert r["p_mpjpe_mm"] < r["n_mpjpe_mm"] < r["mpjpe_mm"]
+    plain = _eval(["--data", str(shared_data / "h36m"), "--every", "100", "--no-flip"], tmp_path, "plain")
+    assert plain["flip_test"] is False
+    assert plain["mpjpe_mm"] == pytest.approx(57.99, abs=0.5)  # all of S9 and S11: 58.9 (README)
 
 
 def test_bundled_maps_network_golden_on_synthetic_s9(shared_data, tmp_path):

@@ -178,6 +178,25 @@ def test_p_mpjpe_invariance_and_reference():
     assert (metrics.p_mpjpe(mirror, g) > 10).all()
 
 
+def test_n_mpjpe_known_answers():
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=(5, 17, 3)) * 300
+    g -= g[:, :1]
+    shifted = 0.9 * g + rng.normal(size=(5, 1, 3)) * 500          # 10 % too small, anywhere: scale + root fix it
+    np.testing.assert_allclose(metrics.n_mpjpe(shifted, g), 0.0, atol=1e-9)
+    np.testing.assert_allclose(metrics.mpjpe(shifted, g), 0.1 * np.linalg.norm(g, axis=-1).mean(-1), rtol=1e-9)
+    # one frame by hand: gt (0,0,0), (2,0,0); pred (0,0,0), (1,1,0): s = 2 / 2 = 1, error (0 + sqrt(2)) / 2
+    gt1 = np.array([[[0.0, 0, 0], [2, 0, 0]]])
+    pr1 = np.array([[[0.0, 0, 0], [1, 1, 0]]])
+    np.testing.assert_allclose(metrics.n_mpjpe(pr1, gt1), [np.sqrt(2) / 2])
+    # no rotation: a rotated pose keeps its error; a zero prediction keeps the plain error
+    rot = np.einsum("ij,nkj->nki", Rotation.from_euler("z", 90, degrees=True).as_matrix(), g)
+    assert (metrics.n_mpjpe(rot, g) > 0.5 * metrics.mpjpe(rot, g)).all()
+    np.testing.assert_allclose(metrics.n_mpjpe(np.zeros_like(g), g), metrics.mpjpe(np.zeros_like(g), g))
+    noisy = g + rng.normal(size=g.shape) * 30
+    assert (metrics.n_mpjpe(noisy, g) <= metrics.mpjpe(noisy, g) + 1e-9).all()
+
+
 def test_per_action():
     out = metrics.per_action([1.0, 3.0, 10.0, 20.0, 5.0], ["Walking", "Walking", "Eating", "Eating", "Extra"])
     assert list(out) == ["Eating", "Walking", "Extra", "Avg"]

@@ -134,6 +134,7 @@ def test_tiny_training_beats_the_mean_pose(trained, h36m, tmp_path):
     assert res["mpjpe_mm"] < 0.8 * base, (res["mpjpe_mm"], base)
     assert res["oracle_mpjpe_mm"] <= min(hh["mpjpe_mm"] for hh in res["hypotheses"]) + 1e-6
     assert len(res["hypotheses"]) == 2 and res["p_mpjpe_mm"] < res["mpjpe_mm"]
+    assert res["p_mpjpe_mm"] <= res["n_mpjpe_mm"] < res["mpjpe_mm"] and 0.5 < res["scale_to_gt_median"] < 2.0
 
 
 def test_eval_from_detections_and_depth_orders(trained, h36m, tmp_path):
@@ -145,10 +146,10 @@ def test_eval_from_detections_and_depth_orders(trained, h36m, tmp_path):
                        "--every", "4"], tmp_path, "none")
     assert none["depth_order"] == "none" and none["n_frames"] == 4 * 16
     assert np.isfinite(sh["mpjpe_mm"]) and np.isfinite(none["mpjpe_mm"])
-    assert sh["flip_test"] is False
-    flip = _eval_json(["--weights", str(weights), "--data", str(h36m), "--subjects", "S9", "--input", "sh", "--flip"],
-                      tmp_path, "flip")
-    assert flip["flip_test"] is True and flip["n_frames"] == 256 and flip["mpjpe_mm"] != sh["mpjpe_mm"]
+    assert sh["flip_test"] is True                                  # test-time mirroring is the default
+    plain = _eval_json(["--weights", str(weights), "--data", str(h36m), "--subjects", "S9", "--input", "sh",
+                        "--no-flip"], tmp_path, "plain")
+    assert plain["flip_test"] is False and plain["n_frames"] == 256 and plain["mpjpe_mm"] != sh["mpjpe_mm"]
 
 
 def test_keypoint_baseline_trains(h36m, tmp_path):
@@ -181,7 +182,13 @@ def test_predict_cli_writes_json_and_png(trained, tmp_path, capsys):
     assert len(doc["joints"]) == 17 and doc["units"] == "mm" and doc["width"] == 90 and doc["height"] == 120
     assert doc["joints"][0] == {"name": "hip", "x": 0.0, "y": 0.0, "z": 0.0}
     assert len(doc["hypotheses"]) == 2 and doc["hypothesis"] in (0, 1)
+    assert doc["flip_test"] is True and doc["maps_from"] == "2d joints"
     assert (tmp_path / "out" / "person_pose3d.png").is_file()
+    assert main(["predict", "pose3d", str(tmp_path / "person.png"), "--no-flip", "--weights", str(weights),
+                 "--out", str(tmp_path / "plain"), "--threads", "1", "--quiet"]) == 0
+    plain = json.loads((tmp_path / "plain" / "person_pose3d.json").read_text())
+    assert plain["flip_test"] is False and plain["joints_2d"] == doc["joints_2d"]
+    assert max(abs(a[k] - b[k]) for a, b in zip(plain["joints"], doc["joints"]) for k in "xyz") > 1e-3
 
 
 def test_bad_inputs_one_line(trained, tmp_path, capsys):

@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from ..tasks.base import Evaluator
-from .metrics import PROTOCOLS, mpjpe, p_mpjpe, per_action
+from .metrics import PROTOCOLS, mpjpe, n_mpjpe, p_mpjpe, per_action
 
 __all__ = ["Pose3DEvaluator"]
 
@@ -27,6 +27,8 @@ class Pose3DEvaluator(Evaluator):
     def reset(self) -> None:
         self._e1: List[np.ndarray] = []
         self._e2: List[np.ndarray] = []
+        self._en: List[np.ndarray] = []
+        self._scale: List[np.ndarray] = []
         self._hyp: List[np.ndarray] = []
         self._avg: List[np.ndarray] = []
         self._oracle: List[np.ndarray] = []
@@ -44,6 +46,10 @@ class Pose3DEvaluator(Evaluator):
             raise ValueError(f"{sample.get('name', 'sample')}: {n} predictions for ground truth of shape {gt.shape}")
         self._e1.append(mpjpe(prediction["pose"], gt))
         self._e2.append(p_mpjpe(prediction["pose"], gt))
+        self._en.append(n_mpjpe(prediction["pose"], gt))
+        p0 = np.asarray(prediction["pose"], np.float64) - np.asarray(prediction["pose"], np.float64)[:, :1]
+        g0 = gt - gt[:, :1]
+        self._scale.append((p0 * g0).sum(axis=(1, 2)) / np.maximum((p0 * p0).sum(axis=(1, 2)), 1e-9))
         per_h = np.stack([mpjpe(hyps[:, h], gt) for h in range(nh)], axis=1)
         self._hyp.append(per_h)
         self._oracle.append(per_h.min(axis=1))
@@ -69,6 +75,10 @@ class Pose3DEvaluator(Evaluator):
                         f"mean over actions (per_action), mpjpe_mm_frames = mean over frames",
             "mpjpe_mm": pa1.pop("Avg"), "p_mpjpe_mm": pa2.pop("Avg"),
             "mpjpe_mm_frames": float(e1.mean()), "p_mpjpe_mm_frames": float(e2.mean()),
+            # the size diagnostic: MPJPE once each frame's pose is scaled by its least-squares factor, and the
+            # median of that factor (> 1: the predicted people are too small)
+            "n_mpjpe_mm": per_action(np.concatenate(self._en), act)["Avg"],
+            "scale_to_gt_median": float(np.median(np.concatenate(self._scale))),
             "per_action": pa1, "per_action_p_mpjpe": pa2,
             "selection": "minimum reprojection error against the input 2D joints",
             "reprojection_px": float(np.concatenate(self._reproj).mean()),
@@ -92,7 +102,9 @@ class Pose3DEvaluator(Evaluator):
         lines = [f"{s['n_frames']} frames of {s['n']} sequences; input {s.get('input')}{offsets}, depth order "
                  f"{s.get('depth_order')}",
                  f"MPJPE {s['mpjpe_mm']:.1f} mm (protocol #1, mean over actions; over frames "
-                 f"{s['mpjpe_mm_frames']:.1f}), P-MPJPE {s['p_mpjpe_mm']:.1f} mm (protocol #2)"]
+                 f"{s['mpjpe_mm_frames']:.1f}), P-MPJPE {s['p_mpjpe_mm']:.1f} mm (protocol #2)",
+                 f"scale-aligned N-MPJPE {s['n_mpjpe_mm']:.1f} mm; the prediction's size x "
+                 f"{s['scale_to_gt_median']:.3f} (median) would fit the ground truth"]
         if "maps_iou" in s:
             lines.append(f"skeleton maps drawn by the maps model: IoU {s['maps_iou']:.3f} with the GT maps")
         if len(s["hypotheses"]) > 1:

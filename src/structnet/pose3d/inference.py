@@ -89,10 +89,11 @@ def predict_from_maps(net: Lifter, maps_net, image: np.ndarray, joints2d: np.nda
 
 
 def predict_image(net: Lifter, pose2d_model, image: np.ndarray, box: Optional[Sequence[float]] = None,
-                  maps_net=None) -> Dict[str, Any]:
+                  maps_net=None, flip: bool = True) -> Dict[str, Any]:
     """A photo ``(H, W, 3)`` uint8 -> the 3D pose of the person whose LSP joints ``pose2d_model`` finds (the whole
     image then the box of its joints, or ``box``): :func:`predict_from_maps` with ``maps_net``, else
-    :func:`predict_from_2d`; plus ``scores_2d`` (the 14 LSP joint scores)."""
+    :func:`predict_from_2d` (test-time mirroring ``flip``, as ``structnet eval pose3d``); plus ``scores_2d`` (the
+    14 LSP joint scores)."""
     from ..pose2d.inference import predict_pose, predict_pose_auto
 
     if box is None:
@@ -103,7 +104,8 @@ def predict_image(net: Lifter, pose2d_model, image: np.ndarray, box: Optional[Se
     if maps_net is not None:
         out = predict_from_maps(net, maps_net, image, j17)
     else:
-        out = predict_from_2d(net, j17)
+        out = predict_from_2d(net, j17, flip=flip)
         out["maps_from"] = "2d joints"
+        out["flip_test"] = bool(flip)
     out["scores_2d"] = np.asarray(r["scores"], np.float64)
     return out

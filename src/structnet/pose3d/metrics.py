@@ -5,6 +5,9 @@
 * **Protocol #2, P-MPJPE** (:func:`p_mpjpe`): the same after a similarity Procrustes alignment of the prediction to
   the ground truth (rotation, uniform scale and translation fitted by least squares per frame; no reflection), as
   in Martinez et al.'s 3d-pose-baseline and VideoPose3D's ``p_mpjpe``.
+* **N-MPJPE** (:func:`n_mpjpe`, Rhodin et al. 2018): MPJPE after the root alignment and the least-squares uniform
+  scale of each frame's prediction, no rotation; what is left once the person's size, which 2D joints alone cannot
+  tell, is given away (a diagnostic, not a protocol of the papers compared here).
 
 Both return the per-frame errors ``(N,)``; the protocol's number is their mean over frames, per action (the
 actions' unweighted mean is the "Avg" column of the papers' tables, :func:`per_action`).
@@ -17,7 +20,7 @@ import numpy as np
 
 from .skeleton import ACTIONS, ROOT
 
-__all__ = ["mpjpe", "p_mpjpe", "procrustes_align", "per_action", "PROTOCOLS"]
+__all__ = ["mpjpe", "p_mpjpe", "n_mpjpe", "procrustes_align", "per_action", "PROTOCOLS"]
 
 PROTOCOLS = {
     "mpjpe_mm": "Protocol #1: mean per-joint position error (mm) over 17 joints after root (hip) alignment",
@@ -72,6 +75,17 @@ def p_mpjpe(pred, gt) -> np.ndarray:
     """Per-frame P-MPJPE ``(N,)`` (Protocol #2)."""
     pred, gt = _check(pred, gt)
     return np.linalg.norm(procrustes_align(pred, gt) - gt, axis=-1).mean(axis=-1)
+
+
+def n_mpjpe(pred, gt, root: int = ROOT) -> np.ndarray:
+    """Per-frame N-MPJPE ``(N,)``: both poses root-relative, the prediction scaled by
+    ``s = <pred, gt> / <pred, pred>`` (the least-squares scale; 1 for an all-zero prediction)."""
+    pred, gt = _check(pred, gt)
+    pred = pred - pred[:, root:root + 1]
+    gt = gt - gt[:, root:root + 1]
+    pp = (pred * pred).sum(axis=(1, 2))
+    s = np.where(pp > 0, (pred * gt).sum(axis=(1, 2)) / np.where(pp > 0, pp, 1.0), 1.0)
+    return np.linalg.norm(s[:, None, None] * pred - gt, axis=-1).mean(axis=-1)
 
 
 def per_action(errors, actions: Iterable[str]) -> Dict[str, float]:

@@ -15,6 +15,8 @@ Saved models: safetensors with metadata ``structnet_task`` = ``task`` = ``"pose3
 """
 from __future__ import annotations
 
+import argparse
+
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -211,9 +213,9 @@ class Pose3DTask(Task):
         p.add_argument("--depth-order", default=None, choices=["auto", "gt", "estimated", "none"],
                        help="depth order of the maps (auto: gt for gt2d, estimated for sh)")
         p.add_argument("--every", type=positive_int, default=None, help="every n-th stored frame (default 1: all)")
-        p.add_argument("--flip", action="store_true",
+        p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                        help="gt2d / sh: test-time mirroring, each pose averaged with the mirrored pose of the "
-                            "mirrored input (2x the time)")
+                            "mirrored input (default: on; 2x the time; --no-flip: the plain model)")
         p.add_argument("--subjects", default=None, help="comma-separated test subjects (default S9,S11)")
         p.add_argument("--sh-offsets", default=None, choices=["none", "cross-subject"],
                        help="--input sh: remove the detector's per-joint offsets from the GT joints, fitted on the "
@@ -229,8 +231,8 @@ class Pose3DTask(Task):
                 setattr(e, key, v)
         if getattr(args, "every", None) is not None:
             e.every = int(args.every)
-        if getattr(args, "flip", False):
-            e.flip = True
+        if getattr(args, "flip", None) is not None:
+            e.flip = bool(args.flip)
         if getattr(args, "subjects", None):
             e.subjects = [s.strip() for s in args.subjects.split(",") if s.strip()]
 
@@ -246,6 +248,9 @@ class Pose3DTask(Task):
                             f"file) that draws the maps from the photo, the paper's pipeline (default: none, the "
                             f"maps are drawn from the pose2d joints, which gave the more plausible poses on "
                             f"LSP-extended photos; README)")
+        p.add_argument("--no-flip", dest="flip", action="store_false",
+                       help="lift the 2D joints as they are (default: each hypothesis averaged with the mirrored "
+                            "pose of the mirrored joints, as eval; no effect with --maps-model)")
 
     def predictor(self, model, options):
         from .. import hub
@@ -262,6 +267,7 @@ class Pose3DTask(Task):
         if box is not None and not (box[2] > box[0] and box[3] > box[1]):
             raise UserError(f"--box: x2 > x1 and y2 > y1 needed, got {','.join(f'{v:g}' for v in box)}")
 
+        flip = bool(getattr(options, "flip", True))
         maps_net = None
         choice = getattr(options, "maps_model", None)
         if choice is not None and str(choice).lower() != "none":
@@ -280,7 +286,7 @@ class Pose3DTask(Task):
             maps_net = m.network.eval()
 
         def fn(image):
-            return predict_image(model.network, p2d, image, box=box, maps_net=maps_net)
+            return predict_image(model.network, p2d, image, box=box, maps_net=maps_net, flip=flip)
 
         return fn
 

@@ -27,8 +27,9 @@ JSON (``<name>_pose3d.json``, :func:`pose3d_to_json`)
      "joints_2d": [{"name": "hip", "x": 321.5, "y": 240.0}, ...],          # image pixels
      "hypothesis": 2,                                                       # or null
      "hypotheses": [{"width": 4.0, "reprojection_px": 3.1}, ...],          # or []; "crop" too if given
-     "maps_from": "image"}                       # only where the result says: "image" (the image -> maps
+     "maps_from": "image",                       # only where the result says: "image" (the image -> maps
                                                  # network) or "2d joints" (drawn from the 2D joints)
+     "flip_test": true}                          # only where the result says: lifted with test-time mirroring
 
 ``joints`` are made root-relative (the hip subtracted) when the hip is finite, so a result in absolute camera
 coordinates is written in the frame the file states; every number is a plain float, non-finite values become
@@ -230,6 +231,8 @@ def pose3d_to_json(result: Mapping[str, Any], image_path, width: int, height: in
     }
     if result.get("maps_from") is not None:
         rec["maps_from"] = str(result["maps_from"])
+    if result.get("flip_test") is not None:
+        rec["flip_test"] = bool(result["flip_test"])
     return rec
 
 
