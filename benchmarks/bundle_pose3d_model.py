@@ -20,7 +20,8 @@ from structnet.nn.weights import save_weights
 
 def _row(name: str, ev: dict) -> str:
     hyp = ", ".join(f"w{h['width']:g}: {h['mpjpe_mm']:.1f}" for h in ev["hypotheses"])
-    return (f"| {name} | {ev['mpjpe_mm']:.1f} | {ev['p_mpjpe_mm']:.1f} | {ev['depth_order']} | {hyp} | "
+    flip = "yes" if ev.get("flip_test") else "no"
+    return (f"| {name} | {flip} | {ev['mpjpe_mm']:.1f} | {ev['p_mpjpe_mm']:.1f} | {ev['depth_order']} | {hyp} | "
             f"{ev['average_pose_mpjpe_mm']:.1f} | {ev['oracle_mpjpe_mm']:.1f} | {ev['n_frames']} |")
 
 
@@ -29,6 +30,8 @@ def main() -> None:
     ap.add_argument("--weights", required=True)
     ap.add_argument("--eval-gt2d", required=True, help="JSON of 'structnet eval pose3d --input gt2d --json'")
     ap.add_argument("--eval-sh", default=None, help="JSON of 'structnet eval pose3d --input sh --json'")
+    ap.add_argument("--extra", nargs=2, action="append", default=[], metavar=("LABEL", "JSON"),
+                    help="more rows for the card's table (e.g. the --no-flip evaluations)")
     ap.add_argument("--config", required=True, help="the packaged config the weights were trained with")
     ap.add_argument("--name", required=True)
     ap.add_argument("--budget", required=True, help="the card's budget line (data, steps, wall time, machine)")
@@ -49,6 +52,7 @@ def main() -> None:
     cfg = m.network.config()
     rows = [_row("projected GT 2D (`--input gt2d`)", gt)] + ([_row("Stacked Hourglass detections (`--input sh`)", sh)]
                                                              if sh else [])
+    rows += [_row(label, json.loads(Path(f).read_text())) for label, f in a.extra]
     per_action = " | ".join(f"{k} {v:.1f}" for k, v in gt["per_action"].items())
     card = f"""# Model card: `{a.name}` (structnet pose3d)
 
@@ -64,14 +68,15 @@ joints in mm (camera frame); the hypothesis whose projection best matches the 2D
 * **Evaluated with** `structnet eval pose3d --weights {out.name} --input gt2d|sh` on S9 and S11 (every stored frame,
   10 Hz; protocol #1 MPJPE after hip alignment and protocol #2 P-MPJPE after Procrustes, mean over the 15 actions):
 
-| 2D input | MPJPE (mm) | P-MPJPE (mm) | depth order of the maps | each hypothesis alone | average pose | oracle | frames |
-|---|---|---|---|---|---|---|---|
+| 2D input | test-time mirroring | MPJPE (mm) | P-MPJPE (mm) | depth order of the maps | each hypothesis alone | average pose | oracle | frames |
+|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
 Per action (GT 2D): {per_action}.
 
 Published (Human3.6M, protocol #1): Wan et al. 2017, GT skeleton maps, one hypothesis 76.2 mm; from images with
-multiple hypotheses 86.5 mm. Martinez et al. 2017: 45.5 mm from GT 2D, 62.9 mm from SH detections.
+multiple hypotheses 86.5 mm. Martinez et al. 2017: 45.5 mm from GT 2D, 62.9 mm from the detections of a Stacked
+Hourglass fine-tuned on Human3.6M (the detections here come from the MPII-trained one, not fine-tuned).
 
 * **Limits**: trained on the 5 training subjects' poses only (no image, no in-the-wild pose); on a photo
   (`structnet predict pose3d`) the 2D joints come from the bundled pose2d model (LSP joints mapped to H36M's) and

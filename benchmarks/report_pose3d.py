@@ -9,9 +9,14 @@ from pathlib import Path
 
 RES = Path(__file__).resolve().parent / "results"
 ROWS = [  # (label, JSON stem): every stored test frame
-    ("skeleton maps, 3 hypotheses, bundled (`lift_maps_h36m_cpu` + `_ft2` + `_ft3`), GT 2D, GT depth order",
-     "pose3d_ft3_gt2d"),
-    ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order", "pose3d_ft3_sh"),
+    ("skeleton maps, 3 hypotheses, bundled (`lift_maps_h36m_cpu` + `_ft2` + `_ft3`), GT 2D, GT depth order, "
+     "test-time mirroring (the default)", "pose3d_bundle_gt2d_flip"),
+    ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order, mirroring", "pose3d_bundle_sh_flip"),
+    ("keypoint MLP, Martinez et al., at the lifter's wall-clock (`lift_keypoints_h36m_cpu_long`), GT 2D, mirroring",
+     "pose3d_lift_keypoints_long_gt2d"),
+    ("keypoint MLP, long, SH detections, mirroring", "pose3d_lift_keypoints_long_sh"),
+    ("skeleton maps, 3 hypotheses, bundled, GT 2D, GT depth order, `--no-flip`", "pose3d_ft3_gt2d"),
+    ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order, `--no-flip`", "pose3d_ft3_sh"),
     ("skeleton maps, 3 hypotheses, previous bundle (`lift_maps_h36m_cpu` + `_ft2`), GT 2D, GT depth order",
      "pose3d_lift_maps_ft2_gt2d"),
     ("skeleton maps, 3 hypotheses, previous bundle, SH detections, estimated depth order", "pose3d_lift_maps_ft2_sh"),
@@ -40,10 +45,11 @@ ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo",
            "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether")
 
 
-def _table(rows, extra: bool = False) -> list:
-    head = "| model, input | MPJPE (mm) | P-MPJPE (mm) | each hypothesis alone | average pose | oracle |"
+def _table(rows, extra: bool = False, scale: bool = False) -> list:
+    head = "| model, input | MPJPE (mm) | P-MPJPE (mm) |" + (" N-MPJPE (mm) |" if scale else "")
+    head += " each hypothesis alone | average pose | oracle |"
     print(head + (" maps IoU |" if extra else "") + " frames |")
-    print("|---|---|---|---|---|---|" + ("---|" if extra else "") + "---|")
+    print("|---|---|---|---|---|---|" + ("---|" if scale else "") + ("---|" if extra else "") + "---|")
     found = []
     for label, stem in rows:
         f = RES / f"{stem}.json"
@@ -56,14 +62,15 @@ def _table(rows, extra: bool = False) -> list:
         avg = f"{r['average_pose_mpjpe_mm']:.1f}" if multi else "-"
         orc = f"{r['oracle_mpjpe_mm']:.1f}" if multi else "-"
         iou = (f" {r['maps_iou']:.3f} |" if "maps_iou" in r else " - |") if extra else ""
-        print(f"| {label} | **{r['mpjpe_mm']:.1f}** | {r['p_mpjpe_mm']:.1f} | {hyp} | {avg} | {orc} |{iou} "
+        nm = (f" {r['n_mpjpe_mm']:.1f} |" if "n_mpjpe_mm" in r else " - |") if scale else ""
+        print(f"| {label} | **{r['mpjpe_mm']:.1f}** | {r['p_mpjpe_mm']:.1f} |{nm} {hyp} | {avg} | {orc} |{iou} "
               f"{r['n_frames']} |")
     print()
     return found
 
 
 def main() -> None:
-    found = _table(ROWS)
+    found = _table(ROWS, scale=True)
     print("| model, 2D input | " + " | ".join(ACTIONS) + " | Avg |")
     print("|---|" + "---|" * (len(ACTIONS) + 1))
     for label, r in found:
