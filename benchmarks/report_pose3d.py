@@ -12,7 +12,7 @@ ROWS = [  # (label, JSON stem): every stored test frame
     ("skeleton maps, 3 hypotheses, bundled (`lift_maps_h36m_cpu` + `_ft2` + `_ft3`), GT 2D, GT depth order, "
      "test-time mirroring (the default)", "pose3d_bundle_gt2d_flip"),
     ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order, mirroring", "pose3d_bundle_sh_flip"),
-    ("keypoint MLP, Martinez et al., at the lifter's wall-clock (`lift_keypoints_h36m_cpu_long`), GT 2D, mirroring",
+    ("keypoint MLP, Martinez et al., bundled `keypoint_lifter_h36m` (`lift_keypoints_h36m_cpu_long`, half the lifter's wall-clock), GT 2D, mirroring",
      "pose3d_lift_keypoints_long_gt2d"),
     ("keypoint MLP, long, SH detections, mirroring", "pose3d_lift_keypoints_long_sh"),
     ("skeleton maps, 3 hypotheses, bundled, GT 2D, GT depth order, `--no-flip`", "pose3d_ft3_gt2d"),
