@@ -189,6 +189,8 @@ def test_n_mpjpe_known_answers():
     gt1 = np.array([[[0.0, 0, 0], [2, 0, 0]]])
     pr1 = np.array([[[0.0, 0, 0], [1, 1, 0]]])
     np.testing.assert_allclose(metrics.n_mpjpe(pr1, gt1), [np.sqrt(2) / 2])
+    np.testing.assert_allclose(metrics.scale_to_gt(pr1, gt1), [1.0])
+    np.testing.assert_allclose(metrics.scale_to_gt(shifted, g), 1 / 0.9, rtol=1e-9)
     # no rotation: a rotated pose keeps its error; a zero prediction keeps the plain error
     rot = np.einsum("ij,nkj->nki", Rotation.from_euler("z", 90, degrees=True).as_matrix(), g)
     assert (metrics.n_mpjpe(rot, g) > 0.5 * metrics.mpjpe(rot, g)).all()

@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from ..tasks.base import Evaluator
-from .metrics import PROTOCOLS, mpjpe, n_mpjpe, p_mpjpe, per_action
+from .metrics import PROTOCOLS, mpjpe, n_mpjpe, p_mpjpe, per_action, scale_to_gt
 
 __all__ = ["Pose3DEvaluator"]
 
@@ -47,9 +47,7 @@ class Pose3DEvaluator(Evaluator):
         self._e1.append(mpjpe(prediction["pose"], gt))
         self._e2.append(p_mpjpe(prediction["pose"], gt))
         self._en.append(n_mpjpe(prediction["pose"], gt))
-        p0 = np.asarray(prediction["pose"], np.float64) - np.asarray(prediction["pose"], np.float64)[:, :1]
-        g0 = gt - gt[:, :1]
-        self._scale.append((p0 * g0).sum(axis=(1, 2)) / np.maximum((p0 * p0).sum(axis=(1, 2)), 1e-9))
+        self._scale.append(scale_to_gt(prediction["pose"], gt))
         per_h = np.stack([mpjpe(hyps[:, h], gt) for h in range(nh)], axis=1)
         self._hyp.append(per_h)
         self._oracle.append(per_h.min(axis=1))

@@ -20,7 +20,7 @@ import numpy as np
 
 from .skeleton import ACTIONS, ROOT
 
-__all__ = ["mpjpe", "p_mpjpe", "n_mpjpe", "procrustes_align", "per_action", "PROTOCOLS"]
+__all__ = ["mpjpe", "p_mpjpe", "n_mpjpe", "scale_to_gt", "procrustes_align", "per_action", "PROTOCOLS"]
 
 PROTOCOLS = {
     "mpjpe_mm": "Protocol #1: mean per-joint position error (mm) over 17 joints after root (hip) alignment",
@@ -77,14 +77,22 @@ def p_mpjpe(pred, gt) -> np.ndarray:
     return np.linalg.norm(procrustes_align(pred, gt) - gt, axis=-1).mean(axis=-1)
 
 
-def n_mpjpe(pred, gt, root: int = ROOT) -> np.ndarray:
-    """Per-frame N-MPJPE ``(N,)``: both poses root-relative, the prediction scaled by
-    ``s = <pred, gt> / <pred, pred>`` (the least-squares scale; 1 for an all-zero prediction)."""
+def scale_to_gt(pred, gt, root: int = ROOT) -> np.ndarray:
+    """Per-frame least-squares scale ``(N,)`` of the root-relative prediction onto the root-relative ground truth,
+    ``s = <pred, gt> / <pred, pred>`` (1 for an all-zero prediction; > 1: the predicted person is too small)."""
     pred, gt = _check(pred, gt)
     pred = pred - pred[:, root:root + 1]
     gt = gt - gt[:, root:root + 1]
     pp = (pred * pred).sum(axis=(1, 2))
-    s = np.where(pp > 0, (pred * gt).sum(axis=(1, 2)) / np.where(pp > 0, pp, 1.0), 1.0)
+    return np.where(pp > 0, (pred * gt).sum(axis=(1, 2)) / np.where(pp > 0, pp, 1.0), 1.0)
+
+
+def n_mpjpe(pred, gt, root: int = ROOT) -> np.ndarray:
+    """Per-frame N-MPJPE ``(N,)``: both poses root-relative, the prediction scaled by :func:`scale_to_gt`."""
+    s = scale_to_gt(pred, gt, root)
+    pred, gt = _check(pred, gt)
+    pred = pred - pred[:, root:root + 1]
+    gt = gt - gt[:, root:root + 1]
     return np.linalg.norm(s[:, None, None] * pred - gt, axis=-1).mean(axis=-1)
 
 

@@ -16,7 +16,6 @@ Saved models: safetensors with metadata ``structnet_task`` = ``task`` = ``"pose3
 from __future__ import annotations
 
 import argparse
-
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
