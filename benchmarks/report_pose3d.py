@@ -15,6 +15,9 @@ ROWS = [  # (label, JSON stem): every stored test frame
     ("keypoint MLP, Martinez et al., bundled `keypoint_lifter_h36m` (`lift_keypoints_h36m_cpu_long`, half the lifter's wall-clock), GT 2D, mirroring",
      "pose3d_lift_keypoints_long_gt2d"),
     ("keypoint MLP, long, SH detections, mirroring", "pose3d_lift_keypoints_long_sh"),
+    ("ensemble: bundled skeleton-map lifter + bundled keypoint MLP, mean of their chosen poses "
+     "(`--ensemble keypoint_lifter_h36m`), GT 2D, mirroring", "pose3d_ensemble_maps_keypoints_gt2d"),
+    ("ensemble: the same two, SH detections, mirroring", "pose3d_ensemble_maps_keypoints_sh"),
     ("skeleton maps, 3 hypotheses, bundled, GT 2D, GT depth order, `--no-flip`", "pose3d_ft3_gt2d"),
     ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order, `--no-flip`", "pose3d_ft3_sh"),
     ("skeleton maps, 3 hypotheses, previous bundle (`lift_maps_h36m_cpu` + `_ft2`), GT 2D, GT depth order",
@@ -59,6 +62,9 @@ def _table(rows, extra: bool = False, scale: bool = False) -> list:
         found.append((label, r))
         multi = len(r["hypotheses"]) > 1
         hyp = ", ".join(f"{h['mpjpe_mm']:.1f}" for h in r["hypotheses"]) if multi else "-"
+        if r.get("ensemble_members"):  # the JSON's per-hypothesis, average and oracle are the first member's
+            hyp = "members alone: " + ", ".join(f"{m['mpjpe_mm']:.1f}" for m in r["ensemble_members"])
+            multi = False
         avg = f"{r['average_pose_mpjpe_mm']:.1f}" if multi else "-"
         orc = f"{r['oracle_mpjpe_mm']:.1f}" if multi else "-"
         iou = (f" {r['maps_iou']:.3f} |" if "maps_iou" in r else " - |") if extra else ""

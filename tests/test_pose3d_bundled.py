@@ -1,5 +1,5 @@
 """Golden numbers of the bundled 3D pose models on real data (skipped without ../shared/data): the lifters
-(skeleton maps; keypoint MLP) on every 100th stored frame of S9 from projected GT 2D, and the image -> maps network on synthetic renderings of every 200th
+(skeleton maps; keypoint MLP; their ensemble) on every 100th stored frame of S9 from projected GT 2D, and the image -> maps network on synthetic renderings of every 200th
 frame of S9 (fixed seeds). Tolerances leave room for float differences across CPUs, not for a real change."""
 from __future__ import annotations
 
@@ -33,7 +33,15 @@ def test_bundled_keypoint_lifter_golden_mpjpe_on_s9(shared_data, tmp_path):
               "kp")
     assert r["n_frames"] == 640 and r["depth_order"] == "none" and r["flip_test"] is True
     assert len(r["hypotheses"]) == 1
-    assert r["mpjpe_mm"] == pytest.approx(54.55, abs=0.5)      # all of S9 and S11: 57.5 (README)
+    assert r["mpjpe_mm"] == pytest.approx(53.11, abs=0.5)      # all of S9 and S11: 56.1 (README)
+
+
+def test_bundled_ensemble_golden_mpjpe_on_s9(shared_data, tmp_path):
+    r = _eval(["--ensemble", "keypoint_lifter_h36m", "--data", str(shared_data / "h36m"), "--every", "100"], tmp_path,
+              "ens")
+    assert r["n_frames"] == 640 and r["ensemble"] == ["skeleton_map_lifter_h36m", "keypoint_lifter_h36m"]
+    assert [m["mpjpe_mm"] for m in r["ensemble_members"]] == pytest.approx([57.21, 53.11], abs=0.5)
+    assert r["mpjpe_mm"] == pytest.approx(53.23, abs=0.5)      # all of S9 and S11: README
 
 
 def test_bundled_maps_network_golden_on_synthetic_s9(shared_data, tmp_path):

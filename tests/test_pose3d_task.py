@@ -312,3 +312,59 @@ def test_sh_offsets_cross_subject_fit_on_the_other_subject_only(h36m, tmp_path, 
     res = _eval_json(["--weights", str(weights), "--data", str(root), "--subjects", "S9", "--input", "sh",
                       "--sh-offsets", "cross-subject"], tmp_path, "off")
     assert res["sh_offsets"] == "cross-subject" and res["n_frames"] == 256
+
+
+def test_average_lifters_known_answer():
+    from structnet.pose3d.evaluate import Pose3DEvaluator
+    from structnet.pose3d.train import average_lifters
+
+    gt = np.zeros((2, 17, 3))
+    a = {"pose": np.full((2, 17, 3), 10.0), "hypotheses": np.full((2, 1, 17, 3), 10.0),
+         "errors_px": np.zeros((2, 1)), "chosen": np.zeros(2, int)}
+    b = {"pose": np.full((2, 17, 3), -4.0), "hypotheses": np.full((2, 1, 17, 3), -4.0),
+         "errors_px": np.zeros((2, 1)), "chosen": np.zeros(2, int)}
+    out = average_lifters([a, b])
+    np.testing.assert_allclose(out["pose"], 3.0)                     # (10 - 4) / 2 per coordinate
+    assert out["members"].shape == (2, 2, 17, 3) and out["hypotheses"] is a["hypotheses"]
+    ev = Pose3DEvaluator({"ensemble": ["maps", "mlp"]}, [{"width": 3.0, "crop": 1.0}])
+    ev.process({"joints_cam": gt, "action": "Walking"}, out)
+    s = ev.summarize()
+    # all joints at (3, 3, 3) after root alignment are at 0: MPJPE 0; the members alone are 0 too (root-relative)
+    assert s["mpjpe_mm"] == pytest.approx(0.0) and [m["model"] for m in s["ensemble_members"]] == ["maps", "mlp"]
+    a2 = dict(a, pose=a["pose"] + np.r_[0.0, 30.0, 0.0][None, None] * (np.arange(17) > 0)[None, :, None])
+    ev.reset()
+    ev.process({"joints_cam": gt, "action": "Walking"}, average_lifters([a2, b]))
+    s2 = ev.summarize()
+    # member 0: 16 of 17 joints 30 mm off -> 30 * 16 / 17; the mean pose: 15 mm off on those joints
+    assert s2["ensemble_members"][0]["mpjpe_mm"] == pytest.approx(30 * 16 / 17)
+    assert s2["ensemble_members"][1]["mpjpe_mm"] == pytest.approx(0.0)
+    assert s2["mpjpe_mm"] == pytest.approx(15 * 16 / 17)
+    with pytest.raises(ValueError):
+        average_lifters([])
+
+
+def test_eval_and_predict_ensemble_cli(trained, h36m, tmp_path, capsys):
+    """An ensemble of a lifter with itself is that lifter (wiring); the JSON names the members."""
+    weights, _ = trained
+    args = ["--weights", str(weights), "--data", str(h36m), "--subjects", "S9", "--every", "4"]
+    single = _eval_json(args, tmp_path, "single")
+    ens = _eval_json(args + ["--ensemble", str(weights)], tmp_path, "ens")
+    assert ens["mpjpe_mm"] == pytest.approx(single["mpjpe_mm"], abs=1e-6)
+    assert len(ens["ensemble"]) == 2 and [m["mpjpe_mm"] for m in ens["ensemble_members"]] == \
+        pytest.approx([single["mpjpe_mm"]] * 2, abs=1e-6)
+    assert "ensemble" not in single and "ensemble_members" not in single
+    rng = np.random.default_rng(1)
+    write_png(tmp_path / "person.png", rng.uniform(0, 255, (100, 80, 3)).astype(np.uint8))
+    for out, extra in (("one", []), ("two", ["--ensemble", str(weights)])):
+        assert main(["predict", "pose3d", str(tmp_path / "person.png"), "--weights", str(weights), "--out",
+                     str(tmp_path / out), "--threads", "1", "--quiet", *extra]) == 0
+    one = json.loads((tmp_path / "one" / "person_pose3d.json").read_text())
+    two = json.loads((tmp_path / "two" / "person_pose3d.json").read_text())
+    assert "ensemble" not in one and two["ensemble"] == [weights.stem, str(weights)]
+    assert max(abs(a[k] - b[k]) for a, b in zip(one["joints"], two["joints"]) for k in "xyz") < 1e-3
+    capsys.readouterr()
+    assert main(["eval", "pose3d", *args, "--ensemble", str(tmp_path / "missing.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.safetensors" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert main(["eval", "pose3d", *args, "--input", "synthetic", "--ensemble", str(weights)]) == 2
+    assert "--ensemble" in capsys.readouterr().err

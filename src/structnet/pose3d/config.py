@@ -99,6 +99,10 @@ class Pose3DEvalConfig:
     # compile of ~30 s (tests and quick looks: false)
     compile_renderer: bool = True
     max_images: Optional[int] = None  # sequences (subject / sequence / camera) evaluated
+    # inputs gt2d / sh: other lifters (bundled names or weights files) whose chosen poses are averaged with the
+    # model's, equal weights (ours; the paper ensembles regressors of one kind, its Table 9). The skeleton-map lifter
+    # with keypoint_lifter_h36m: README, "3D human pose". The JSON keeps each member's own MPJPE
+    ensemble: List[str] = field(default_factory=list)
 
 
 @dataclass

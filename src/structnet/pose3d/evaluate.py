@@ -18,7 +18,9 @@ class Pose3DEvaluator(Evaluator):
     :func:`~structnet.pose3d.train.predict_sequence` result. ``summarize()``: ``mpjpe_mm`` and ``p_mpjpe_mm``
     (the unweighted mean over actions, the "Avg" of Human3.6M tables), ``per_action`` ({action: mpjpe_mm}),
     ``per_action_p_mpjpe``, ``mpjpe_mm_frames`` (pooled over frames), ``n_frames``, ``protocol``, and per
-    hypothesis / average / oracle MPJPE."""
+    hypothesis / average / oracle MPJPE (of the first lifter where the prediction is an ensemble; then also
+    ``ensemble_members``: [{model, mpjpe_mm}], each lifter's own chosen pose, names from the setting
+    ``ensemble``)."""
 
     def __init__(self, settings: Dict[str, Any], hypotheses: List[Dict[str, Any]]):
         self.settings, self.hyp_info = dict(settings), list(hypotheses)
@@ -36,6 +38,7 @@ class Pose3DEvaluator(Evaluator):
         self._chosen: List[np.ndarray] = []
         self._reproj: List[np.ndarray] = []
         self._iou: List[np.ndarray] = []
+        self._members: List[np.ndarray] = []
         self.sequences = 0
 
     def process(self, sample: Dict[str, Any], prediction: Dict[str, np.ndarray]) -> None:
@@ -55,6 +58,9 @@ class Pose3DEvaluator(Evaluator):
         self._actions.append(np.full(n, sample["action"], dtype=object))
         self._chosen.append(np.asarray(prediction["chosen"]))
         self._reproj.append(np.asarray(prediction["errors_px"])[np.arange(n), prediction["chosen"]])
+        if "members" in prediction:
+            m = np.asarray(prediction["members"], np.float64)
+            self._members.append(np.stack([mpjpe(m[:, k], gt) for k in range(m.shape[1])], axis=1))
         if "maps_iou" in prediction:
             self._iou.append(np.asarray(prediction["maps_iou"], np.float64))
         self.sequences += 1
@@ -86,6 +92,11 @@ class Pose3DEvaluator(Evaluator):
             "average_pose_mpjpe_mm": per_action(np.concatenate(self._avg), act)["Avg"],
             "oracle_mpjpe_mm": per_action(np.concatenate(self._oracle), act)["Avg"],
         }
+        if self._members:
+            mem = np.concatenate(self._members)
+            names = list(self.settings.get("ensemble") or [])
+            out["ensemble_members"] = [{"model": names[k] if k < len(names) else f"member {k}",
+                                        "mpjpe_mm": per_action(mem[:, k], act)["Avg"]} for k in range(mem.shape[1])]
         if self._iou:
             out["maps_iou"] = float(np.concatenate(self._iou).mean())
             out["maps_iou_definition"] = ("IoU of the drawn pixels (front map, the middle stick width) of the maps "
@@ -105,6 +116,9 @@ class Pose3DEvaluator(Evaluator):
                  f"{s['scale_to_gt_median']:.3f} (median) would fit the ground truth"]
         if "maps_iou" in s:
             lines.append(f"skeleton maps drawn by the maps model: IoU {s['maps_iou']:.3f} with the GT maps")
+        if s.get("ensemble_members"):
+            lines.append("ensemble (mean of the chosen poses) of " + ", ".join(
+                f"{m['model']} {m['mpjpe_mm']:.1f}" for m in s["ensemble_members"]))
         if len(s["hypotheses"]) > 1:
             lines.append("hypotheses: " + ", ".join(f"w{h.get('width', '?'):g}/c{h.get('crop', 1):g} "
                                                     f"{h['mpjpe_mm']:.1f} ({100 * h['chosen_fraction']:.0f} %)"

@@ -8,7 +8,7 @@ Either way the 2D joints of a pose2d model give the person box and choose the hy
 weak-perspective projection best matches them (no camera intrinsics are known for a photo)."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -89,11 +89,13 @@ def predict_from_maps(net: Lifter, maps_net, image: np.ndarray, joints2d: np.nda
 
 
 def predict_image(net: Lifter, pose2d_model, image: np.ndarray, box: Optional[Sequence[float]] = None,
-                  maps_net=None, flip: bool = True) -> Dict[str, Any]:
+                  maps_net=None, flip: bool = True, members: Sequence[Tuple[str, Lifter]] = ()) -> Dict[str, Any]:
     """A photo ``(H, W, 3)`` uint8 -> the 3D pose of the person whose LSP joints ``pose2d_model`` finds (the whole
     image then the box of its joints, or ``box``): :func:`predict_from_maps` with ``maps_net``, else
     :func:`predict_from_2d` (test-time mirroring ``flip``, as ``structnet eval pose3d``); plus ``scores_2d`` (the
-    14 LSP joint scores)."""
+    14 LSP joint scores). ``members``: ``(name, lifter)`` pairs that lift the same 17 joints
+    (:func:`predict_from_2d`); ``joints3d`` is then the mean of every lifter's chosen pose (``structnet eval pose3d
+    --ensemble``), ``ensemble`` the names (this lifter first) and ``joints3d_members`` ``(M, 17, 3)`` the poses."""
     from ..pose2d.inference import predict_pose, predict_pose_auto
 
     if box is None:
@@ -108,4 +110,9 @@ def predict_image(net: Lifter, pose2d_model, image: np.ndarray, box: Optional[Se
         out["maps_from"] = "2d joints"
         out["flip_test"] = bool(flip)
     out["scores_2d"] = np.asarray(r["scores"], np.float64)
+    if members:
+        poses = [out["joints3d"]] + [predict_from_2d(m, j17, flip=flip)["joints3d"] for _, m in members]
+        out["joints3d_members"] = np.stack(poses)
+        out["joints3d"] = out["joints3d_members"].mean(axis=0)
+        out["ensemble"] = ["lifter"] + [str(n) for n, _ in members]
     return out

@@ -150,6 +150,8 @@ class Pose3DTask(Task):
             settings["flip_test"] = bool(cfg.eval.flip)
         if cfg.eval.input == "sh":
             settings["sh_offsets"] = cfg.eval.sh_offsets
+        if cfg.eval.ensemble and cfg.eval.input != "synthetic":
+            settings["ensemble"] = [getattr(model, "name", "model")] + [str(m) for m in cfg.eval.ensemble]
         if cfg.eval.input == "synthetic":
             settings["maps_model"] = cfg.eval.maps_model or DEFAULT_MAPS_MODEL
             settings["backgrounds"] = str(cfg.eval.backgrounds)
@@ -157,10 +159,13 @@ class Pose3DTask(Task):
 
     def eval_predictor(self, model, cfg: Pose3DConfig):
         from .render import compiled_renderer, render_skeleton_maps
-        from .train import predict_sequence
+        from .train import average_lifters, predict_sequence
 
         self._check_lifter(model)
         if cfg.eval.input == "synthetic":
+            if cfg.eval.ensemble:
+                raise UserError("--ensemble: inputs gt2d and sh only (--input synthetic lifts the maps the maps "
+                                "model draws)")
             return self._synthetic_predictor(model, cfg)
         order = self._depth_order(cfg, model.network)
         bs = cfg.eval.batch_size
@@ -168,10 +173,32 @@ class Pose3DTask(Task):
                 model.network.render_fn is render_skeleton_maps:
             model.network.render_fn = compiled_renderer(dynamic=True)  # same maps; ~6x faster over 10^5 frames
 
-        def fn(sample):
-            return predict_sequence(model.network, sample, order, bs, flip=cfg.eval.flip)
+        members = [(m.network, self._depth_order(cfg, m.network)) for m in self._load_members(cfg.eval.ensemble)]
+        if not members:
+            def fn(sample):
+                return predict_sequence(model.network, sample, order, bs, flip=cfg.eval.flip)
 
-        return fn
+            return fn
+
+        def fn_ensemble(sample):
+            return average_lifters([predict_sequence(model.network, sample, order, bs, flip=cfg.eval.flip)]
+                                   + [predict_sequence(net, sample, o, bs, flip=cfg.eval.flip) for net, o in members])
+
+        return fn_ensemble
+
+    @staticmethod
+    def _load_members(names) -> list:
+        """The lifters of ``--ensemble`` (bundled names or weights files), each checked to be a lifter."""
+        from .. import hub
+
+        out = []
+        for name in names or []:
+            m = hub.load(str(name), task="pose3d")
+            if getattr(m.network, "kind", None) not in ("maps", "keypoints"):
+                raise UserError(f"--ensemble {name}: not a lifter (a maps or keypoints model), got "
+                                f"{getattr(m.network, 'kind', '?')}")
+            out.append(m)
+        return out
 
     @staticmethod
     def _check_lifter(model) -> None:
@@ -215,6 +242,9 @@ class Pose3DTask(Task):
         p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                        help="gt2d / sh: test-time mirroring, each pose averaged with the mirrored pose of the "
                             "mirrored input (default: on; 2x the time; --no-flip: the plain model)")
+        p.add_argument("--ensemble", nargs="+", default=None, metavar="LIFTER",
+                       help="gt2d / sh: other lifters (bundled names or weights files) whose chosen poses are "
+                            "averaged with the model's, equal weights (e.g. keypoint_lifter_h36m; README)")
         p.add_argument("--subjects", default=None, help="comma-separated test subjects (default S9,S11)")
         p.add_argument("--sh-offsets", default=None, choices=["none", "cross-subject"],
                        help="--input sh: remove the detector's per-joint offsets from the GT joints, fitted on the "
@@ -232,6 +262,8 @@ class Pose3DTask(Task):
             e.every = int(args.every)
         if getattr(args, "flip", None) is not None:
             e.flip = bool(args.flip)
+        if getattr(args, "ensemble", None):
+            e.ensemble = [str(m) for m in args.ensemble]
         if getattr(args, "subjects", None):
             e.subjects = [s.strip() for s in args.subjects.split(",") if s.strip()]
 
@@ -247,6 +279,9 @@ class Pose3DTask(Task):
                             f"file) that draws the maps from the photo, the paper's pipeline (default: none, the "
                             f"maps are drawn from the pose2d joints, which gave the more plausible poses on "
                             f"LSP-extended photos; README)")
+        p.add_argument("--ensemble", nargs="+", default=None, metavar="LIFTER",
+                       help="other lifters (bundled names or weights files) lifting the same 2D joints; the 3D "
+                            "pose is the mean of every lifter's chosen pose (as eval --ensemble)")
         p.add_argument("--no-flip", dest="flip", action="store_false",
                        help="lift the 2D joints as they are (default: each hypothesis averaged with the mirrored "
                             "pose of the mirrored joints, as eval; no effect with --maps-model)")
@@ -284,8 +319,14 @@ class Pose3DTask(Task):
                                 f"(crops {list(model.network.crops)})")
             maps_net = m.network.eval()
 
+        names = [str(n) for n in getattr(options, "ensemble", None) or []]
+        members = [(n, m.network) for n, m in zip(names, self._load_members(names))]  # named as given, as eval
+
         def fn(image):
-            return predict_image(model.network, p2d, image, box=box, maps_net=maps_net, flip=flip)
+            r = predict_image(model.network, p2d, image, box=box, maps_net=maps_net, flip=flip, members=members)
+            if members:
+                r["ensemble"][0] = model.name
+            return r
 
         return fn
 
@@ -298,6 +339,8 @@ class Pose3DTask(Task):
         h = result.get("hypothesis")
         n = len(result.get("hypotheses") or [])
         src = f", maps from {result['maps_from']}" if result.get("maps_from") else ""
+        if result.get("ensemble"):
+            src += f", pose the mean of {len(result['ensemble'])} lifters"
         return f"hypothesis {h + 1} of {n}{src}" if h is not None and n else src.lstrip(", ")
 
 

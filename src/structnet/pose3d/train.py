@@ -9,7 +9,7 @@ their camera depths, and the root-relative camera-frame 3D joints as the target;
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ from .model import Lifter, normalise_2d
 from .skeleton import FLIP_PERM, ROOT, apply_detection_offsets, fit_detection_offsets, sh_to_h36m
 
 __all__ = ["build_model", "LiftingDataset", "make_loss_fn", "SequenceDataset", "lift", "predict_sequence",
-           "check_config"]
+           "average_lifters", "check_config"]
 
 
 def check_config(cfg: Pose3DConfig) -> None:
@@ -212,3 +212,18 @@ def predict_sequence(net: Lifter, sample: Dict[str, Any], depth_order: str, batc
     errs = np.stack([reprojection_error(hyps[:, h], j2, sample["f"], sample["c"])[0] for h in range(nh)], axis=1)
     chosen = select_hypotheses(errs)
     return {"hypotheses": hyps, "errors_px": errs, "chosen": chosen, "pose": hyps[np.arange(n), chosen]}
+
+
+def average_lifters(predictions: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+    """An ensemble of lifters on one sample: the first prediction (:func:`predict_sequence`) with ``pose`` the
+    mean of every prediction's chosen pose (equal weights) and ``members`` ``(N, M, 17, 3)`` the chosen poses
+    themselves. Its hypotheses, reprojection errors and choice stay the first lifter's (the evaluator's
+    per-hypothesis, average and oracle baselines describe that lifter)."""
+    if not predictions:
+        raise ValueError("an ensemble needs at least one prediction")
+    members = np.stack([np.asarray(p["pose"], np.float64) for p in predictions], axis=1)
+    if members.ndim != 4 or members.shape[2:] != (17, 3):
+        raise ValueError(f"chosen poses of shape (N, 17, 3) needed, got {members.shape[:1] + members.shape[2:]}")
+    out = dict(predictions[0])
+    out["pose"], out["members"] = members.mean(axis=1), members
+    return out

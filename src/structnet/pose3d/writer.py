@@ -29,7 +29,9 @@ JSON (``<name>_pose3d.json``, :func:`pose3d_to_json`)
      "hypotheses": [{"width": 4.0, "reprojection_px": 3.1}, ...],          # or []; "crop" too if given
      "maps_from": "image",                       # only where the result says: "image" (the image -> maps
                                                  # network) or "2d joints" (drawn from the 2D joints)
-     "flip_test": true}                          # only where the result says: lifted with test-time mirroring
+     "flip_test": true,                          # only where the result says: lifted with test-time mirroring
+     "ensemble": ["skeleton_map_lifter_h36m", "keypoint_lifter_h36m"]}  # only for an ensemble: the lifters
+                                                 # whose chosen poses "joints" averages ("hypothesis": the first's)
 
 ``joints`` are made root-relative (the hip subtracted) when the hip is finite, so a result in absolute camera
 coordinates is written in the frame the file states; every number is a plain float, non-finite values become
@@ -233,6 +235,8 @@ def pose3d_to_json(result: Mapping[str, Any], image_path, width: int, height: in
         rec["maps_from"] = str(result["maps_from"])
     if result.get("flip_test") is not None:
         rec["flip_test"] = bool(result["flip_test"])
+    if result.get("ensemble"):
+        rec["ensemble"] = [str(n) for n in result["ensemble"]]
     return rec
 
 
