@@ -12,12 +12,20 @@ ROWS = [  # (label, JSON stem): every stored test frame
     ("skeleton maps, 3 hypotheses, bundled (`lift_maps_h36m_cpu` + `_ft2` + `_ft3`), GT 2D, GT depth order, "
      "test-time mirroring (the default)", "pose3d_bundle_gt2d_flip"),
     ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order, mirroring", "pose3d_bundle_sh_flip"),
-    ("keypoint MLP, Martinez et al., bundled `keypoint_lifter_h36m` (`lift_keypoints_h36m_cpu_long`, half the lifter's wall-clock), GT 2D, mirroring",
-     "pose3d_lift_keypoints_long_gt2d"),
-    ("keypoint MLP, long, SH detections, mirroring", "pose3d_lift_keypoints_long_sh"),
+    ("keypoint MLP, Martinez et al., bundled `keypoint_lifter_h36m` (`lift_keypoints_h36m_cpu_long` + `_ft2`, "
+     "0.7x the lifter's wall-clock), GT 2D, mirroring", "pose3d_lift_keypoints_long_ft2_gt2d"),
+    ("keypoint MLP, bundled, SH detections, mirroring", "pose3d_lift_keypoints_long_ft2_sh"),
+    ("keypoint MLP, bundled, SH detections, mirroring, `--sh-offsets cross-subject`",
+     "pose3d_lift_keypoints_long_ft2_sh_offsets"),
     ("ensemble: bundled skeleton-map lifter + bundled keypoint MLP, mean of their chosen poses "
      "(`--ensemble keypoint_lifter_h36m`), GT 2D, mirroring", "pose3d_ensemble_maps_keypoints_gt2d"),
     ("ensemble: the same two, SH detections, mirroring", "pose3d_ensemble_maps_keypoints_sh"),
+    ("keypoint MLP, stage 1 alone (`lift_keypoints_h36m_cpu_long`, half the lifter's wall-clock), GT 2D, mirroring",
+     "pose3d_lift_keypoints_long_gt2d"),
+    ("keypoint MLP, stage 1 alone, SH detections, mirroring", "pose3d_lift_keypoints_long_sh"),
+    ("keypoint MLP, bundled + 12,000 steps with detector-like outliers (`lift_keypoints_h36m_cpu_outliers`), GT 2D, "
+     "mirroring", "pose3d_lift_keypoints_outliers_gt2d"),
+    ("keypoint MLP, + outliers, SH detections, mirroring", "pose3d_lift_keypoints_outliers_sh"),
     ("skeleton maps, 3 hypotheses, bundled, GT 2D, GT depth order, `--no-flip`", "pose3d_ft3_gt2d"),
     ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order, `--no-flip`", "pose3d_ft3_sh"),
     ("skeleton maps, 3 hypotheses, previous bundle (`lift_maps_h36m_cpu` + `_ft2`), GT 2D, GT depth order",

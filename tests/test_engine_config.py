@@ -201,7 +201,7 @@ def test_every_shipped_config_is_in_the_before_fixture():
                    "pose3d/lift_maps_h36m_gpu", "pose3d/image_maps_h36m_gpu",
                    "pose3d/lift_maps_h36m_cpu_ensemble", "pose3d/image_maps_h36m_cpu_real",
                    "pose3d/lift_maps_h36m_cpu_ft3", "pose3d/lift_keypoints_h36m_cpu_long",
-                   "pose3d/lift_keypoints_h36m_cpu_long_ft2",
+                   "pose3d/lift_keypoints_h36m_cpu_long_ft2", "pose3d/lift_keypoints_h36m_cpu_outliers",
                    "hypercolumn/parts_pascal_cpu", "hypercolumn/parts_pascal_cpu_top",
                    "hypercolumn/figure_ground_duts_cpu", "hypercolumn/figure_ground_duts_cpu_top",
                    "hypercolumn/keypoints_lsp_cpu", "hypercolumn/figure_ground_duts_cpu_k1",

@@ -51,6 +51,11 @@ class Pose3DDataConfig:
     every: int = 1  # keep every n-th stored frame (the stored data are already every 5th frame, 10 Hz)
     flip_prob: float = 0.5  # left-right mirror of 2D and 3D (ours; the paper uses no augmentation)
     noise_px: float = 0.0  # Gaussian 2D noise (sigma, pixels of the 1000-px frames) on the training joints (ours)
+    # detector-like outliers (ours): each training joint is, with probability outlier_prob, moved by a further
+    # Gaussian of sigma outlier_sigma x the person box side (a 2D detector's misses: ~10 % of joints off by more
+    # than half a head at MPII's PCKh 0.9)
+    outlier_prob: float = 0.0
+    outlier_sigma: float = 0.1
     no_order_prob: float = 0.0  # fraction of training maps drawn without depth order (front = back), so one
     #                             network also reads order-free maps (2D detections; ours)
     # kind=image: photos the synthetic people stand in front of (a folder of images; None: plain grey), and the

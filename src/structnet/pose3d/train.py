@@ -37,6 +37,9 @@ def check_config(cfg: Pose3DConfig) -> None:
         raise UserError("data.flip_prob and data.no_order_prob are probabilities in [0, 1]")
     if d.noise_px < 0 or d.every < 1:
         raise UserError("data.noise_px must be >= 0 and data.every >= 1")
+    if not 0.0 <= d.outlier_prob <= 1.0 or d.outlier_sigma < 0:
+        raise UserError(f"data.outlier_prob must be in [0, 1] and data.outlier_sigma >= 0, got {d.outlier_prob} and "
+                        f"{d.outlier_sigma}")
     if m.kind == "image" and (m.crops is not None and any(c != 1.0 for c in m.crops)):
         raise UserError("model.kind image draws the maps of crop scale 1 (model.crops must be unset or all 1.0)")
     if d.jitter < 0:
@@ -72,6 +75,8 @@ class LiftingDataset:
         self.depth = a["joints_cam"][..., 2].astype(np.float32)
         self.target = _root_relative(a["joints_cam"])
         self.flip_prob, self.noise_px, self.no_order_prob = d.flip_prob, d.noise_px, d.no_order_prob
+        self.outlier_prob, self.outlier_sigma = d.outlier_prob, d.outlier_sigma
+        self.box_scale = cfg.model.box_scale
         self.perm = np.asarray(FLIP_PERM)
 
     def __len__(self) -> int:
@@ -83,6 +88,11 @@ class LiftingDataset:
         kp, z, t = self.kp[i].copy(), self.depth[i].copy(), self.target[i].copy()
         if self.noise_px > 0:
             kp += rng.normal(0.0, self.noise_px, size=kp.shape).astype(np.float32) / self.side[i]
+        if self.outlier_prob > 0:                              # kp is in units of the box side already
+            hit = rng.random(len(kp)) < self.outlier_prob
+            kp += (hit[:, None] * rng.normal(0.0, self.outlier_sigma, size=kp.shape)).astype(np.float32)
+            # the box of the moved joints, as at test time (in pixels: person_box keeps sides >= 1 px)
+            kp = normalise_2d(kp[None] * self.side[i], self.box_scale)[0][0]
         if rng.random() < self.flip_prob:
             kp, z, t = kp[self.perm], z[self.perm], t[self.perm]
             kp[:, 0] *= -1.0
