@@ -356,8 +356,8 @@ def test_eval_and_predict_ensemble_cli(trained, h36m, tmp_path, capsys):
     rng = np.random.default_rng(1)
     write_png(tmp_path / "person.png", rng.uniform(0, 255, (100, 80, 3)).astype(np.uint8))
     for out, extra in (("one", []), ("two", ["--ensemble", str(weights)])):
-        assert main(["predict", "pose3d", str(tmp_path / "person.png"), "--weights", str(weights), "--out",
-                     str(tmp_path / out), "--threads", "1", "--quiet", *extra]) == 0
+        assert main(["predict", "pose3d", *extra, str(tmp_path / "person.png"), "--weights", str(weights), "--out",
+                     str(tmp_path / out), "--threads", "1", "--quiet"]) == 0    # the option before the image
     one = json.loads((tmp_path / "one" / "person_pose3d.json").read_text())
     two = json.loads((tmp_path / "two" / "person_pose3d.json").read_text())
     assert "ensemble" not in one and two["ensemble"] == [weights.stem, str(weights)]

@@ -169,11 +169,10 @@ class Pose3DTask(Task):
             return self._synthetic_predictor(model, cfg)
         order = self._depth_order(cfg, model.network)
         bs = cfg.eval.batch_size
-        if cfg.eval.compile_renderer and model.network.kind == "maps" and \
-                model.network.render_fn is render_skeleton_maps:
-            model.network.render_fn = compiled_renderer(dynamic=True)  # same maps; ~6x faster over 10^5 frames
-
         members = [(m.network, self._depth_order(cfg, m.network)) for m in self._load_members(cfg.eval.ensemble)]
+        for net in [model.network] + [n for n, _ in members]:
+            if cfg.eval.compile_renderer and net.kind == "maps" and net.render_fn is render_skeleton_maps:
+                net.render_fn = compiled_renderer(dynamic=True)  # same maps; ~6x faster over 10^5 frames
         if not members:
             def fn(sample):
                 return predict_sequence(model.network, sample, order, bs, flip=cfg.eval.flip)
@@ -242,9 +241,10 @@ class Pose3DTask(Task):
         p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                        help="gt2d / sh: test-time mirroring, each pose averaged with the mirrored pose of the "
                             "mirrored input (default: on; 2x the time; --no-flip: the plain model)")
-        p.add_argument("--ensemble", nargs="+", default=None, metavar="LIFTER",
-                       help="gt2d / sh: other lifters (bundled names or weights files) whose chosen poses are "
-                            "averaged with the model's, equal weights (e.g. keypoint_lifter_h36m; README)")
+        p.add_argument("--ensemble", action="append", default=None, metavar="LIFTER",
+                       help="gt2d / sh: another lifter (bundled name or weights file; repeat the option for more) "
+                            "whose chosen poses are averaged with the model's, equal weights (e.g. "
+                            "keypoint_lifter_h36m; README)")
         p.add_argument("--subjects", default=None, help="comma-separated test subjects (default S9,S11)")
         p.add_argument("--sh-offsets", default=None, choices=["none", "cross-subject"],
                        help="--input sh: remove the detector's per-joint offsets from the GT joints, fitted on the "
@@ -279,9 +279,9 @@ class Pose3DTask(Task):
                             f"file) that draws the maps from the photo, the paper's pipeline (default: none, the "
                             f"maps are drawn from the pose2d joints, which gave the more plausible poses on "
                             f"LSP-extended photos; README)")
-        p.add_argument("--ensemble", nargs="+", default=None, metavar="LIFTER",
-                       help="other lifters (bundled names or weights files) lifting the same 2D joints; the 3D "
-                            "pose is the mean of every lifter's chosen pose (as eval --ensemble)")
+        p.add_argument("--ensemble", action="append", default=None, metavar="LIFTER",
+                       help="another lifter (bundled name or weights file; repeat the option for more) lifting the "
+                            "same 2D joints; the 3D pose is the mean of every lifter's chosen pose (as eval)")
         p.add_argument("--no-flip", dest="flip", action="store_false",
                        help="lift the 2D joints as they are (default: each hypothesis averaged with the mirrored "
                             "pose of the mirrored joints, as eval; no effect with --maps-model)")
