@@ -89,13 +89,15 @@ def predict_from_maps(net: Lifter, maps_net, image: np.ndarray, joints2d: np.nda
 
 
 def predict_image(net: Lifter, pose2d_model, image: np.ndarray, box: Optional[Sequence[float]] = None,
-                  maps_net=None, flip: bool = True, members: Sequence[Tuple[str, Lifter]] = ()) -> Dict[str, Any]:
+                  maps_net=None, flip: bool = True, members: Sequence[Tuple[str, Lifter]] = (),
+                  name: str = "lifter") -> Dict[str, Any]:
     """A photo ``(H, W, 3)`` uint8 -> the 3D pose of the person whose LSP joints ``pose2d_model`` finds (the whole
     image then the box of its joints, or ``box``): :func:`predict_from_maps` with ``maps_net``, else
     :func:`predict_from_2d` (test-time mirroring ``flip``, as ``structnet eval pose3d``); plus ``scores_2d`` (the
     14 LSP joint scores). ``members``: ``(name, lifter)`` pairs that lift the same 17 joints
     (:func:`predict_from_2d`); ``joints3d`` is then the mean of every lifter's chosen pose (``structnet eval pose3d
-    --ensemble``), ``ensemble`` the names (this lifter first) and ``joints3d_members`` ``(M, 17, 3)`` the poses."""
+    --ensemble``), ``ensemble`` the names (``name``, this lifter's, first) and ``joints3d_members`` ``(M, 17, 3)``
+    the poses."""
     from ..pose2d.inference import predict_pose, predict_pose_auto
 
     if box is None:
@@ -114,5 +116,5 @@ def predict_image(net: Lifter, pose2d_model, image: np.ndarray, box: Optional[Se
         poses = [out["joints3d"]] + [predict_from_2d(m, j17, flip=flip)["joints3d"] for _, m in members]
         out["joints3d_members"] = np.stack(poses)
         out["joints3d"] = out["joints3d_members"].mean(axis=0)
-        out["ensemble"] = ["lifter"] + [str(n) for n, _ in members]
+        out["ensemble"] = [str(name)] + [str(n) for n, _ in members]
     return out

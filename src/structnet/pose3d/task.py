@@ -323,10 +323,8 @@ class Pose3DTask(Task):
         members = [(n, m.network) for n, m in zip(names, self._load_members(names))]  # named as given, as eval
 
         def fn(image):
-            r = predict_image(model.network, p2d, image, box=box, maps_net=maps_net, flip=flip, members=members)
-            if members:
-                r["ensemble"][0] = model.name
-            return r
+            return predict_image(model.network, p2d, image, box=box, maps_net=maps_net, flip=flip, members=members,
+                                 name=model.name)
 
         return fn
 
