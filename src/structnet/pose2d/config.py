@@ -68,7 +68,7 @@ class Pose2DDataConfig:
     # coco: person_keypoints_*.json; lsp-mat: joints.mat; synthetic: unused
     root: str = "${data}/lspet"
     image_dir: Optional[str] = None  # images of mpii / coco / lsp-mat (required to train on them)
-    split: str = "train"  # lspet: train|val|all; mpii .json/.mat: train|valid / train|test; lsp-mat: all|train|test
+    split: str = "train"  # lspet: train|val|all|extra|train+extra; mpii .json/.mat: train|valid / train|test; lsp-mat: all|train|test
     input_size: int = 256  # square network input (paper: 256 x 256); heatmaps are input_size / 4
     sigma: float = 1.0  # Gaussian of the targets, in pixels of each scale's map (paper: 1)
     box_padding: float = 1.25  # LSP / COCO box -> crop window side (x the longer box side; HRNet / mmpose)

@@ -24,39 +24,62 @@ def _lsp_records(names, paths, kp, visible, annotated, padding: float) -> List[P
 
 
 
-def read_lspet(root: PathLike, split: str = "train", padding: float = BOX_PADDING) -> List[PoseRecord]:
-    """LSP-extended in the form of ../shared/data/lspet: ``root/joints.npy`` float ``(N, 14, 3)`` = (x, y,
-    visible), rows in the order of ``train.txt`` then ``val.txt`` (names without extension, one per line),
-    images ``root/images/<name>.jpg``. ``split``: ``train``, ``val`` or ``all``. Layout ``lsp14``; annotated =
-    visible (LSPET's other coordinates are meaningless); person box = tight box of the annotated joints, centre /
-    scale from it with ``padding`` (:func:`box_to_center_scale`); norm = torso (left shoulder - right hip, the layout's pair)."""
-    _check_split(split, ("train", "val", "all"), "LSPET")
-    r = _need_dir(root, "LSPET folder")
-    jf = _need_file(r / "joints.npy", "LSPET joints file")
-    img_dir = _need_dir(r / "images", "LSPET image folder")
+def _read_joints(jf: Path) -> np.ndarray:
     try:
         joints = np.load(jf)
     except Exception as e:  # not an npy file
         raise ValueError(f"cannot read {str(jf)!r}: {' '.join(str(e).split())}") from None
     if joints.ndim != 3 or joints.shape[1:] != (14, 3):
         raise ValueError(f"{jf}: expected joints of shape (N, 14, 3), got {joints.shape}")
-    lists = {}
-    for s in ("train", "val"):
-        f = _need_file(r / f"{s}.txt", "LSPET split file")
-        lists[s] = [ln.strip() for ln in f.read_text().splitlines() if ln.strip()]
+    return joints
+
+
+def _names(f: Path) -> List[str]:
+    return [ln.strip() for ln in f.read_text().splitlines() if ln.strip()]
+
+
+LSPET_SPLITS = ("train", "val", "all", "extra", "train+extra")
+
+
+def read_lspet(root: PathLike, split: str = "train", padding: float = BOX_PADDING) -> List[PoseRecord]:
+    """LSP-extended in the form of ../shared/data/lspet: ``root/joints.npy`` float ``(N, 14, 3)`` = (x, y,
+    visible), rows in the order of ``train.txt`` then ``val.txt`` (names without extension, one per line),
+    images ``root/images/<name>.jpg``; optional extra training images ``extra.txt`` + ``joints_extra.npy`` (row k =
+    line k). ``split``: ``train``, ``val``, ``all`` (train + val), ``extra`` or ``train+extra``. Layout ``lsp14``;
+    annotated = visible (LSPET's other coordinates are meaningless); person box = tight box of the annotated joints,
+    centre / scale from it with ``padding`` (:func:`box_to_center_scale`); norm = torso (left shoulder - right hip,
+    the layout's pair)."""
+    _check_split(split, LSPET_SPLITS, "LSPET")
+    r = _need_dir(root, "LSPET folder")
+    jf = _need_file(r / "joints.npy", "LSPET joints file")
+    img_dir = _need_dir(r / "images", "LSPET image folder")
+    joints = _read_joints(jf)
+    lists = {s: _names(_need_file(r / f"{s}.txt", "LSPET split file")) for s in ("train", "val")}
     order = lists["train"] + lists["val"]
     if len(order) != len(joints):
         raise ValueError(f"{r}: train.txt + val.txt list {len(order)} names but joints.npy has {len(joints)} rows")
-    idx = {"train": np.arange(len(lists["train"])), "val": np.arange(len(lists["train"]), len(order)),
-           "all": np.arange(len(order))}[split]
-    j = joints[idx].astype(np.float64)
-    flag = j[..., 2]
-    if not np.isin(flag[np.isfinite(flag)], (0, 1)).all():
-        raise ValueError(f"{jf}: visibility flags must be 0 or 1")
-    vis = flag == 1
-    kp, vis, ann = _clean(j[..., :2], vis, vis.copy(), jf)
-    names = [order[i] for i in idx]
-    return _lsp_records(names, [img_dir / f"{n}.jpg" for n in names], kp, vis, ann, padding)
+    parts = []
+    if split in ("train", "all", "train+extra"):
+        parts.append((lists["train"], joints[:len(lists["train"])], jf))
+    if split in ("val", "all"):
+        parts.append((lists["val"], joints[len(lists["train"]):], jf))
+    if split in ("extra", "train+extra"):
+        ef = _need_file(r / "joints_extra.npy", "LSPET extra joints file")
+        extra = _read_joints(ef)
+        names = _names(_need_file(r / "extra.txt", "LSPET extra list"))
+        if len(names) != len(extra):
+            raise ValueError(f"{r}: extra.txt lists {len(names)} names but joints_extra.npy has {len(extra)} rows")
+        parts.append((names, extra, ef))
+    recs: List[PoseRecord] = []
+    for names, j, src in parts:
+        j = j.astype(np.float64)
+        flag = j[..., 2]
+        if not np.isin(flag[np.isfinite(flag)], (0, 1)).all():
+            raise ValueError(f"{src}: visibility flags must be 0 or 1")
+        vis = flag == 1
+        kp, vis, ann = _clean(j[..., :2], vis, vis.copy(), src)
+        recs += _lsp_records(names, [img_dir / f"{n}.jpg" for n in names], kp, vis, ann, padding)
+    return recs
 
 
 def read_lsp_mat(path: PathLike, image_dir: Optional[PathLike] = None, split: str = "all", kind: str = "auto",
