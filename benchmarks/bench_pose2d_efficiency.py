@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--max-images", type=int, default=None, help="persons for the 6-scale accuracy (default all)")
     ap.add_argument("--out", default=str(RESULTS / "pose2d_efficiency.json"))
     a = ap.parse_args()
-    cfg = load_config(Pose2DConfig, ROOT / "src" / "structnet" / "configs" / "pose2d" / "ladder_lspet_cpu_1_hourglass.yaml", [])
+    cfg = load_config(Pose2DConfig, ROOT / "benchmarks" / "configs" / "pose2d" / "ladder_lspet_cpu_1_hourglass.yaml", [])
     ds = build_eval_dataset(cfg, a.max_images)
     hg = load_pose_model(RUNS / "1_hourglass" / "model.safetensors")
     mss = load_pose_model(RUNS / "2_mss" / "model.safetensors")

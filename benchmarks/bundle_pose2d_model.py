@@ -3,7 +3,7 @@
     python benchmarks/bundle_pose2d_model.py \
         --weights runs/pose2d/ladder_lspet_cpu/5_masking/model.safetensors \
         --eval benchmarks/results/pose2d_ladder_5_masking.json \
-        --config src/structnet/configs/pose2d/ladder_lspet_cpu_5_masking.yaml --name mss_msr_hourglass2_lsp
+        --config ladder_lspet_cpu_5_masking --name mss_msr_hourglass2_lsp
 
 Writes ``<name>.safetensors`` (same weights, metadata plus the name and the LSPET val results) and
 ``MODEL_CARD_<name>.md`` next to it.

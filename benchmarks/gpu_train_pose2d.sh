@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the two pose models on one GPU within the 8-minute device budget and gather their weights in one folder:
-#   1. the paper's 8-stack MSS / MSR hourglass on LSP-extended (configs/pose2d/hourglass8_lspet_gpu.yaml);
-#   2. the pretrained-encoder CPU default at a GPU batch (encoder_lite0_lspet_cpu.yaml, batch 64, 3000 steps).
+#   1. the paper's 8-stack MSS / MSR hourglass on LSP-extended (benchmarks/configs/pose2d/hourglass8_lspet_gpu.yaml);
+#   2. the pretrained-encoder CPU default at a GPU batch (the packaged encoder_lite0_lspet_cpu, batch 64, 3000 steps).
 # Each run has a wall-clock budget (train.time_limit, SECONDS_PER_RUN, default 210 s): at the limit it stops with a
 # checkpoint and writes the weights of that step (re-running continues from the checkpoint), so OUT/ always gets
 # weights. Then both are evaluated on LSPET val (annotated windows and whole images, flip test) into OUT/*.json.
@@ -29,7 +29,7 @@ run() {  # name, config, overrides...
     done
   fi
 }
-run hourglass8_lspet hourglass8_lspet_gpu
+run hourglass8_lspet benchmarks/configs/pose2d/hourglass8_lspet_gpu.yaml
 run encoder_lite0_lspet encoder_lite0_lspet_cpu train.batch_size=64 train.max_iters=3000 train.num_workers=8 \
   train.device=auto train.precision=auto
 ls -la "$OUT"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train the 3D pose system on one GPU within the 8-minute device budget and gather the weights in one folder:
-#   1. the skeleton-map lifter (configs/pose3d/lift_maps_h36m_gpu.yaml: 64 x 64 maps, widths 2 / 4 / 6, noise 5 px);
+#   1. the skeleton-map lifter (benchmarks/configs/pose3d/lift_maps_h36m_gpu.yaml: 64 x 64 maps, widths 2 / 4 / 6, noise 5 px);
 #   2. the image -> maps network drawing its maps (image_maps_h36m_gpu.yaml: synthetic people, 256 x 256 crops).
 # Each run has a wall-clock budget (train.time_limit, SECONDS_PER_RUN, default 200 s): at the limit it stops with a
 # checkpoint and writes the weights of that step (re-running continues from the checkpoint). The lifter is then
@@ -24,7 +24,7 @@ if [ -z "${DRY_RUN:-}" ]; then
 fi
 run() {  # name, overrides...
   local name=$1; shift
-  structnet train pose3d --config "$name" train.progress_bar=false train.time_limit="$LIMIT" \
+  structnet train pose3d --config "benchmarks/configs/pose3d/$name.yaml" train.progress_bar=false train.time_limit="$LIMIT" \
     train.out_dir="runs/pose3d/gpu/$name" "$@" > "$OUT/train_$name.log" 2>&1 \
     || echo "$name: training failed (see $OUT/train_$name.log)"
   if [ -f "runs/pose3d/gpu/$name/model.safetensors" ]; then

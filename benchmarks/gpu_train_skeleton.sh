@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Train the skeleton models on one GPU within the 8-minute device budget and gather weights + evaluations in OUT/:
-#   1. the paper's LMSDS-VGG16 setting (configs/skeleton/lmsds_vgg16_paper.yaml) -- only when ImageNet VGG16 weights
+#   1. the paper's LMSDS-VGG16 setting (the packaged lmsds_vgg16_paper) -- only when ImageNet VGG16 weights
 #      are on disk ($STRUCTNET_VGG16_WEIGHTS or ~/.cache/structnet/vgg16-397923af.pth); a machine without internet
 #      has none, and the script says so in OUT/vgg16_skipped.txt instead of training VGG16 from scratch;
-#   2. HED, FSDS and LMSDS on EfficientNet-Lite0 at an equal budget (the CPU recipes *_lite0_cpu.yaml at a GPU
+#   2. HED, FSDS and LMSDS on EfficientNet-Lite0 at an equal budget (the CPU recipes: the packaged lmsds_lite0_cpu,
+#      benchmarks/configs/skeleton/{hed,fsds}_lite0_cpu.yaml, at a GPU
 #      batch: full-resolution images cut to CROP x CROP crops, batch BATCH), so that the paper's order
 #      HED < FSDS < LMSDS is measured on equal terms.
 # Each run has a wall-clock budget (train.time_limit = SECONDS_PER_RUN, default 100 s): at the limit it stops with a
@@ -52,6 +53,8 @@ fi
 GPU=(data.max_side=null data.crop="$CROP" train.batch_size="$BATCH" train.max_iters=4000 train.num_workers=8
      train.device=auto train.precision=auto schedule.warmup_iters=50)
 for method in hed fsds lmsds; do
-  run "${method}_lite0_gpu" "${method}_lite0_cpu" "${GPU[@]}"
+  config=benchmarks/configs/skeleton/${method}_lite0_cpu.yaml   # hed, fsds; lmsds_lite0_cpu is packaged
+  [ -f "$config" ] || config=${method}_lite0_cpu
+  run "${method}_lite0_gpu" "$config" "${GPU[@]}"
 done
 ls -la "$OUT"

@@ -9,11 +9,16 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 for arg in "$@"; do
   name="${arg##*,}"
-  while pgrep -f -- "--config $name --threads" > /dev/null || pgrep -f -- "--stages [^ ]*$name --threads" > /dev/null
+  while pgrep -f -- "--config [^ ]*$name(\.yaml)? --threads" > /dev/null || pgrep -f -- "--stages [^ ]*$name(\.yaml)? --threads" > /dev/null
   do sleep 20; done
   w="runs/extraction/$name/model.safetensors"
   if [ ! -f "$w" ]; then   # a finished run (its weights written) is not re-run; an interrupted one resumes
-    if [ "$arg" != "$name" ]; then how=(--stages "$arg"); else how=(--config "$name"); fi
+    # a name is a packaged config, or benchmarks/configs/extraction/<name>.yaml where that file exists
+    files=(); IFS=, read -ra parts <<< "$arg"
+    for n in "${parts[@]}"; do
+      f=benchmarks/configs/extraction/$n.yaml; if [ -f "$f" ]; then files+=("$f"); else files+=("$n"); fi
+    done
+    if [ "$arg" != "$name" ]; then how=(--stages "$(IFS=,; echo "${files[*]}")"); else how=(--config "${files[0]}"); fi
     structnet train extraction "${how[@]}" --threads 1 >> "benchmarks/logs/train_extraction_$name.log" 2>&1
   fi
   structnet eval extraction --weights "$w" --data ../shared/data/duts-tr-2k --split train --holdout 10 --threads 1 \

@@ -4,7 +4,7 @@
 # MS-COCO instance masks of its images, which ../shared/data does not hold. Results: benchmarks/results/skeleton_{sk-large,weizmann-horse}.json (+ PR plots).
 set -euo pipefail
 for m in lmsds fsds hed; do
-  structnet train skeleton --config src/structnet/configs/skeleton/${m}_lite0_horse_cpu.yaml train.progress_bar=false \
+  structnet train skeleton --config benchmarks/configs/skeleton/${m}_lite0_horse_cpu.yaml train.progress_bar=false \
     > benchmarks/logs/train_${m}_lite0_horse_cpu.log 2>&1
 done
 # (--append: models already in the JSON, e.g. evaluated while HED was still training, are kept)

@@ -1,6 +1,5 @@
 """Engine configs (YAML -> dataclasses, overrides, errors, ``_base_`` files, packaged configs by name, the
 ``${data}`` root), optimizer param groups and LR schedules."""
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,6 @@ from structnet.pose3d.config import Pose3DConfig
 from structnet.skeleton.config import SkeletonConfig
 
 TESTS = Path(__file__).resolve().parent
-PACKAGED = {"skeleton": SkeletonConfig, "pose2d": Pose2DConfig, "pose3d": Pose3DConfig}
 
 
 @dataclass
@@ -174,7 +172,9 @@ def test_shipped_rungs_and_stages_are_short(monkeypatch):
     import yaml
 
     for n in ("1_hourglass", "2_mss", "3_msr", "4_struct", "5_masking"):
-        d = yaml.safe_load(resolve_config_path("pose2d", f"ladder_lspet_cpu_{n}").read_text())
+        bench = BENCH_CONFIGS / "pose2d" / f"ladder_lspet_cpu_{n}.yaml"
+        d = yaml.safe_load(resolve_config_path("pose2d", bench if bench.is_file() else f"ladder_lspet_cpu_{n}")
+                           .read_text())
         assert d.pop("_base_") == "ladder_lspet_cpu_base.yaml"
         assert {k: sorted(v) for k, v in d.items()} == {"model": ["msr", "mss"], "loss": ["alpha"],
                                                          "data": ["keypoint_masking"], "train": ["out_dir"]}
@@ -184,52 +184,43 @@ def test_shipped_rungs_and_stages_are_short(monkeypatch):
             assert d["_base_"] == f"{family}_base.yaml" and len(yaml.safe_dump(d).splitlines()) <= 25
 
 
-# ----------------------------------------------------------------------------------------------- before/after
-BEFORE = json.loads((TESTS / "data" / "configs_before_base.json").read_text())
+# ----------------------------------------------------------------------------------------------- benchmark configs
+BENCH_CONFIGS = TESTS.parent / "benchmarks" / "configs"
 
 
-def test_every_shipped_config_is_in_the_before_fixture():
-    shipped = {f"{t}/{n}" for t in PACKAGED for n in list_configs(t) if not n.endswith("_base")}
-    added_since = {"pose2d/encoder_lite0_lspet_cpu", "pose2d/encoder_lite0_plain_lspet_cpu",
-                   "pose2d/hourglass8_lspet_gpu",
-                   "pose2d/encoder_lite0_lspet_cpu_finetune",
-                   "skeleton/lmsds_lite0_cpu_finetune",
-                   "skeleton/lmsds_lite0_cpu_finetune2",
-                   "pose3d/lift_maps_h36m_cpu", "pose3d/lift_keypoints_h36m_cpu",
-                   "pose3d/lift_maps_h36m_cpu_noise",
-                   "pose3d/lift_maps_h36m_cpu_ft2", "pose3d/image_maps_h36m_cpu",
-                   "pose3d/lift_maps_h36m_gpu", "pose3d/image_maps_h36m_gpu",
-                   "pose3d/lift_maps_h36m_cpu_ensemble", "pose3d/image_maps_h36m_cpu_real",
-                   "pose3d/lift_maps_h36m_cpu_ft3", "pose3d/lift_keypoints_h36m_cpu_long",
-                   "pose3d/lift_keypoints_h36m_cpu_long_ft2", "pose3d/lift_keypoints_h36m_cpu_outliers",
-                   "hypercolumn/parts_pascal_cpu", "hypercolumn/parts_pascal_cpu_top",
-                   "hypercolumn/figure_ground_duts_cpu", "hypercolumn/figure_ground_duts_cpu_top",
-                   "hypercolumn/keypoints_lsp_cpu", "hypercolumn/figure_ground_duts_cpu_k1",
-                   "hypercolumn/figure_ground_duts_cpu_no_stage2", "hypercolumn/figure_ground_duts_cpu_k2",
-                   "hypercolumn/figure_ground_duts_cpu_k10"}  # configs that did not exist when the fixture was taken
-    assert shipped - added_since == set(BEFORE)
+def test_benchmark_config_on_a_packaged_base_loads_by_path(monkeypatch, tmp_path):
+    """A config of benchmarks/configs/<task>/ whose ``_base_`` is a packaged config of the task resolves it (the
+    task from the config class), from any working directory, through the CLI's loader too."""
+    monkeypatch.setenv("STRUCTNET_DATA", "/data")
+    monkeypatch.chdir(tmp_path)
+    hed = BENCH_CONFIGS / "skeleton" / "hed_lite0_cpu.yaml"
+    assert not (hed.parent / "lmsds_lite0_cpu.yaml").exists()  # the base is only in the package
+    cfg = load_config(SkeletonConfig, hed)
+    assert cfg == load_config(SkeletonConfig, "lmsds_lite0_cpu",
+                              ["model.method=hed", "loss.lam=0.0", "train.out_dir=runs/skeleton/hed_lite0_cpu"])
+    # a chain across the two places: horse (benchmarks) -> hed_lite0_cpu (benchmarks) -> lmsds_lite0_cpu (package)
+    horse = load_config(SkeletonConfig, BENCH_CONFIGS / "skeleton" / "hed_lite0_horse_cpu.yaml")
+    assert (horse.model.method, horse.loss.lam, horse.data.root, horse.train.max_iters) == \
+        ("hed", 0.0, "/data/weizmann-horse", 500)
+    from structnet.tasks import get
+    from structnet.tasks.run import load_stage_configs
+
+    ext = get("extraction")
+    stages = load_stage_configs(ext, ["separate_duts_cpu", str(BENCH_CONFIGS / "extraction" / "separate_duts_cpu_ft.yaml")])
+    assert stages[1].model.init == "previous" and stages[1].train.out_dir != stages[0].train.out_dir
 
 
-@pytest.mark.parametrize("key", sorted(BEFORE))
-def test_shipped_configs_load_as_before_base_files(key, monkeypatch):
-    """Each config file loads to the same dataclass as its one-file version before ``_base_`` and ``${data}``
-    (tests/data/configs_before_base.json: the YAML of every file at commit de9a38f), with the data root that the
-    old files spelled out."""
-    monkeypatch.setenv("STRUCTNET_DATA", "../shared/data")
-    task, name = key.split("/")
-    cls = PACKAGED[task]
-    new = load_config(cls, name, task=task)
-    assert new == config_from_dict(cls, BEFORE[key])
-    assert new == load_config(cls, resolve_config_path(task, name))  # by path, task from the class
+def test_no_config_is_both_packaged_and_a_benchmark():
+    """A benchmark config never shadows a packaged name (``--config NAME`` means one file)."""
+    for d in BENCH_CONFIGS.iterdir():
+        assert {p.stem for p in d.glob("*.yaml")}.isdisjoint(list_configs(d.name))
 
 
 # ----------------------------------------------------------------------------------------------- packaged configs
 def test_resolve_and_list_packaged_configs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert list_configs("skeleton") == ["fsds_lite0_cpu", "fsds_lite0_horse_cpu", "fsds_vgg16_paper", "hed_lite0_cpu",
-                                        "hed_lite0_horse_cpu", "hed_vgg16_paper", "lmsds_lite0_cpu", "lmsds_lite0_cpu_finetune",
-                                        "lmsds_lite0_cpu_finetune2",
-                                        "lmsds_lite0_horse_cpu", "lmsds_vgg16_paper"]
+    assert list_configs("skeleton") == ["fsds_vgg16_paper", "hed_vgg16_paper", "lmsds_lite0_cpu", "lmsds_lite0_cpu_finetune",
+                                        "lmsds_lite0_cpu_finetune2", "lmsds_vgg16_paper"]
     packaged = cfgmod.CONFIGS_DIR / "skeleton" / "lmsds_lite0_cpu.yaml"
     assert packaged.is_file() and cfgmod.CONFIGS_DIR.parent.name == "structnet"
     assert resolve_config_path("skeleton", "lmsds_lite0_cpu") == packaged
@@ -241,7 +232,7 @@ def test_resolve_and_list_packaged_configs(tmp_path, monkeypatch):
     assert load_config(SkeletonConfig, "lmsds_lite0_cpu").train.max_iters == 6000  # task from the class
     assert load_config(TaskConfig, str(tmp_path / "lmsds_lite0_cpu.yaml")).train.max_iters == 3
     with pytest.raises(UserError, match=r"^config 'lmsds_lite' not found: no such file, and no packaged skeleton "
-                                        r"config of that name \(available: fsds_lite0_cpu, .*lmsds_vgg16_paper\)$"):
+                                        r"config of that name \(available: fsds_vgg16_paper, .*lmsds_vgg16_paper\)$"):
         resolve_config_path("skeleton", "lmsds_lite")
     with pytest.raises(UserError, match=r"not found: no such file, and no packaged skeleton config"):
         resolve_config_path("skeleton", "../skeleton/lmsds_lite0_cpu")  # names are bare names
