@@ -1,6 +1,6 @@
 """The CLI as a user runs it: wall time and peak memory of ``structnet predict`` in a subprocess.
 
-Two measurements (results in ``benchmarks/results/cli.json``, README "CLI speed"):
+Two measurements (results in ``benchmarks/results/cli.json``, docs/usage.md, "The command line as a user runs it"):
 
 1. **Threads next to a busy neighbour.** ``structnet predict pose2d`` on 5 LSP-extended images, on a quiet machine
    and with a neighbour process keeping one core busy (a NumPy matrix-multiply loop on one thread, like another

@@ -5,7 +5,7 @@
         --eval ecssd.json [--eval horses.json --eval duts_val.json] [--baseline separate_ecssd.json]
 
 Writes ``<name>.safetensors`` (float16 kernels) and ``MODEL_CARD_<name>.md``. The card's numbers must be
-re-measured with the bundled file (float16 kernels) through the CLI before they go into the README.
+re-measured with the bundled file (float16 kernels) through the CLI before they go into docs/extraction.md.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@
 
 Writes ``<name>.safetensors`` (float16 kernels; metadata plus the name and the headline result of ``structnet eval
 hypercolumn --json``) and ``MODEL_CARD_<name>.md``. The card's numbers must be re-measured with the bundled file
-(float16 kernels) through the CLI before they go into the README.
+(float16 kernels) through the CLI before they go into docs/hypercolumn.md.
 """
 from __future__ import annotations
 

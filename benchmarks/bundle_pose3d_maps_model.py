@@ -66,7 +66,7 @@ hypotheses 86.5 mm.
 * **What this does not measure**: real images. Capsule people have a real person's layout, limb thickness,
   self-occlusion and perspective, but not their appearance (clothes, hands, faces, hair, other people), so the
   synthetic numbers are an upper bound for photos. `structnet predict pose3d --maps-model {a.name}` uses it on
-  photos (the person box from the bundled pose2d model's joints); see the README for what it does on
+  photos (the person box from the bundled pose2d model's joints); see docs/pose3d.md for what it does on
   LSP-extended photos (its maps of real people are blurred; the default draws the maps from the 2D joints).
 """
     (WEIGHTS_DIR / f"MODEL_CARD_{a.name}.md").write_text(card)

@@ -66,7 +66,7 @@ def main() -> None:
   chosen on SK-LARGE train, also stored; `--scales 1 --no-flip` runs one plain pass; float32, `--precision float32`,
   which `auto` also picks on a CPU without AMX / AVX512-BF16): **ODS F {sc['ods_f']:.4f}** (P {sc['ods_p']:.4f},
   R {sc['ods_r']:.4f}), OIS F {sc['ois_f']:.4f}, AP {sc['ap']:.4f}. Paper (LMSDS on VGG16, 20k iterations on a GPU,
-  full-size images): ODS F 0.649. Object segments: README (Weizmann horses).
+  full-size images): ODS F 0.649. Object segments: docs/skeleton.md (Weizmann horses).
 * **Default threshold** of `predict` (stored in the metadata): {tr['ods_threshold']:.4f}, the ODS threshold on SK-LARGE
   *train* (on test it is {sc['ods_threshold']:.4f}; nothing is tuned on test).
 * **Limits**: trained on CPU for a small budget; expect missed thin parts and spurious responses on textured
