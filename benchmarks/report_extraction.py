@@ -1,6 +1,7 @@
-"""The README tables of the extraction system, from the committed JSON results in benchmarks/results/.
+"""The tables of docs/extraction.md, from the committed JSON results in benchmarks/results/.
 
-    python benchmarks/report_extraction.py
+    python benchmarks/report_extraction.py            # prints the tables
+    python benchmarks/report_extraction.py --write    # rewrites the marked ones in docs/extraction.md (_docblocks.py)
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def _row(label: str, d) -> str:
             f"{d['n_images']} |")
 
 
-def main() -> None:
+def print_all() -> None:
     for data, title in (("ecssd", "ECSSD (1000 images, test)"), ("horses", "Weizmann horses test (100 images)"),
                         ("duts_val", "DUTS-TR-2k held-out ids (200 images, validation)")):
         print(f"\n{title}\n")
@@ -96,5 +97,17 @@ def main() -> None:
               f"median of {sp['repeats']} passes over {sp['n_images']} ECSSD images)")
 
 
+def blocks():
+    import _docblocks
+
+    return _docblocks.printed_blocks(print_all)
+
+
+def main(argv=None) -> int:
+    import _docblocks
+
+    return _docblocks.main("report_extraction.py", "docs/extraction.md", blocks, argv)
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

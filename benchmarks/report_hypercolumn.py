@@ -1,7 +1,8 @@
-"""The README's hypercolumn tables from the committed eval JSONs (benchmarks/results/hypercolumn_*.json, written by
+"""The hypercolumn tables of docs/hypercolumn.md from the committed eval JSONs (benchmarks/results/hypercolumn_*.json, written by
 `structnet eval hypercolumn --json`, or `structnet score hypercolumn --json` after `predict`).
 
-    python benchmarks/report_hypercolumn.py
+    python benchmarks/report_hypercolumn.py            # prints the tables
+    python benchmarks/report_hypercolumn.py --write    # rewrites the marked ones in docs/hypercolumn.md (_docblocks.py)
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def _load(name: str):
     return json.loads(p.read_text()) if p.is_file() else None
 
 
-def main() -> None:
+def print_all() -> None:
     print("| model | mIoU | " + " | ".join(["bg", "head", "torso", "u-arm", "l-arm", "u-leg", "l-leg"])
           + " | pixel acc. | images |")
     print("|---|---|" + "---|" * 7 + "---|---|")
@@ -73,5 +74,17 @@ def main() -> None:
           "55.9 | 56.4 | **64.1** |")
 
 
+def blocks():
+    import _docblocks
+
+    return _docblocks.printed_blocks(print_all)
+
+
+def main(argv=None) -> int:
+    import _docblocks
+
+    return _docblocks.main("report_hypercolumn.py", "docs/hypercolumn.md", blocks, argv)
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

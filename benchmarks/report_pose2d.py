@@ -1,6 +1,7 @@
-"""Markdown tables for the README from the committed 2D pose benchmark results.
+"""Markdown tables of docs/pose2d.md from the committed 2D pose benchmark results.
 
-    python benchmarks/report_pose2d.py            # prints the tables; paste them into README.md
+    python benchmarks/report_pose2d.py            # prints the tables
+    python benchmarks/report_pose2d.py --write    # rewrites the marked ones in docs/pose2d.md (_docblocks.py)
 
 Reads benchmarks/results/pose2d_enc_ladder_<rung>_s<seed>{,_auto}.json (train_pose2d_encoder_ladder.sh: the
 ladder on the pretrained encoder, several seeds per rung), benchmarks/results/pose2d_ladder_<rung>.json ('structnet eval pose2d --json' of each ladder rung),
@@ -120,10 +121,16 @@ def speed_table() -> str:
     return "\n".join(rows)
 
 
-def main() -> None:
-    for title, table in (("ladder", ladder_table()), ("encoder ladder", encoder_ladder_table()), ("efficiency", efficiency_table()), ("speed", speed_table())):
-        print(f"<!-- {title} -->\n{table}\n")
+def blocks():
+    return [("ladder", ladder_table()), ("encoder ladder", encoder_ladder_table()),
+            ("efficiency", efficiency_table()), ("speed", speed_table())]
+
+
+def main(argv=None) -> int:
+    import _docblocks
+
+    return _docblocks.main("report_pose2d.py", "docs/pose2d.md", blocks, argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,6 +1,7 @@
-"""Markdown tables of the 3D pose results (README) from the committed JSON of `structnet eval pose3d --json`.
+"""Markdown tables of the 3D pose results (docs/pose3d.md) from the committed JSON of `structnet eval pose3d --json`.
 
-    python benchmarks/report_pose3d.py
+    python benchmarks/report_pose3d.py            # prints the tables
+    python benchmarks/report_pose3d.py --write    # rewrites the marked ones in docs/pose3d.md (_docblocks.py)
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def _table(rows, extra: bool = False, scale: bool = False) -> list:
     return found
 
 
-def main() -> None:
+def print_all() -> None:
     found = _table(ROWS, scale=True)
     print("| model, 2D input | " + " | ".join(ACTIONS) + " | Avg |")
     print("|---|" + "---|" * (len(ACTIONS) + 1))
@@ -96,5 +97,17 @@ def main() -> None:
     _table(SYNTHETIC, extra=True)
 
 
+def blocks():
+    import _docblocks
+
+    return _docblocks.printed_blocks(print_all)
+
+
+def main(argv=None) -> int:
+    import _docblocks
+
+    return _docblocks.main("report_pose3d.py", "docs/pose3d.md", blocks, argv)
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

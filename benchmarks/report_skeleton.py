@@ -1,6 +1,7 @@
-"""Markdown tables for the README from the committed skeleton benchmark results.
+"""Markdown tables of docs/skeleton.md from the committed skeleton benchmark results.
 
-    python benchmarks/report_skeleton.py            # prints the tables; paste them into README.md
+    python benchmarks/report_skeleton.py            # prints the tables
+    python benchmarks/report_skeleton.py --write    # rewrites the marked ones in docs/skeleton.md (_docblocks.py)
 
 Reads benchmarks/results/skeleton_{sk-large,weizmann-horse}.json (benchmarks/eval_skeleton.py),
 skeleton_sk-large_lmsds_{float32,bfloat16}.json (the LMSDS model with each inference precision), skeleton_speed.json
@@ -98,13 +99,17 @@ def speed_table() -> str:
     return "\n".join(rows)
 
 
-def main() -> None:
-    for title, fn in (("accuracy", accuracy_table), ("budget", budget_table), ("segments", segments_table),
-                      ("precision", precision_line), ("speed", speed_table)):
-        print(f"<!-- {title} -->")
-        print(fn())
-        print()
+def blocks():
+    return [(title, fn()) for title, fn in (("accuracy", accuracy_table), ("budget", budget_table),
+                                            ("segments", segments_table), ("precision", precision_line),
+                                            ("speed", speed_table))]
+
+
+def main(argv=None) -> int:
+    import _docblocks
+
+    return _docblocks.main("report_skeleton.py", "docs/skeleton.md", blocks, argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
