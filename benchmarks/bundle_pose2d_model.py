@@ -165,7 +165,7 @@ def encoder_card(a, net, ev, whole, joints) -> str:
 * **Test (LSP-extended val, {w['n_persons']} persons, flip test on, PCK@0.2 torso, LSP protocol)**:
   whole images as `predict` runs them (`structnet eval pose2d --window auto`): **{100 * w['mean']:.1f} %**
   (AUC 0-0.2 {100 * w['auc']:.1f} %); annotated person windows (`--window annotation`): {100 * ev['mean']:.1f} %.
-  MediaPipe Pose (full) scores 58 % on the same val images (issue 8's measurement). The paper reports no LSP
+  MediaPipe Pose (full) scores 58 % on the same val images (measured here). The paper reports no LSP
   numbers (MPII val PCKh@0.5 88.4 % for its full model; other data, metric and budget).
 
   | joint | whole image (%) | annotated window (%) |

@@ -2,5 +2,6 @@
 
 :mod:`.model` the two networks, :mod:`.latent` the box adjustments and their E-steps (MCMC, exhaustive),
 :mod:`.train` the EM-type joint training, :mod:`.data` the training samples, :mod:`.inference` one photo,
-:mod:`.metrics` P / J / MAE / max F, :mod:`.evaluate` the evaluator, :mod:`.writer` the files, :mod:`.task` the CLI.
+:mod:`.metrics` P / J / MAE / max F, :mod:`.evaluate` the evaluator, :mod:`.writer` the files, :mod:`.synthetic`
+shapes for small trainings, :mod:`.task` the registered task, :mod:`.config`.
 """

@@ -62,7 +62,7 @@ class LatentConfig:
     sigma0: float = 10.0  # proposal std (units) before an image has optimal adjustments from earlier E-steps
     temperature: float = 1.0  # pi ~ exp(-cost / T) (1: the paper's probabilities)
     start_iter: int = 0  # E-steps begin at this optimizer step (before: adjustments 0, as separate training)
-    chunk: int = 32  # crops per segmentation forward in the E-step (32: fastest on one CPU core, measured)
+    chunk: int = 32  # crops per segmentation forward in the E-step (32: fastest on one CPU core)
 
 
 @dataclass

@@ -5,25 +5,22 @@ box: background).
 
 ``refine`` (ours, not in the paper; ``0`` = the paper's procedure): the tight box of the thresholded mask, widened
 by ``refine_margin`` units on each side, becomes the box of one more segmentation pass, as many times as asked. It
-corrects boxes that cut the object or hold much background; chosen on DUTS-TR-2k's held-out ids (J 0.720 -> 0.734
-with one pass and a 6-unit margin for the 600-step joint model; 3 / 10 units: 0.732 / 0.733; two passes: no gain).
+corrects boxes that cut the object or hold much background. Default: one pass, 6 units.
 
 ``relocate`` (ours, not in the paper; ``0`` = the paper's single look): the localization net looks again at the
 window of its own box widened by ``relocate_context`` of the box's width and height on each side (clipped to the
 image), resized to its square, and that box, mapped back, replaces the first, as many times as asked. The net sees
 the object larger and in more detail; it works for a net trained with random crops (``data.crop_prob``), which show
-it objects at such scales. Chosen on DUTS-TR-2k's held-out ids with the crop-trained joint model: one pass at 0.08
-lifted J 0.754 -> 0.777 (context 0.04 / 0.1 / 0.15 / 0.3 / 0.5: 0.779 / 0.776 / 0.774 / 0.768 / 0.762; two or three
-passes: no further gain); the model trained without crops gained 0.736 -> 0.742.
+it objects at such scales. Default: one pass, context 0.08.
 
 ``flip_seg`` (ours, on by default): each mask is the mean of the box's crop's and the mirrored crop's (mirrored
-back); the box is not mirrored. Chosen on DUTS-TR-2k's held-out ids with the bundled model: J 0.779 -> 0.788, the
-same as full mirroring (0.788; mirroring only the localization: 0.778), for ~3 ms more per ECSSD image on 2 threads
-(37 -> 40 ms) where full mirroring costs 61 ms.
+back); the box is not mirrored. It gains as much as full mirroring for a fraction of its time.
 
 ``flip`` (ours, test-time mirroring, off by default): the box is the mean of the image's and the mirrored image's
-(mirrored back), and each mask the mean of the box's and the mirrored box's; twice the compute (DUTS-TR-2k val,
-with one refinement pass: J 0.735 -> 0.746; 47 -> 90 ms per ECSSD image on 2 threads, over the 50 ms budget).
+(mirrored back), and each mask the mean of the box's and the mirrored box's; twice the compute.
+
+The options' values were chosen on DUTS-TR-2k's held-out ids, never on a test set (the measurements:
+docs/extraction.md, "Choices the paper leaves open").
 
 Large photos are first reduced (area interpolation) so that their longer side is at most :data:`WORK_SIDE` pixels:
 both nets see small squares, and crops of a reduced copy do not alias. The mask is pasted at the input's size.

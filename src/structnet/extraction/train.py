@@ -8,8 +8,8 @@ per mini-batch. For each batch:
   localization output to the adjusted box plus the summed pixel-wise logistic loss of the segmentation, scored on
   a fixed frame per image (the ground-truth box widened by the largest adjustment; object pixels outside the
   candidate box count as background): :func:`joint_costs`. Scored inside each candidate's own crop instead (Eq. 6
-  read literally) the E-step shrinks boxes into the object, whose crops are all foreground (measured on synthetic
-  shapes: every edge moved inward on average, and joint training lost to separate training).
+  read literally) the E-step shrinks boxes into the object, whose crops are all foreground (on synthetic shapes
+  every edge moves inward on average, and joint training loses to separate training).
 * **M-step**: one optimizer step on both nets with the references fixed: the localization net regresses
   ``L_i + dL_i``, the segmentation net learns the mask of that box's crop.
 

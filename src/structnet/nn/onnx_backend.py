@@ -2,8 +2,8 @@
 
 Why: on a CPU, ONNX Runtime fuses convolution + BatchNorm + activation and has faster depthwise kernels than
 PyTorch's eager mode. For the bundled pose model (EfficientNet-Lite0 + decoder + MSR-net, one 192x192 window
-with the flip test) it is the difference between missing and meeting issue 8's 50 ms per person
-(``benchmarks/bench_pose2d_inference.py`` measures both, README). The numbers are the same: the exported graph is
+with the flip test) it is the difference between missing and meeting a budget of 50 ms per person
+(``benchmarks/bench_pose2d_inference.py`` measures both; docs/usage.md). The numbers are the same: the exported graph is
 the float32 network, and its heatmaps match PyTorch's to about 1e-6 (``tests/test_onnx_backend.py``).
 
 How

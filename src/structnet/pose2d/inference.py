@@ -606,8 +606,8 @@ def predict_pose_auto(net, image: np.ndarray, *, min_joints: int = AUTO_MIN_JOIN
        annotated joints, scaled by 0.75-1.25), whose result is returned.
 
     On LSPET val (300 persons, benchmarks/tune_pose2d_window.py) the second pass lifts PCK@0.2 from 38 % (whole
-    image) to 53 % (annotated windows: 58 %); a third pass did not help (52.7 %), nor did keeping the first pass
-    when its mean score was higher (41 %).
+    image) to 53 % (annotated windows: 58 %); a third pass does not help (52.7 %), nor does keeping the first pass
+    when its mean score is higher (41 %).
 
     The result is :func:`predict_pose`'s dict plus ``window`` (``"auto"`` when the second pass ran, ``"image"`` when
     :func:`joint_box` found no box and the first pass is returned) and

@@ -120,11 +120,11 @@ def _mss_head(features: int, num_joints: int) -> nn.Sequential:
     """MSS head on an inner hourglass level: BatchNorm -> ReLU -> 1x1 conv to the heatmaps (``.2`` is the conv).
 
     The paper only says "1x1 convolution". The level outputs are unnormalised residual sums (mean |x| about 7 at
-    initialisation), so a bare 1x1 conv on them starts with heatmap losses 10-100x the finest head's. In our
-    first CPU ladder run (LSPET, 2-stack, 128 input, 2000 Adam steps at 5e-4) bare heads ended *above* the loss
-    of all-zero heatmaps at 16x16 (8.8 vs 2.7) and the model was at chance (PCK@0.2 5 %). With the
-    pre-activation BN + ReLU (as before the stack's own head, via ``lin``) the coarse losses are at or below the
-    all-zero level within 300 steps.
+    initialisation), so a bare 1x1 conv on them starts with heatmap losses 10-100x the finest head's. On the CPU
+    ladder (LSPET, 2-stack, 128 input, 2000 Adam steps at 5e-4) bare heads end *above* the loss of all-zero
+    heatmaps at 16x16 (8.8 vs 2.7) and the model stays at chance (PCK@0.2 5 %). With the pre-activation BN + ReLU
+    (as before the stack's own head, via ``lin``) the coarse losses are at or below the all-zero level within 300
+    steps.
     """
     return nn.Sequential(nn.BatchNorm2d(features), nn.ReLU(inplace=False), nn.Conv2d(features, num_joints, 1))
 

@@ -1,7 +1,7 @@
 """Typed configuration of the 3D pose task (YAML files under ``structnet/configs/pose3d/``).
 
 One file trains one *lifter*: 2D joints -> skeleton maps (one per hypothesis) -> 3D joints (Wan et al. 2017,
-Sec. 3.2-3.4, with the maps rendered from 2D joints: issue 10's "real lifting"), or the keypoint-MLP baseline of
+Sec. 3.2-3.4, with the maps rendered from 2D joints), or the keypoint-MLP baseline of
 Martinez et al. 2017 (``model.kind: keypoints``). Published values are the defaults where the paper gives them;
 the rest say "ours".
 """
@@ -81,7 +81,7 @@ class Pose3DEvalConfig:
     root: str = "${data}/h36m"
     subjects: List[str] = field(default_factory=lambda: ["S9", "S11"])
     # 2D joints: projected GT | Stacked Hourglass detections | synthetic: images of capsule people rendered from the
-    # test poses (real cameras, ``backgrounds`` behind them) -> maps_model -> the lifter's regressors (issue 10 (b))
+    # test poses (real cameras, ``backgrounds`` behind them) -> maps_model -> the lifter's regressors
     input: Literal["gt2d", "sh", "synthetic"] = "gt2d"
     maps_model: Optional[str] = None  # input synthetic: the image -> maps network (default: the bundled one)
     backgrounds: Optional[str] = "${data}/ecssd/images"  # input synthetic: test backgrounds (not the training ones)
@@ -91,8 +91,8 @@ class Pose3DEvalConfig:
     every: int = 1
     batch_size: int = 512
     # test-time mirroring (inputs gt2d / sh): each hypothesis the mean of its pose and the mirrored pose of the
-    # mirrored 2D joints (ours; the paper has none). With the bundled lifter on every frame of S9/S11 from GT 2D
-    # 58.9 -> 57.8 mm (README); 2x the evaluation time. On by default (as predict); --no-flip turns it off
+    # mirrored 2D joints (ours; the paper has none; results with and without: docs/pose3d.md); 2x the evaluation
+    # time. On by default (as predict); --no-flip turns it off
     flip: bool = True
     # input sh: remove the detector's systematic per-joint offsets from the projected GT joints (MPII vs Human3.6M
     # joint definitions, e.g. the feet and neck; skeleton.fit_detection_offsets) before lifting. cross-subject: the
@@ -106,7 +106,7 @@ class Pose3DEvalConfig:
     max_images: Optional[int] = None  # sequences (subject / sequence / camera) evaluated
     # inputs gt2d / sh: other lifters (bundled names or weights files) whose chosen poses are averaged with the
     # model's, equal weights (ours; the paper ensembles regressors of one kind, its Table 9). The skeleton-map lifter
-    # with keypoint_lifter_h36m: README, "3D human pose". The JSON keeps each member's own MPJPE
+    # with keypoint_lifter_h36m: docs/pose3d.md, "Results: 3D pose". The JSON keeps each member's own MPJPE
     ensemble: List[str] = field(default_factory=list)
 
 

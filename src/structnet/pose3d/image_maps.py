@@ -1,4 +1,4 @@
-"""Training and evaluation wiring of the image -> skeleton-map network (issue 10 (b)).
+"""Training and evaluation wiring of the image -> skeleton-map network.
 
 * :class:`ImageMapsDataset`: synthetic people (:mod:`structnet.pose3d.synthetic`) posed by the training subjects'
   frames and seen by their real cameras, with the target maps of every hypothesis (the lifter's renderer, widths

@@ -6,7 +6,7 @@
 * :class:`KeypointMLP`: the keypoint-lifting baseline of Martinez et al. 2017 (2D joints -> 3D joints; two residual
   blocks of 1024 units with BatchNorm, ReLU and dropout 0.5), the reference the field knows.
 * :class:`Lifter`: the hypotheses of one model: 2D joints (+ their depth order) -> per hypothesis skeleton maps
-  -> its :class:`MapRegressor` (or its :class:`KeypointMLP`), the "real lifting" set-up of issue 10 (a); the
+  -> its :class:`MapRegressor` (or its :class:`KeypointMLP`), lifting from 2D joints; the
   renderer is part of the module so training, evaluation and prediction draw the maps the same way.
 
 Inputs are 2D joints normalised to a square box around the person (:func:`normalise_2d`); outputs are

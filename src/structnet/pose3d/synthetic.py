@@ -1,4 +1,4 @@
-"""Synthetic people for the image -> skeleton-map network (issue 10 (b); no Human3.6M images exist here).
+"""Synthetic people for the image -> skeleton-map network (Human3.6M's images are not used).
 
 A person is a set of shaded **capsules** (a cylinder with round ends per bone, plus two torso fillers), posed by a
 Human3.6M 3D pose and seen by a real Human3.6M camera, z-buffered, composited on a background photo (DUTS-TR for

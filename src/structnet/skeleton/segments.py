@@ -14,7 +14,7 @@ reconstructed regions touch (8-adjacent pixels, which includes overlapping disks
 scales close the gaps between the pieces -- and objects smaller than ``min_area`` x the largest one are dropped.
 :func:`bridge_skeleton` joins the pieces of one object in the thin skeleton by straight lines between their closest
 pixels, so that the drawn skeleton is connected too.  Neither changes the skeleton map, so ODS/OIS/AP do not
-move; the segment metrics of both constructions are in the README.
+move; the segment metrics of both constructions are in docs/skeleton.md.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from scipy import ndimage as ndi
 __all__ = ["SEGMENT_MODES", "bridge_skeleton", "group_segments", "object_segments", "segments_from_skeleton"]
 
 SEGMENT_MODES = ("objects", "parts")
-DEFAULT_MIN_AREA = 0.05  # chosen on the Weizmann train split (README), not on test
+DEFAULT_MIN_AREA = 0.05  # chosen on the Weizmann train split (docs/skeleton.md), not on test
 
 _CHUNK = 4_000_000  # (pixel, offset) pairs per vectorised block
 
