@@ -71,13 +71,14 @@ def test_unknown_key_in_file_names_file_and_key(tmp_path):
         load_config(Pose2DConfig, None, ["model.msr_input=images"])
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")) + sorted((ROOT / "benchmarks" / "configs" / "pose2d").glob("*.yaml")),
+                         ids=lambda p: p.name)
 def test_shipped_configs_parse_and_are_consistent(path):
     cfg = load_config(Pose2DConfig, path)
     check_config(cfg)
     make_codec(cfg)
     assert cfg.data.rotation == 30.0 and tuple(cfg.data.scale_range) == (0.75, 1.25)
-    if path.name.startswith("ladder_"):  # the CPU ladder's documented deviations (README, docs/pose2d.md)
+    if path.name.startswith("ladder_"):  # the CPU ladder's documented deviations (docs/pose2d.md)
         assert (cfg.data.sigma, cfg.data.input_size, cfg.optim.lr) == (2.0, 128, 2e-3)
     elif path.name.startswith("encoder_"):  # the pretrained-encoder CPU recipe (its file states the deviations)
         assert cfg.model.arch == "encoder" and (cfg.data.sigma, cfg.data.input_size) == (2.0, 192)

@@ -47,7 +47,8 @@ def test_tiny_training_beats_untrained(tmp_path):
     assert "cls_fuse" in log[0] and "reg_stage2" in log[0]
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "src" / "structnet" / "configs" / "skeleton").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "src" / "structnet" / "configs" / "skeleton").glob("*.yaml"))
+                         + sorted((ROOT / "benchmarks" / "configs" / "skeleton").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_parse(path):
     cfg = load_config(SkeletonConfig, path)
     assert cfg.model.method in ("lmsds", "fsds", "hed")
