@@ -208,6 +208,16 @@ def test_benchmark_config_on_a_packaged_base_loads_by_path(monkeypatch, tmp_path
     ext = get("extraction")
     stages = load_stage_configs(ext, ["separate_duts_cpu", str(BENCH_CONFIGS / "extraction" / "separate_duts_cpu_ft.yaml")])
     assert stages[1].model.init == "previous" and stages[1].train.out_dir != stages[0].train.out_dir
+    # structnet train <task> --config benchmarks/configs/<task>/x.yaml (made tiny by overrides)
+    from structnet.cli import main
+
+    assert main(["train", "skeleton", "--config", str(BENCH_CONFIGS / "skeleton" / "hed_lite0_horse_cpu.yaml"),
+                 "model.backbone=vgg_tiny", "model.pretrained=false", "model.init=", "data.dataset=synthetic",
+                 "data.synthetic_n=2", "data.synthetic_size=32", "train.max_iters=1", "train.num_workers=0",
+                 f"train.out_dir={tmp_path / 'run'}", "train.progress_bar=false", "train.tensorboard=false",
+                 "--threads", "1"]) == 0
+    saved = load_config(SkeletonConfig, tmp_path / "run" / "config.yaml")
+    assert (saved.model.method, saved.loss.lam, saved.train.max_iters) == ("hed", 0.0, 1)
 
 
 def test_no_config_is_both_packaged_and_a_benchmark():
