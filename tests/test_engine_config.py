@@ -15,7 +15,6 @@ from structnet.engine import config as cfgmod
 from structnet.engine.config import expand_data_root, list_configs, load_config_dict, resolve_config_path
 from structnet.errors import UserError
 from structnet.pose2d.config import Pose2DConfig
-from structnet.pose3d.config import Pose3DConfig
 from structnet.skeleton.config import SkeletonConfig
 
 TESTS = Path(__file__).resolve().parent

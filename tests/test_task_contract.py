@@ -4,7 +4,6 @@ tasks, and passes the registry suite's checks; the registry, the hub and ``struc
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
