@@ -24,7 +24,7 @@ from structnet.pose2d import writer as W
 from structnet.pose2d.task import save_pose_model
 from structnet.pose2d.augment import center_scale_from_box, crop_matrix
 from structnet.pose2d.codec import HeatmapCodec
-from structnet.pose2d.layouts import get_layout
+from structnet.keypoints.layouts import get_layout
 from structnet.pose2d.model import build_pose_model
 
 torch.set_num_threads(1)

@@ -276,7 +276,7 @@ class ExtractionTask(Task):
         probability file) of ``--pred`` against the masks; images without a readable mask file are failures."""
         import numpy as np
 
-        from ..hypercolumn.data import read_labels
+        from ..data.segfolder import read_labels
         from .evaluate import EvalDataset, ExtractionEvaluator
 
         cfg = ExtractionConfig()

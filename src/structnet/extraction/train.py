@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
-from ..hypercolumn.model import crop_boxes
+from ..nn.boxes import crop_boxes
 from .config import ExtractionConfig
 from .latent import (AdjustmentHistory, adjustment_grid, data_term, exhaustive_search, mh_finish, mh_propose,
                      proposal_log_probs, zero_index)

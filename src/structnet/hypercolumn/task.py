@@ -234,7 +234,8 @@ class HypercolumnTask(Task):
         (images without a readable prediction file are listed as failures)."""
         import numpy as np
 
-        from .data import image_box, object_box, read_labels
+        from ..data.segfolder import read_labels
+        from .data import image_box, object_box
         from .evaluate import EvalDataset
 
         cfg = HypercolumnConfig()

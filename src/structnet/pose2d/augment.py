@@ -219,7 +219,7 @@ def person_crop(image, keypoints, visible, center, scale: float, out_size=(256, 
 
     image (H, W) or (H, W, C) (bilinear warp by ``transforms.affine``, ``border_value`` outside the image);
     keypoints (K, 2) / (K, 3), visible (K,) or None. ``flip_pairs``: a
-    :class:`~structnet.pose2d.layouts.KeypointLayout` or ``(left, right)`` index pairs; required when ``flip``
+    :class:`~structnet.keypoints.layouts.KeypointLayout` or ``(left, right)`` index pairs; required when ``flip``
     (pass ``()`` for a layout without left/right joints).
     """
     import cv2

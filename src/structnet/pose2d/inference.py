@@ -118,7 +118,7 @@ from ..nn.precision import inference_context
 from .augment import PIXEL_STD, _finite_number, center_scale_from_box, crop_matrix
 from .codec import REFINEMENTS, HeatmapCodec, average_flip
 from .config import DEFAULT_MODEL
-from .layouts import KeypointLayout, get_layout, list_layouts
+from ..keypoints.layouts import KeypointLayout, get_layout, list_layouts
 
 __all__ = [
     "DEFAULT_POSE_MODEL", "BOX_PADDING", "AUTO_BOX_PADDING", "WHOLE_IMAGE_PADDING", "SIX_SCALES",

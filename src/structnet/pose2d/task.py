@@ -28,7 +28,7 @@ from ..tasks.args import floats
 from ..tasks.base import Task
 from .codec import HeatmapCodec
 from .config import DEFAULT_MODEL, Pose2DConfig
-from .layouts import KeypointLayout, get_layout
+from ..keypoints.layouts import KeypointLayout, get_layout
 
 __all__ = ["Pose2DTask", "TASK", "pose_model_metadata", "save_pose_model", "RESERVED_META"]
 

@@ -70,8 +70,8 @@ from .augment import center_scale_from_box, keypoint_masking, person_crop, rando
 from .codec import HeatmapCodec
 from .inference import WHOLE_IMAGE_PADDING
 from .config import DATASET_LAYOUTS, DATASETS, KeypointMaskingConfig, PlateauConfig, Pose2DConfig, Pose2DDataConfig
-from .datasets import PoseDataset, PoseRecord
-from .layouts import KeypointLayout, get_layout
+from ..keypoints.datasets import PoseDataset, PoseRecord
+from ..keypoints.layouts import KeypointLayout, get_layout
 from .losses import pose2d_losses
 from .model import FREEZE_PARTS, PoseNet, build_pose_model
 
@@ -93,12 +93,12 @@ def layout_of(dataset: str) -> str:
 
 def load_records(dataset: str, root: str, split: str, image_dir: Optional[str] = None,
                  padding: float = 1.25) -> List[PoseRecord]:
-    """Person records of a real dataset (:mod:`structnet.pose2d.datasets` readers). ``root``: the LSPET folder
+    """Person records of a real dataset (:mod:`structnet.keypoints.datasets` readers). ``root``: the LSPET folder
     (``lspet``: train / val / all), an MPII annotation file (``mpii``: .npz / .h5 hold one split each and ignore
     ``split``; pytorch-pose .json: all / train / valid; HRNet / mmpose .json hold one split: ``all``; .mat:
     train / test / all), a COCO keypoints json (``coco``: one split per file, ``split`` ignored) or an LSP
     ``joints.mat`` (``lsp-mat``: all / train / test)."""
-    from .datasets import coco_to_records, read_lsp_mat, read_lspet, read_mpii
+    from ..keypoints.datasets import coco_to_records, read_lsp_mat, read_lspet, read_mpii
 
     layout_of(dataset)
     if dataset == "lspet":

@@ -11,7 +11,7 @@ import numpy as np
 from ..data.io import read_image, write_json, write_png
 from .augment import _finite_number
 from .inference import DEFAULT_DRAW_THRESHOLD, predict_pose, unpack_model, _resolve_layout
-from .layouts import KeypointLayout, get_layout
+from ..keypoints.layouts import KeypointLayout, get_layout
 
 __all__ = ["pose_to_json", "draw_pose_overlay", "write_result", "predict_file", "LEFT_COLOUR", "RIGHT_COLOUR",
            "CENTRE_COLOUR"]

@@ -76,7 +76,7 @@ class RealPeople:
     :meth:`~structnet.pose3d.synthetic.SyntheticPeople.sample`."""
 
     def __init__(self, root: str, image_size: int, box_scale: float, jitter: float):
-        from ..pose2d.datasets.lsp import read_lspet
+        from ..keypoints.datasets.lsp import read_lspet
 
         recs = [r for r in read_lspet(root, "train") if bool(np.all(r.annotated))]
         if not recs:
