@@ -9,22 +9,32 @@ import numpy as np
 import pytest
 import torch
 
+from structnet import tasks
 from structnet.cli import main
 from structnet.engine.config import config_to_dict, load_config, save_config
 from structnet.engine.trainer import collate_samples
 from structnet.pose2d.codec import HeatmapCodec
 from structnet.pose2d.config import Pose2DConfig
 from structnet.keypoints.layouts import get_layout
+from structnet.tasks import run
 from structnet.pose2d.synthetic import PALETTE, SyntheticFigures, SyntheticPoseDataset, write_lspet_folder
 from structnet.pose2d.evaluate import evaluate_pose2d
 from structnet.pose2d.train import (PlateauHook, build_eval_dataset, build_model, build_train_dataset, check_config,
-                                   load_init_weights, load_stage_configs, make_codec, train)
+                                   load_init_weights, make_codec)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "src" / "structnet" / "configs" / "pose2d"
 LSPET = ROOT.parent / "shared" / "data" / "lspet"
 MPII_VALID = ROOT.parent / "shared" / "data" / "mpii-valid" / "valid.npz"
 LSP = get_layout("lsp14")
+
+
+def train(cfg, resume=True):
+    return run.train(tasks.get("pose2d"), cfg, resume=resume)
+
+
+def load_stage_configs(paths, overrides=(), out_root=None):
+    return run.load_stage_configs(tasks.get("pose2d"), [str(p) for p in paths], overrides, out_root)
 
 # a model small enough for one CPU thread: 1 stack of width 32, depth 3, 64x64 input (16x16 heatmaps)
 TINY = ["model.stacks=1", "model.features=32", "model.depth=3", "model.msr_depth=3", "model.msr_features=16",

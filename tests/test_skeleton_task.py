@@ -7,13 +7,19 @@ import numpy as np
 import pytest
 import torch
 
+from structnet import tasks
 from structnet.cli import main
 from structnet.engine.config import load_config
 from structnet.skeleton.config import SkeletonConfig
 from structnet.skeleton.evaluate import evaluate_model
-from structnet.skeleton.train import build_dataset, build_model, train
+from structnet.skeleton.train import build_dataset, build_model
+from structnet.tasks import run
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def train(cfg, resume=True):
+    return run.train(tasks.get("skeleton"), cfg, resume=resume)
 
 
 def tiny_config(tmp_path, method="lmsds", iters=200):

@@ -97,7 +97,7 @@ class ExtractionTask(Task):
                 "latent_search": cfg.latent.search}
 
     def model_from_metadata(self, meta: Dict[str, Any], path: Path):
-        from ..hub import LoadedModel
+        from ..tasks.loading import LoadedModel
         from .model import ExtractionNet, load_extraction_weights
 
         cfg = meta.get("model_config")

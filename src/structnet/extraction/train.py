@@ -251,7 +251,7 @@ class LatentHook:
                 self.loss.history.load_state_dict(dict(d))
 
     def _save(self) -> None:
-        from ..data.io import atomic_write
+        from ..atomic import atomic_write
 
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write(self.path, lambda f: np.savez(f, **self.loss.history.state_dict()))

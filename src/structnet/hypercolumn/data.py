@@ -7,8 +7,7 @@ output grid (nearest; 255 outside the image, ignored by the loss).
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import torch

@@ -77,7 +77,7 @@ class HypercolumnTask(Task):
     def model_from_metadata(self, meta: Dict[str, Any], path: Path):
         import torch
 
-        from ..hub import LoadedModel
+        from ..tasks.loading import LoadedModel
         from ..nn.weights import load_weights
         from .model import HypercolumnNet
 

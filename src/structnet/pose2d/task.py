@@ -129,7 +129,7 @@ class Pose2DTask(Task):
         return pose_model_metadata(net, layout_of(cfg.data.dataset), make_codec(cfg))
 
     def model_from_metadata(self, meta: Dict[str, Any], path: Path):
-        from ..hub import LoadedModel
+        from ..tasks.loading import LoadedModel
         from ..nn.weights import load_weights
         from .inference import _resolve_layout
         from .model import build_pose_model

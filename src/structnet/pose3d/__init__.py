@@ -1,15 +1,16 @@
-"""3D human pose from skeleton maps (Wan et al. 2017, "DeepSkeleton"), issue 10: work in progress.
+"""3D human pose from skeleton maps (Wan et al. 2017, "DeepSkeleton").
 
-What exists so far (each with known-answer tests in ``tests/test_pose3d_core.py``):
+One task, two model kinds under one config (``model.kind``): a *lifter* (2D joints drawn as skeleton maps -> 3D
+joints, several hypotheses; :mod:`.model`) and the *image -> skeleton-map network* (:mod:`.maps_net`) whose maps a
+lifter's regressors read. ``structnet predict pose3d`` runs the pose2d task's predictor (through the task registry)
+for the 2D joints, then the lifter, optionally on the maps of the image network.
 
-* :mod:`~structnet.pose3d.skeleton`: the 17-joint Human3.6M skeleton, its 15 coloured body parts, the Stacked
-  Hourglass (MPII) -> H36M joint mapping, action names;
-* :mod:`~structnet.pose3d.h36m`: reader of the 3d-pose-baseline data layout (poses, cameras, SH detections) and
-  the camera model;
-* :mod:`~structnet.pose3d.metrics`: MPJPE (protocol #1), P-MPJPE (protocol #2), per-action tables;
-* :mod:`~structnet.pose3d.render`: front / back skeleton maps by a per-pixel z-buffer over coloured sticks,
-  batched in torch.
-
-The networks (image -> maps, maps -> 3D), the hypotheses and their selection, the task and its CLI are to come
-(docs/pose3d.md keeps the plan).
+* :mod:`.joints`: the 17-joint Human3.6M skeleton, its 15 coloured body parts, joint mappings (Stacked Hourglass
+  MPII, LSP) and action names; :mod:`.h36m`: reader of the 3d-pose-baseline data layout and the camera model;
+* :mod:`.render`: front / back skeleton maps (a z-buffer over coloured sticks, batched in torch), person box and
+  crops; :mod:`.synthetic`: shaded capsule people for the image network's training and synthetic evaluation;
+* :mod:`.config`, :mod:`.train` (model builder, config checks), :mod:`.data` (lifter datasets),
+  :mod:`.maps_data` (image network datasets), :mod:`.losses`, :mod:`.metrics` (MPJPE, P-MPJPE, N-MPJPE, maps IoU),
+  :mod:`.hypotheses` (reprojection and selection), :mod:`.evaluate`, :mod:`.inference`, :mod:`.writer`,
+  :mod:`.task`.
 """

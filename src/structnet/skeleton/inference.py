@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_scales
 from ..data.io import image_to_tensor
 from ..nn.precision import inference_context
 from .model import SkeletonNet
@@ -30,7 +31,7 @@ def load_skeleton_model(weights: Optional[str] = None, model: Optional[str] = No
     """A skeleton model as a :class:`~structnet.hub.LoadedModel` (``structnet.hub.load`` restricted to the skeleton
     task): a weights file written by ``structnet train skeleton`` (``weights``) or a bundled name (``model``,
     default ``lmsds_efficientnet_lite0``). ``model.settings["threshold"]`` is the file's ODS threshold."""
-    from ..hub import load
+    from ..tasks.loading import load
 
     if weights is not None and model is not None:
         raise ValueError("give either weights (a file) or model (a bundled name), not both")
@@ -39,7 +40,7 @@ def load_skeleton_model(weights: Optional[str] = None, model: Optional[str] = No
 
 def _unpack(net, threshold: Optional[float]):
     """``(module, threshold)`` of a LoadedModel (its stored threshold unless one is given) or a bare module."""
-    from ..hub import LoadedModel
+    from ..tasks.loading import LoadedModel
 
     if isinstance(net, LoadedModel):
         return net.network, (threshold if threshold is not None else net.settings.get("threshold"))
@@ -48,7 +49,7 @@ def _unpack(net, threshold: Optional[float]):
 
 def _unpack_tta(net, threshold, scales, flip):
     """``(module, threshold, scales, flip)``: a LoadedModel's stored test-time augmentation unless given."""
-    from ..hub import LoadedModel
+    from ..tasks.loading import LoadedModel
 
     settings = net.settings if isinstance(net, LoadedModel) else {}
     module, threshold = _unpack(net, threshold)
@@ -87,17 +88,6 @@ def _network_input(image: np.ndarray, max_side: Optional[int], fast: bool) -> Tu
     if f != 1.0:
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
     return x, f
-
-
-def check_scales(scales) -> Tuple[float, ...]:
-    """Test-time scales as a tuple of positive floats (ValueError naming the bad value otherwise)."""
-    try:
-        out = tuple(float(v) for v in scales)
-    except (TypeError, ValueError):
-        raise ValueError(f"test-time scales must be numbers, got {scales!r}") from None
-    if not out or not all(np.isfinite(v) and 0.1 <= v <= 8.0 for v in out):
-        raise ValueError(f"test-time scales must be one or more numbers in [0.1, 8], got {scales!r}")
-    return out
 
 
 def _decode_at(net: SkeletonNet, x: torch.Tensor, device, precision: str):
