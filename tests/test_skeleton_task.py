@@ -84,7 +84,7 @@ def test_cli_round_trip(tmp_path, capsys):
     assert rc == 0 and (out / "model.safetensors").is_file()
     # images (one corrupt) -> predict writes every output for the good ones and exits non-zero naming the bad one
     from structnet.data.io import write_png
-    from structnet.skeleton.datasets import SyntheticShapesDataset
+    from structnet.skeleton.data import SyntheticShapesDataset
     from structnet.skeleton.gt import encode_sk_large_png
 
     ds = SyntheticShapesDataset(3, size=(48, 56), seed=5)

@@ -43,7 +43,7 @@ class CropDataset:
 
 def build_dataset(cfg: SkeletonDataConfig, split: Optional[str] = None, augment: Optional[bool] = None, seed: int = 0):
     """Dataset named by the config (see :data:`DATASETS`)."""
-    from .datasets import SkLargeDataset, SyntheticShapesDataset, weizmann_horse
+    from .data import SkLargeDataset, SyntheticShapesDataset, weizmann_horse
 
     split = split or cfg.split
     augment = cfg.augment if augment is None else augment
