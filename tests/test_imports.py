@@ -1,7 +1,8 @@
 """The package's import graph: task folders are leaves on a shared floor, nothing imports upwards, no cycles.
 
 Every module of ``src/structnet`` is parsed with :mod:`ast`; module-level and function-local imports count alike,
-relative imports are resolved. Task folders are the subpackages of ``structnet`` that hold a ``task.py``.
+relative imports are resolved. Task folders are the subpackages of ``structnet`` that hold a ``task.py``; the
+floor is :data:`FLOOR`. The rules are those of docs/architecture.md.
 """
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 from typing import Dict, List, Set, Tuple
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "structnet"
-FLOOR = ("backbones", "nn", "data", "engine", "keypoints", "checks", "errors", "runtime")
+FLOOR = ("backbones", "nn", "data", "engine", "keypoints", "checks", "errors", "runtime", "atomic", "bundled")
+#: floor packages that stand below ``data`` and ``engine`` (layers and networks need no file formats or trainer)
+LOWEST = ("backbones", "nn")
 
 
 def _module_name(path: Path) -> str:
@@ -86,6 +89,8 @@ def test_no_upward_imports():
                 bad.append((a, b))
             if _top(a) in tasks and _top(b) in ("hub", "cli"):
                 bad.append((a, b))
+            if _top(a) in LOWEST and _top(b) in ("data", "engine"):
+                bad.append((a, b))
     assert not bad, "upward imports:\n" + "\n".join(f"{a} -> {b}" for a, b in sorted(bad))
 
 
@@ -139,3 +144,13 @@ def test_no_import_cycles():
 def test_cycle_finder_finds_cycles():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_imports_are_read_at_every_level_and_resolved(tmp_path):
+    f = tmp_path / "inference.py"
+    f.write_text("from . import writer\nfrom ..keypoints.layouts import get_layout\n\n\n"
+                 "def g():\n    from .. import hub\n    import structnet.pose2d.model\n")
+    known = {"structnet.pose3d.writer", "structnet.keypoints.layouts", "structnet.hub", "structnet.pose2d.model",
+             "structnet.pose3d.inference"}
+    assert _imports("structnet.pose3d.inference", f, known) == {
+        "structnet.pose3d.writer", "structnet.keypoints.layouts", "structnet.hub", "structnet.pose2d.model"}
