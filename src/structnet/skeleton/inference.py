@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from ..checks import check_scales
 from ..data.io import image_to_tensor
+from ..data.transforms import max_side_factor
 from ..nn.precision import inference_context
 from .model import SkeletonNet
 from .postprocess import resize_nearest, thin_skeleton, upscale_thin
@@ -60,13 +61,6 @@ def _unpack_tta(net, threshold, scales, flip):
     return module, threshold, check_scales(scales), bool(flip)
 
 
-def _resize_for(img: np.ndarray, max_side: Optional[int]):
-    h, w = img.shape[:2]
-    if not max_side or max(h, w) <= max_side:
-        return 1.0
-    return max_side / max(h, w)
-
-
 def _network_input(image: np.ndarray, max_side: Optional[int], fast: bool) -> Tuple[torch.Tensor, float]:
     """The network's input (1, 3, h, w) float32 and the resize factor f = h / H.
 
@@ -75,7 +69,7 @@ def _network_input(image: np.ndarray, max_side: Optional[int], fast: bool) -> Tu
     and memory on a 20-megapixel photo); otherwise the whole image is converted to float first (what
     :func:`predict_maps`, and so the evaluation, has always done)."""
     h, w = image.shape[:2]
-    f = _resize_for(image, max_side)
+    f = max_side_factor(h, w, max_side)
     size = (max(1, round(h * f)), max(1, round(w * f)))
     if f != 1.0 and fast and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
         a = np.ascontiguousarray(image)
