@@ -13,10 +13,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from ..errors import UserError
+from ..keypoints.layouts import get_layout
 from ..tasks.base import Evaluator
 from ..tasks.run import run_evaluation
 from .codec import HeatmapCodec
-from ..keypoints.layouts import get_layout
 
 __all__ = ["PoseEvaluator", "evaluate_pose2d", "sample_predictor", "format_results"]
 

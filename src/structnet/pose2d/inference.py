@@ -115,11 +115,11 @@ from torch import nn
 
 from ..checks import check_window_scales, finite_number
 from ..data.io import image_to_tensor
+from ..keypoints.layouts import KeypointLayout, get_layout, list_layouts
 from ..nn.precision import inference_context
 from .augment import PIXEL_STD, center_scale_from_box, crop_matrix
 from .codec import REFINEMENTS, HeatmapCodec, average_flip
 from .config import DEFAULT_MODEL
-from ..keypoints.layouts import KeypointLayout, get_layout, list_layouts
 
 __all__ = [
     "DEFAULT_POSE_MODEL", "BOX_PADDING", "AUTO_BOX_PADDING", "WHOLE_IMAGE_PADDING", "SIX_SCALES",

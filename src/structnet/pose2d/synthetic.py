@@ -42,7 +42,8 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 
 from ..data.keys import parse_key
-from ..keypoints.datasets import BOX_PADDING, PoseDataset, PoseRecord, Transform, box_to_center_scale, joint_boxes, torso_norm
+from ..keypoints.datasets import (BOX_PADDING, PoseDataset, PoseRecord, Transform, box_to_center_scale, joint_boxes,
+                                  torso_norm)
 from ..keypoints.layouts import get_layout
 
 __all__ = ["LAYOUT", "PALETTE", "figure_keypoints", "render_figure", "SyntheticFigures", "SyntheticPoseDataset",

@@ -65,16 +65,16 @@ import numpy as np
 import torch
 
 from ..data.io import image_to_tensor
-from ..errors import UserError
 from ..engine.logging import HookBase, get_logger
-from .augment import center_scale_from_box, keypoint_masking, person_crop, random_person_crop
-from .codec import HeatmapCodec
-from .inference import WHOLE_IMAGE_PADDING
-from .config import DATASET_LAYOUTS, DATASETS, KeypointMaskingConfig, PlateauConfig, Pose2DConfig, Pose2DDataConfig
+from ..errors import UserError
 from ..keypoints.datasets import PoseDataset, PoseRecord
 from ..keypoints.layouts import KeypointLayout, get_layout
-from .losses import pose2d_losses
+from .augment import center_scale_from_box, keypoint_masking, person_crop, random_person_crop
+from .codec import HeatmapCodec
+from .config import DATASET_LAYOUTS, DATASETS, KeypointMaskingConfig, PlateauConfig, Pose2DConfig, Pose2DDataConfig
 from .heads import FREEZE_PARTS
+from .inference import WHOLE_IMAGE_PADDING
+from .losses import pose2d_losses
 from .model import PoseNet, build_pose_model
 
 __all__ = ["layout_of", "load_records", "usable_records", "PoseTrainTransform", "build_train_dataset",

@@ -8,10 +8,10 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from ..data.io import read_image, write_json, write_png
 from ..checks import finite_number
-from .inference import DEFAULT_DRAW_THRESHOLD, predict_pose, unpack_model, _resolve_layout
+from ..data.io import read_image, write_json, write_png
 from ..keypoints.layouts import KeypointLayout, get_layout
+from .inference import DEFAULT_DRAW_THRESHOLD, predict_pose, unpack_model, _resolve_layout
 
 __all__ = ["pose_to_json", "draw_pose_overlay", "write_result", "predict_file", "LEFT_COLOUR", "RIGHT_COLOUR",
            "CENTRE_COLOUR"]

@@ -16,8 +16,8 @@ import numpy as np
 from ..errors import UserError
 from .config import Pose3DConfig, Pose3DEvalConfig
 from .h36m import H36M
-from .model import normalise_2d
 from .joints import FLIP_PERM, ROOT, apply_detection_offsets, fit_detection_offsets, sh_to_h36m
+from .model import normalise_2d
 
 __all__ = ["LiftingDataset", "SequenceDataset", "cross_subject_offsets"]
 

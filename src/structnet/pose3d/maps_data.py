@@ -17,8 +17,8 @@ import torch
 
 from ..errors import UserError
 from .config import Pose3DConfig
-from .render import render_skeleton_maps
 from .joints import FLIP_PERM, lsp_to_h36m
+from .render import render_skeleton_maps
 from .synthetic import Backgrounds, SyntheticPeople
 
 __all__ = ["ImageMapsDataset", "RealPeople", "target_maps", "ambiguous_pixels", "list_backgrounds"]
