@@ -40,8 +40,7 @@ import numpy as np
 __all__ = [
     "DEFAULT_ROLES", "SKELETON_ROTATIONS", "SKELETON_FLIPS", "SKELETON_FACTORS", "SkeletonAug",
     "flip_permutation", "rot90", "flip", "resize", "max_side_factor", "resize_max_side", "crop", "random_crop",
-    "affine",
-    "affine_matrix", "rotate", "all_skeleton_augs", "sample_skeleton_aug", "apply_skeleton_aug",
+    "affine", "affine_matrix", "rotate", "all_skeleton_augs", "sample_skeleton_aug", "apply_skeleton_aug",
     "random_skeleton_aug", "transform_points",
 ]
 
