@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
-from ..errors import UserError
 from ..bundled import bundled_path
+from ..errors import UserError
 
 __all__ = ["LoadedModel", "load", "task_of"]
 
