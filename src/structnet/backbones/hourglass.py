@@ -57,7 +57,7 @@ Weights: there are no ImageNet weights for the hourglass. ``pretrained=True`` ra
 :class:`~structnet.errors.UserError` saying so; ``pretrained=<path>`` (or ``weights=<path>``) loads a local
 ``.safetensors`` file holding the trunk's tensors under this module's names (``stem.*``, ``stacks.<i>.hourglass.*``,
 ``stacks.<i>.res.*``, ``stacks.<i>.lin.*``, ``stacks.<i>.merge_features.*``): a file written from this backbone, or a
-structnet pose2d model (:func:`structnet.pose2d.inference.save_pose_model`, e.g. the bundled
+structnet pose2d model (:func:`structnet.pose2d.task.save_pose_model`, e.g. the bundled
 ``structnet/weights/mss_msr_hourglass2_lsp.safetensors`` for ``hourglass2``), whose other tensors (heads, MSR-net)
 are ignored. Loaded from a pose model, stack 2 onwards see their input without the pose model's heatmap
 re-injection, which is a pose head.
