@@ -25,7 +25,7 @@ import torch
 
 from structnet.pose3d.h36m import H36M
 from structnet.pose3d.model import KeypointMLP, normalise_2d
-from structnet.pose3d.skeleton import FLIP_PERM, PARENTS, ROOT
+from structnet.pose3d.joints import FLIP_PERM, PARENTS, ROOT
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from structnet.skeleton.datasets import SkLargeDataset
+from structnet.skeleton.data import SkLargeDataset
 from structnet.skeleton.inference import load_skeleton_model, predict_maps
 from structnet.skeleton.metrics import evaluate_skeletons
 

@@ -30,8 +30,8 @@ from structnet import hub
 from structnet.pose3d.h36m import H36M
 from structnet.pose3d.metrics import mpjpe, per_action
 from structnet.pose3d.model import normalise_2d
-from structnet.pose3d.skeleton import JOINTS, sh_to_h36m
-from structnet.pose3d.train import lift
+from structnet.pose3d.joints import JOINTS, sh_to_h36m
+from structnet.pose3d.inference import lift
 
 OUT = Path(__file__).resolve().parent / "results" / "pose3d_sh_error_anatomy.json"
 

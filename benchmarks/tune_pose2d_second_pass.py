@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from structnet import hub
-from structnet.pose2d.datasets import read_lspet
+from structnet.keypoints.datasets import read_lspet
 from structnet.pose2d.inference import AUTO_MIN_JOINTS, AUTO_SCORE, joint_box, predict_pose
-from structnet.pose2d.metrics import pck_torso
+from structnet.keypoints.metrics import pck_torso
 from structnet.runtime import set_threads
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from structnet import hub
-from structnet.pose2d.datasets import read_lspet
+from structnet.keypoints.datasets import read_lspet
 from structnet.pose2d.inference import joint_box, predict_pose
-from structnet.pose2d.metrics import pck_torso
+from structnet.keypoints.metrics import pck_torso
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 
 from structnet.cli import main
 from structnet.hypercolumn import metrics
-from structnet.hypercolumn.model import (HypercolumnNet, crop_boxes, crop_labels, grid_weights, interpolate_grid,
-                                         log_interpolated, paste_probabilities)
+from structnet.hypercolumn.model import HypercolumnNet, grid_weights, interpolate_grid, log_interpolated
+from structnet.nn.boxes import crop_boxes, crop_labels, paste_probabilities
 from structnet.hypercolumn.train import nll_loss
 
 

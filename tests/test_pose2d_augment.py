@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from structnet.pose2d import augment as A
-from structnet.pose2d.layouts import get_layout
+from structnet.keypoints.layouts import get_layout
 
 
 def _img(h=300, w=400, seed=0, channels=3):

@@ -6,7 +6,7 @@ import pytest
 
 from structnet.pose2d.config import Pose2DConfig
 from structnet.pose2d.inference import load_pose_model
-from structnet.pose2d.metrics import pck_torso
+from structnet.keypoints.metrics import pck_torso
 from structnet.pose2d.evaluate import evaluate_pose2d
 from structnet.pose2d.train import build_eval_dataset
 

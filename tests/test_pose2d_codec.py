@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from structnet.pose2d.codec import HeatmapCodec, average_flip, flip_heatmaps
-from structnet.pose2d.layouts import get_layout
+from structnet.keypoints.layouts import get_layout
 
 CODEC = HeatmapCodec()                       # 256 x 256 input, 64/32/16/8 maps, sigma 1
 

@@ -15,7 +15,8 @@ from structnet.pose2d.inference import predict_pose
 from structnet.pose2d.losses import pose2d_losses
 from structnet.pose2d.model import build_pose_model
 from structnet.pose2d.task import save_pose_model
-from structnet.pose2d.train import build_eval_dataset, build_model, make_codec, train
+from structnet.pose2d.train import build_eval_dataset, build_model, make_codec
+from structnet.tasks import get, run
 
 
 def tiny(**kw):
@@ -105,7 +106,7 @@ def test_tiny_encoder_training_beats_the_untrained_model(tmp_path):
     val = build_eval_dataset(cfg, max_images=48)
     torch.manual_seed(0)
     before = evaluate_pose2d(build_model(cfg), val, layout="lsp14", codec=make_codec(cfg))
-    m = hub.load(train(cfg, resume=False))
+    m = hub.load(run.train(get("pose2d"), cfg, resume=False))
     assert isinstance(m.network, EncoderPoseNet)
     after = evaluate_pose2d(m, val)
     assert after["mean"] > before["mean"] + 0.1, (before["mean"], after["mean"])

@@ -17,14 +17,14 @@ import torch
 from torch import nn
 
 from structnet.data.io import ImageReadError, process_batch, read_image, report_failures, write_png
-from structnet import hub
+from structnet import bundled, hub
 from structnet.errors import UserError
 from structnet.pose2d import inference as I
 from structnet.pose2d import writer as W
 from structnet.pose2d.task import save_pose_model
 from structnet.pose2d.augment import center_scale_from_box, crop_matrix
 from structnet.pose2d.codec import HeatmapCodec
-from structnet.pose2d.layouts import get_layout
+from structnet.keypoints.layouts import get_layout
 from structnet.pose2d.model import build_pose_model
 
 torch.set_num_threads(1)
@@ -381,7 +381,7 @@ def test_save_load_round_trip_identical_outputs(tmp_path):
 
 
 def test_missing_bundled_weights_give_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path)  # no bundled files at all
+    monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path)  # no bundled files at all
     with pytest.raises(UserError) as e:
         I.load_pose_model()
     assert I.DEFAULT_POSE_MODEL in str(e.value) and "structnet models" in str(e.value)

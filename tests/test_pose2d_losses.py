@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from structnet.pose2d import losses as L
-from structnet.pose2d.layouts import get_layout
+from structnet.keypoints.layouts import get_layout
 
 
 @pytest.fixture(autouse=True)

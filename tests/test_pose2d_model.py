@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from structnet.pose2d.model import FREEZE_PARTS, PoseNet, Residual, build_pose_model
+from structnet.pose2d.heads import FREEZE_PARTS
+from structnet.pose2d.model import PoseNet, Residual, build_pose_model
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -9,22 +9,32 @@ import numpy as np
 import pytest
 import torch
 
+from structnet import tasks
 from structnet.cli import main
 from structnet.engine.config import config_to_dict, load_config, save_config
 from structnet.engine.trainer import collate_samples
 from structnet.pose2d.codec import HeatmapCodec
 from structnet.pose2d.config import Pose2DConfig
-from structnet.pose2d.layouts import get_layout
+from structnet.keypoints.layouts import get_layout
+from structnet.tasks import run
 from structnet.pose2d.synthetic import PALETTE, SyntheticFigures, SyntheticPoseDataset, write_lspet_folder
 from structnet.pose2d.evaluate import evaluate_pose2d
 from structnet.pose2d.train import (PlateauHook, build_eval_dataset, build_model, build_train_dataset, check_config,
-                                   load_init_weights, load_stage_configs, make_codec, train)
+                                   load_init_weights, make_codec)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "src" / "structnet" / "configs" / "pose2d"
 LSPET = ROOT.parent / "shared" / "data" / "lspet"
 MPII_VALID = ROOT.parent / "shared" / "data" / "mpii-valid" / "valid.npz"
 LSP = get_layout("lsp14")
+
+
+def train(cfg, resume=True):
+    return run.train(tasks.get("pose2d"), cfg, resume=resume)
+
+
+def load_stage_configs(paths, overrides=(), out_root=None):
+    return run.load_stage_configs(tasks.get("pose2d"), [str(p) for p in paths], overrides, out_root)
 
 # a model small enough for one CPU thread: 1 stack of width 32, depth 3, 64x64 input (16x16 heatmaps)
 TINY = ["model.stacks=1", "model.features=32", "model.depth=3", "model.msr_depth=3", "model.msr_features=16",
@@ -174,7 +184,7 @@ def test_synthetic_limbs_have_their_palette_colour():
 
 def test_write_lspet_folder_reads_back_with_the_lspet_reader(tmp_path):
     from structnet.data.io import read_image
-    from structnet.pose2d.datasets import read_lspet
+    from structnet.keypoints.datasets import read_lspet
 
     write_lspet_folder(tmp_path / "lspet", n_train=4, n_val=2, size=64, seed=9)
     figs = SyntheticFigures(6, 64, seed=9)
@@ -319,7 +329,7 @@ def test_evaluate_pckh_known_answer(tmp_path):
     """MPII layout: every joint predicted at the window centre; PCKh@0.5 (official: strict <, unweighted mean over
     the 14 joints without pelvis and thorax) and Mean@0.1 worked out by hand."""
     from structnet.data.io import write_png
-    from structnet.pose2d.datasets import PoseDataset, PoseRecord
+    from structnet.keypoints.datasets import PoseDataset, PoseRecord
 
     rng = np.random.default_rng(0)
     recs = []

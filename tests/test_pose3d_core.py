@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 from structnet.errors import UserError
 from structnet.pose3d import metrics, render
 from structnet.pose3d.h36m import H36M, Camera
-from structnet.pose3d.skeleton import (BONES, JOINTS, PARTS, PART_COLORS, STICKS, FLIP_PERM, action_of,
+from structnet.pose3d.joints import (BONES, JOINTS, PARTS, PART_COLORS, STICKS, FLIP_PERM, action_of,
                                        lsp_to_h36m, sh_to_h36m)
 
 SHARED_H36M = Path(__file__).resolve().parents[2] / "shared" / "data" / "h36m"

@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from structnet import hub
 from structnet.cli import main
 from structnet.data.io import write_png
-from structnet.pose3d.image_maps import maps_iou, target_maps
-from structnet.pose3d.inference import crop_person
+from structnet.pose3d.maps_data import target_maps
 from structnet.pose3d.maps_net import SkeletonMapNet, bilinear_kernel, map_loss
+from structnet.pose3d.metrics import maps_iou
 from structnet.pose3d.model import normalise_2d
-from structnet.pose3d.render import crop_to_map, person_box
+from structnet.pose3d.render import crop_person, crop_to_map, person_box
 from structnet.pose3d.synthetic import CAPSULES, SyntheticPeople, draw_appearance, render_people
 
 from test_pose3d_task import _config, write_synthetic_h36m
@@ -306,7 +306,7 @@ def test_face_and_hair_tell_front_from_back():
 
 
 def test_ambiguous_pixels_are_the_overlaps_of_different_parts():
-    from structnet.pose3d.image_maps import ambiguous_pixels
+    from structnet.pose3d.maps_data import ambiguous_pixels
 
     kp = torch.full((1, 17, 2), float("nan"))
     # two crossing sticks of different parts: the right forearm (15 -> 16) horizontal, the left one (12 -> 13)
@@ -348,7 +348,7 @@ def _fake_lspet(root: Path) -> Path:
 
 
 def test_real_people_from_an_lspet_folder(tmp_path):
-    from structnet.pose3d.image_maps import RealPeople
+    from structnet.pose3d.maps_data import RealPeople
 
     rp = RealPeople(str(_fake_lspet(tmp_path / "lspet")), 32, 1.2, 0.0)
     assert len(rp) == 1                        # im00001 only (im00002 lacks a joint, im00003 is val)

@@ -14,7 +14,7 @@ from structnet.cli import main
 from structnet.data.io import write_png
 from structnet.pose3d import hypotheses, metrics
 from structnet.pose3d.model import Lifter
-from structnet.pose3d.skeleton import PARENTS
+from structnet.pose3d.joints import PARENTS
 
 # bone offsets (mm) of a standing person in world coordinates (z up), child relative to parent
 _OFFSETS = {1: (-130, 0, 0), 2: (0, 0, -440), 3: (0, 0, -450), 4: (130, 0, 0), 5: (0, 0, -440), 6: (0, 0, -450),
@@ -64,7 +64,7 @@ def write_synthetic_h36m(root: Path, frames: int = 64, seed: int = 0) -> Path:
     (root / "cameras.json").write_text(json.dumps({"cameras": {"S1": cams, "S9": cams}}))
     # "detections": the projections with 6 px of noise, in MPII order
     from structnet.pose3d.h36m import H36M
-    from structnet.pose3d.skeleton import SH_TO_H36M
+    from structnet.pose3d.joints import SH_TO_H36M
 
     det = {}
     for s in H36M(root).iter_sequences(["S9"]):
@@ -229,8 +229,8 @@ def test_flip_test_is_mirror_equivariant(order):
     """Test-time mirroring averages f(x) and M f(M x), so the result is exactly mirror-equivariant: lifting the
     mirrored 2D joints gives the mirrored 3D pose (left / right joints swapped, x negated); a wrong joint
     permutation or sign breaks this. Without flipping an untrained network is far from equivariant."""
-    from structnet.pose3d.skeleton import FLIP_PERM
-    from structnet.pose3d.train import lift
+    from structnet.pose3d.joints import FLIP_PERM
+    from structnet.pose3d.inference import lift
 
     torch.manual_seed(0)
     net = Lifter("maps", widths=[2.0, 4.0], map_size=32, regressor_width=8, hidden=32).eval()
@@ -252,7 +252,7 @@ def test_flip_test_is_mirror_equivariant(order):
 
 
 def test_detection_offsets_known_answer():
-    from structnet.pose3d.skeleton import apply_detection_offsets, fit_detection_offsets, joint_spread
+    from structnet.pose3d.joints import apply_detection_offsets, fit_detection_offsets, joint_spread
 
     rng = np.random.default_rng(0)
     det = rng.uniform(100, 900, (50, 17, 2)).astype(np.float32)
@@ -273,8 +273,8 @@ def test_sh_offsets_cross_subject_fit_on_the_other_subject_only(h36m, tmp_path, 
     closer to its projected GT joints; with no other subject's detections the CLI says so in one line."""
     from structnet.pose3d.config import Pose3DEvalConfig
     from structnet.pose3d.h36m import H36M
-    from structnet.pose3d.skeleton import SH_TO_H36M, joint_spread
-    from structnet.pose3d.train import SequenceDataset, cross_subject_offsets
+    from structnet.pose3d.joints import SH_TO_H36M, joint_spread
+    from structnet.pose3d.data import SequenceDataset, cross_subject_offsets
 
     weights, _ = trained
     assert main(["eval", "pose3d", "--weights", str(weights), "--data", str(h36m), "--subjects", "S9", "--input",
@@ -316,7 +316,7 @@ def test_sh_offsets_cross_subject_fit_on_the_other_subject_only(h36m, tmp_path, 
 
 def test_average_lifters_known_answer():
     from structnet.pose3d.evaluate import Pose3DEvaluator
-    from structnet.pose3d.train import average_lifters
+    from structnet.pose3d.inference import average_lifters
 
     gt = np.zeros((2, 17, 3))
     a = {"pose": np.full((2, 17, 3), 10.0), "hypotheses": np.full((2, 1, 17, 3), 10.0),
@@ -376,7 +376,8 @@ def test_training_noise_and_outliers(h36m):
     exactly 1 / box_scale), as at test time; off, the samples are unchanged."""
     from structnet.errors import UserError
     from structnet.pose3d.config import Pose3DConfig
-    from structnet.pose3d.train import LiftingDataset, check_config
+    from structnet.pose3d.data import LiftingDataset
+    from structnet.pose3d.train import check_config
 
     def data(prob=0.0, sigma=0.1):
         cfg = Pose3DConfig()

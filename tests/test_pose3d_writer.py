@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from structnet.data.io import read_image
-from structnet.pose3d.skeleton import JOINTS, PART_COLORS, PARTS
+from structnet.pose3d.joints import JOINTS, PART_COLORS, PARTS
 from structnet.pose3d.writer import (FRAME, GRID_COLOUR, PANEL_GAP, draw_panel, draw_pose3d, pose3d_to_json,
                                      project_pose3d, write_result)
 

@@ -503,16 +503,14 @@ def test_real_sk_large_gt(shared_data):
 
 def test_split_modules_roles_and_lazy_matplotlib():
     """postprocess (NMS/thinning, used by prediction) needs neither the matcher nor matplotlib; metrics does not
-    import matplotlib; plots does so only when a plot is drawn; the old ``metrics.plot_pr`` name still works."""
+    import matplotlib; plots does so only when a plot is drawn."""
     import subprocess
     import sys
 
     code = ("import sys; import structnet.skeleton.postprocess; "
             "assert 'structnet.skeleton.metrics' not in sys.modules and 'scipy.sparse.csgraph' not in sys.modules; "
             "import structnet.skeleton.metrics, structnet.skeleton.plots; "
-            "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'; "
-            "from structnet.skeleton.metrics import plot_pr; "
-            "from structnet.skeleton.plots import plot_pr as p2; assert plot_pr is p2; print('ok')")
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'; print('ok')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
     assert M.thin is P.thin and M.skeleton_nms is P.skeleton_nms  # metrics evaluates with the same functions

@@ -7,13 +7,19 @@ import numpy as np
 import pytest
 import torch
 
+from structnet import tasks
 from structnet.cli import main
 from structnet.engine.config import load_config
 from structnet.skeleton.config import SkeletonConfig
 from structnet.skeleton.evaluate import evaluate_model
-from structnet.skeleton.train import build_dataset, build_model, train
+from structnet.skeleton.train import build_dataset, build_model
+from structnet.tasks import run
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def train(cfg, resume=True):
+    return run.train(tasks.get("skeleton"), cfg, resume=resume)
 
 
 def tiny_config(tmp_path, method="lmsds", iters=200):
@@ -79,7 +85,7 @@ def test_cli_round_trip(tmp_path, capsys):
     assert rc == 0 and (out / "model.safetensors").is_file()
     # images (one corrupt) -> predict writes every output for the good ones and exits non-zero naming the bad one
     from structnet.data.io import write_png
-    from structnet.skeleton.datasets import SyntheticShapesDataset
+    from structnet.skeleton.data import SyntheticShapesDataset
     from structnet.skeleton.gt import encode_sk_large_png
 
     ds = SyntheticShapesDataset(3, size=(48, 56), seed=5)

@@ -120,7 +120,7 @@ def test_augmentation_factors():
 
 
 def test_dataset_factors_resize_the_samples():
-    from structnet.skeleton.datasets import SyntheticShapesDataset
+    from structnet.skeleton.data import SyntheticShapesDataset
     from structnet.skeleton.train import build_dataset
     from structnet.skeleton.config import SkeletonDataConfig
 

@@ -282,7 +282,7 @@ def _predict(args) -> int:
 
 def _export(args) -> int:
     from . import tasks
-    from .data.io import atomic_write
+    from .atomic import atomic_write
     from .nn.onnx_backend import export_onnx
 
     task = tasks.get(args.task)

@@ -57,7 +57,7 @@ Weights: there are no ImageNet weights for the hourglass. ``pretrained=True`` ra
 :class:`~structnet.errors.UserError` saying so; ``pretrained=<path>`` (or ``weights=<path>``) loads a local
 ``.safetensors`` file holding the trunk's tensors under this module's names (``stem.*``, ``stacks.<i>.hourglass.*``,
 ``stacks.<i>.res.*``, ``stacks.<i>.lin.*``, ``stacks.<i>.merge_features.*``): a file written from this backbone, or a
-structnet pose2d model (:func:`structnet.pose2d.inference.save_pose_model`, e.g. the bundled
+structnet pose2d model (:func:`structnet.pose2d.task.save_pose_model`, e.g. the bundled
 ``structnet/weights/mss_msr_hourglass2_lsp.safetensors`` for ``hourglass2``), whose other tensors (heads, MSR-net)
 are ignored. Loaded from a pose model, stack 2 onwards see their input without the pose model's heatmap
 re-injection, which is a pose head.
@@ -73,6 +73,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_int
 from ..errors import UserError
 from .base import Backbone, FeatureSpec, register_backbone
 from .receptive_field import GridField
@@ -268,12 +269,6 @@ def run_hourglass(stem: HourglassStem, stacks: Sequence[HourglassStack], x: torc
     return s2, s4, outs
 
 
-def _check_int(name: str, v, low: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < low:
-        raise ValueError(f"hourglass: {name} must be an integer >= {low}, got {v!r}")
-    return int(v)
-
-
 class HourglassBackbone(Backbone):
     """Stacked hourglass trunk (stem + ``stacks`` stacks of ``depth`` levels, width ``features``); taps and layout
     in the module docstring. ``stack_factory(i, merge)`` builds stack ``i`` (default :class:`HourglassStack`): the
@@ -285,11 +280,11 @@ class HourglassBackbone(Backbone):
     def __init__(self, stacks: int = 2, features: int = 128, depth: int = 4,
                  stack_factory: Optional[Callable[[int, bool], HourglassStack]] = None):
         super().__init__()
-        self.num_stacks = _check_int("stacks", stacks, 1)
-        self.features = _check_int("features", features, 2)
+        self.num_stacks = check_int("hourglass: stacks", stacks, 1)
+        self.features = check_int("hourglass: features", features, 2)
         if self.features % 2:
             raise ValueError(f"hourglass: features must be even (the bottleneck halves it), got {features}")
-        self.depth = _check_int("depth", depth, 1)
+        self.depth = check_int("hourglass: depth", depth, 1)
         make = stack_factory or (lambda i, merge: HourglassStack(self.features, self.depth, merge=merge))
         self.stem = HourglassStem(self.features)
         self.stacks = nn.ModuleList(make(i, i < self.num_stacks - 1) for i in range(self.num_stacks))

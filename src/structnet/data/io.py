@@ -35,7 +35,6 @@ import contextlib
 import os
 import struct
 import sys
-import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, 
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import UserError
 
 PathLike = Union[str, os.PathLike]
@@ -57,7 +57,7 @@ MAX_PIXELS = 100_000_000
 MAX_PIXELS_ENV = "STRUCTNET_MAX_PIXELS"
 
 __all__ = ["ImageReadError", "IMAGE_EXTS", "MAX_PIXELS", "MAX_PIXELS_ENV", "max_pixels_limit", "read_image",
-           "read_mask", "write_png", "atomic_write", "write_json", "write_npz", "list_images", "output_names",
+           "read_mask", "write_png", "write_json", "write_npz", "list_images", "output_names",
            "output_renamings", "report_renamings", "failure_reason", "process_batch", "report_failures",
            "image_to_tensor"]
 
@@ -324,52 +324,6 @@ def write_png(path: PathLike, array: np.ndarray) -> Path:
     if not ok:
         raise ValueError(f"write_png({str(p)!r}): PNG encoding failed")
     return atomic_write(p, lambda f: f.write(buf.tobytes()))
-
-
-def _mkstemp(path: Path) -> Tuple[int, str]:
-    """A temp file next to ``path`` with the permissions a plain ``open`` would give (mkstemp uses 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    _default_mode(tmp)
-    return fd, tmp
-
-
-def _default_mode(path) -> None:
-    """Give ``path`` the mode a plain ``open`` would (0666 minus the umask)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    try:
-        os.chmod(path, 0o666 & ~mask)
-    except OSError:
-        pass
-
-
-def atomic_write(path: PathLike, write) -> Path:
-    """Calls ``write(binary_file)`` on a temp file next to ``path``, fsyncs it and renames it onto ``path``.
-
-    The one atomic writer of structnet (images, JSON, NPZ, checkpoints, weights): a kill leaves the old file or the
-    new one, never half of one, and the file gets the mode a plain ``open`` would give (0666 minus the umask), not
-    ``mkstemp``'s 0600."""
-    path = Path(path)
-    fd, tmp = _mkstemp(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable (POSIX); harmless to skip elsewhere
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-    return path
 
 
 def write_json(path: PathLike, obj) -> Path:

@@ -39,8 +39,8 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_ROLES", "SKELETON_ROTATIONS", "SKELETON_FLIPS", "SKELETON_FACTORS", "SkeletonAug",
-    "flip_permutation", "rot90", "flip", "resize", "resize_max_side", "crop", "random_crop", "affine",
-    "affine_matrix", "rotate", "all_skeleton_augs", "sample_skeleton_aug", "apply_skeleton_aug",
+    "flip_permutation", "rot90", "flip", "resize", "max_side_factor", "resize_max_side", "crop", "random_crop",
+    "affine", "affine_matrix", "rotate", "all_skeleton_augs", "sample_skeleton_aug", "apply_skeleton_aug",
     "random_skeleton_aug", "transform_points",
 ]
 
@@ -279,6 +279,14 @@ def resize(sample: Mapping, factor: Optional[float] = None, size: Optional[Tuple
         else:
             out[key] = _keypoints(a, m, (nh, nw), False, None, False)
     return out
+
+
+def max_side_factor(h: int, w: int, max_side: Optional[int]) -> float:
+    """The resize factor that brings the longer side of an ``h x w`` image down to ``max_side``: ``max_side /
+    max(h, w)`` when that side is longer, else 1.0 (also for ``max_side`` None or 0)."""
+    if not max_side or max(h, w) <= max_side:
+        return 1.0
+    return max_side / max(h, w)
 
 
 def resize_max_side(sample: Mapping, max_side: Optional[int], upscale: bool = False,

@@ -8,7 +8,7 @@ Layout of a run directory (``TrainConfig.out_dir``)::
     out_dir/config.yaml         the run's config (rank 0, at start)
     out_dir/log.csv, tb/        logs (see ``engine/logging.py``)
 
-Every file is written by :func:`structnet.data.io.atomic_write` (temporary file in the same directory, fsynced,
+Every file is written by :func:`structnet.atomic.atomic_write` (temporary file in the same directory, fsynced,
 ``os.replace``-d; mode 0666 minus the umask), so a kill leaves either the old or the new file, never half of one.
 No symlinks.
 
@@ -30,7 +30,7 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 import torch
 
-from ..data.io import atomic_write
+from ..atomic import atomic_write
 from ..errors import UserError
 from .logging import HookBase
 

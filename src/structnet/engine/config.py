@@ -519,6 +519,6 @@ def save_config(cfg, path: Union[str, os.PathLike]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     d = _plain(cfg) if isinstance(cfg, dict) else config_to_dict(cfg)
     text = yaml.safe_dump(d, sort_keys=False, default_flow_style=False)
-    from ..data.io import atomic_write
+    from ..atomic import atomic_write
 
     return atomic_write(path, lambda f: f.write(text.encode()))

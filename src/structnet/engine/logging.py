@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from ..data.io import atomic_write
+from ..atomic import atomic_write
 
 __all__ = ["HookBase", "CSVLogHook", "TensorBoardHook", "ProgressBarHook", "get_logger"]
 

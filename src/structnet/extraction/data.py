@@ -1,5 +1,5 @@
 """Training data of the extraction task: salient-object image / mask pairs of a folder
-(:class:`~structnet.hypercolumn.data.SegFolder` layout: ``images/``, ``masks/``, ``<split>.txt``).
+(:class:`~structnet.data.segfolder.SegFolder` layout: ``images/``, ``masks/``, ``<split>.txt``).
 
 Each sample is the image and its mask resized to ``data.image_size`` squared (the paper resizes images to 224 x 224
 for the localization net and normalises box coordinates to 0 .. 224; crops for the segmentation net are taken
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..hypercolumn.data import SegFolder
+from ..data.segfolder import SegFolder
 from .config import ExtractionConfig
 from .latent import boundary_map
 from .model import UNITS

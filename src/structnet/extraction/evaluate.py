@@ -40,7 +40,7 @@ class EvalDataset:
             self.pairs = [(names[p], Path(p), mdir / f"{Path(p).stem}.png") for p in paths]
             self.source = {"images": str(idir), "masks": str(mdir)}
         else:
-            from ..hypercolumn.data import SegFolder
+            from ..data.segfolder import SegFolder
             from .data import holdout_ids
 
             root = expand_data_root(e.root)
@@ -61,7 +61,7 @@ class EvalDataset:
         return len(self.pairs)
 
     def load_gt(self, i: int, shape=None) -> np.ndarray:
-        from ..hypercolumn.data import read_labels
+        from ..data.segfolder import read_labels
 
         _, _, mp = self.pairs[i]
         if not mp.is_file():

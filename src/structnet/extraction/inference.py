@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.transforms import max_side_factor
 from ..errors import UserError
 from .model import ExtractionNet, clamp_boxes, units_to_pixels
 
@@ -144,10 +145,10 @@ def extract(net: ExtractionNet, image: np.ndarray, precision: str = "auto", thre
     if min(h, w) < 2:
         raise UserError(f"image of {w}x{h} pixels is too small to extract an object from")
     work = img
-    if max(h, w) > WORK_SIDE:
+    s = max_side_factor(h, w, WORK_SIDE)
+    if s != 1.0:
         import cv2
 
-        s = WORK_SIDE / max(h, w)
         work = cv2.resize(img, (max(2, round(w * s)), max(2, round(h * s))), interpolation=cv2.INTER_AREA)
     work = work if work.flags.writeable and work.flags.c_contiguous else np.array(work, copy=True)
     x = torch.from_numpy(work).permute(2, 0, 1)[None].float() / 255.0

@@ -270,7 +270,7 @@ class ExtractionNet(nn.Module):
 
     def crops(self, images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
         """The boxes ``(N, 4)`` (units) of ``images`` ``(N, 3, H, W)`` warped to the segmentation net's square."""
-        from ..hypercolumn.model import crop_boxes
+        from ..nn.boxes import crop_boxes
 
         crops = crop_boxes(images, units_to_pixels(boxes, images.shape[-2:]), self.seg_input)
         if _is_channels_last(self.seg):

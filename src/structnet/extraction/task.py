@@ -97,7 +97,7 @@ class ExtractionTask(Task):
                 "latent_search": cfg.latent.search}
 
     def model_from_metadata(self, meta: Dict[str, Any], path: Path):
-        from ..hub import LoadedModel
+        from ..tasks.loading import LoadedModel
         from .model import ExtractionNet, load_extraction_weights
 
         cfg = meta.get("model_config")
@@ -276,7 +276,7 @@ class ExtractionTask(Task):
         probability file) of ``--pred`` against the masks; images without a readable mask file are failures."""
         import numpy as np
 
-        from ..hypercolumn.data import read_labels
+        from ..data.segfolder import read_labels
         from .evaluate import EvalDataset, ExtractionEvaluator
 
         cfg = ExtractionConfig()

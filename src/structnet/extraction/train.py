@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
-from ..hypercolumn.model import crop_boxes
+from ..nn.boxes import crop_boxes
 from .config import ExtractionConfig
 from .latent import (AdjustmentHistory, adjustment_grid, data_term, exhaustive_search, mh_finish, mh_propose,
                      proposal_log_probs, zero_index)
@@ -251,7 +251,7 @@ class LatentHook:
                 self.loss.history.load_state_dict(dict(d))
 
     def _save(self) -> None:
-        from ..data.io import atomic_write
+        from ..atomic import atomic_write
 
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write(self.path, lambda f: np.savez(f, **self.loss.history.state_dict()))

@@ -28,9 +28,9 @@ def prob_to_uint8(prob: np.ndarray) -> np.ndarray:
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, box=None, alpha: float = 0.5) -> np.ndarray:
-    from ..hypercolumn.writer import overlay as hc_overlay
+    from ..data.overlay import overlay as label_overlay
 
-    return hc_overlay(image, np.asarray(mask, np.uint8), box, parts=False, alpha=alpha)
+    return label_overlay(image, np.asarray(mask, np.uint8), box, parts=False, alpha=alpha)
 
 
 def write_result(result: Mapping[str, Any], image, out_dir, name: str, source=None, prob: bool = False

@@ -1,103 +1,27 @@
-"""Datasets of the hypercolumn task: a folder reader of image / mask pairs and the training box crops.
+"""Datasets of the hypercolumn task: the training box crops of image / mask pairs and of LSP-extended people.
 
-:class:`SegFolder` reads the layout shared by PASCAL-Person-Part, ECSSD, DUTS-TR-2k and the Weizmann horses in
-``../shared/data``: ``images/<id>.<jpg|png|...>``, ``masks/<id>.png`` (8-bit, one channel) and ``<split>.txt``
-(one id per line). Labels: ``parts``: the mask values 0..6 (0 background, 1 head, 2 torso, 3 upper arm, 4 lower arm,
-5 upper leg, 6 lower leg); ``figure-ground``: mask > 127 = 1.
-
-:class:`BoxCropDataset` turns each pair into one training sample per draw: the box (the whole image, or the mask's
-box widened by a margin), jittered, mirrored, warped to the network's input square with ``grid_sample``
-(:func:`~structnet.hypercolumn.model.crop_boxes`), and its labels sampled at the output grid (nearest; 255 outside
-the image, ignored by the loss).
+:class:`BoxCropDataset` turns each pair of a :class:`~structnet.data.segfolder.SegFolder` into one training sample
+per draw: the box (the whole image, or the mask's box widened by a margin), jittered, mirrored, warped to the
+network's input square with ``grid_sample`` (:func:`~structnet.nn.boxes.crop_boxes`), and its labels sampled at the
+output grid (nearest; 255 outside the image, ignored by the loss).
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import torch
 
-from ..data.io import IMAGE_EXTS, read_image
+from ..data.io import read_image
+from ..data.segfolder import IGNORE, SegFolder
 from ..errors import UserError
+from ..nn.boxes import crop_boxes, crop_labels
 from .config import TASKS, HypercolumnConfig
-from .model import crop_boxes, crop_labels
 
-__all__ = ["SegFolder", "BoxCropDataset", "KeypointBoxDataset", "object_box", "image_box", "joints_box",
-           "keypoint_targets", "PART_NAMES", "read_labels"]
+__all__ = ["BoxCropDataset", "KeypointBoxDataset", "object_box", "image_box", "joints_box", "keypoint_targets",
+           "PART_NAMES"]
 
 PART_NAMES = ("background", "head", "torso", "upper arm", "lower arm", "upper leg", "lower leg")
-IGNORE = 255
-
-
-def read_labels(path, task: str) -> np.ndarray:
-    """A mask file -> ``(H, W)`` uint8 labels of ``task`` (UserError naming the file when it cannot be read or
-    holds values the task does not know)."""
-    import cv2
-
-    m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if m is None:
-        raise UserError(f"{path}: not a readable mask image")
-    if m.ndim == 3:
-        m = m[..., 0]
-    if m.dtype != np.uint8:
-        raise UserError(f"{path}: 8-bit masks expected, got {m.dtype}")
-    if task == "figure-ground":
-        return (m > 127).astype(np.uint8)
-    bad = (m > TASKS[task] - 1) & (m != IGNORE)
-    if bad.any():
-        raise UserError(f"{path}: part labels 0..{TASKS[task] - 1} (or 255 = ignore) expected, found "
-                        f"{sorted(set(np.unique(m[bad]).tolist()))[:5]}")
-    return m
-
-
-class SegFolder:
-    """Image / mask pairs of ``root`` listed in ``<split>.txt`` (module docstring). ``items``: [(id, image path,
-    mask path)]; ``load(i)`` -> (RGB uint8 (H, W, 3), labels uint8 (H, W)). UserError naming what is missing."""
-
-    def __init__(self, root, split: str, task: str, skip_missing: bool = True):
-        self.root, self.split, self.task = Path(root), str(split), str(task)
-        if task not in TASKS:
-            raise UserError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-        if not self.root.is_dir():
-            raise UserError(f"{self.root}: no such data folder")
-        listing = self.root / f"{split}.txt"
-        if not listing.is_file():
-            raise UserError(f"{listing}: split file not found (a folder with images/, masks/ and <split>.txt)")
-        ids = [s.strip() for s in listing.read_text().split() if s.strip()]
-        self.items: List[Tuple[str, Path, Path]] = []
-        self.missing: List[str] = []
-        for i in ids:
-            img = next((self.root / "images" / f"{i}{e}" for e in IMAGE_EXTS
-                        if (self.root / "images" / f"{i}{e}").is_file()), None)
-            mask = self.root / "masks" / f"{i}.png"
-            if img is None or not mask.is_file():
-                self.missing.append(i)
-                if skip_missing:
-                    continue
-            self.items.append((i, img if img is not None else self.root / "images" / f"{i}.jpg", mask))
-        if not self.items or len(self.missing) == len(ids):
-            raise UserError(f"{listing}: none of its {len(ids)} ids has an image in images/ and a mask in masks/")
-        if self.missing and skip_missing:
-            import sys
-
-            print(f"note: {listing}: {len(self.missing)} of {len(ids)} ids lack an image or a mask and are left out "
-                  f"(first: {self.missing[0]})", file=sys.stderr)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def load(self, i: int) -> Tuple[np.ndarray, np.ndarray]:
-        _, ip, mp = self.items[i]
-        for f, what in ((ip, "image"), (mp, "mask")):
-            if not f.is_file():
-                raise UserError(f"{f}: {what} not found")
-        img = read_image(ip)
-        lab = read_labels(mp, self.task)
-        if lab.shape != img.shape[:2]:
-            raise UserError(f"{mp}: mask {lab.shape[1]}x{lab.shape[0]} does not match image "
-                            f"{img.shape[1]}x{img.shape[0]}")
-        return img, lab
 
 
 def image_box(hw) -> np.ndarray:
@@ -228,8 +152,8 @@ class KeypointBoxDataset:
     :func:`keypoint_targets` (radius 10 % of the box diagonal, the paper's). Photos are decoded once."""
 
     def __init__(self, cfg: HypercolumnConfig):
-        from ..pose2d.datasets.lsp import read_lspet
-        from ..pose2d.layouts import get_layout
+        from ..keypoints.datasets.lsp import read_lspet
+        from ..keypoints.layouts import get_layout
 
         d, m = cfg.data, cfg.model
         self.recs = [r for r in read_lspet(d.root, d.split) if int(np.sum(r.annotated)) >= 2]

@@ -1,5 +1,5 @@
 """The hypercolumn evaluator and its dataset: whole images (``box: image``, what ``predict`` sees on a photo) or
-ground-truth object boxes (``box: object``) of a folder (:class:`~structnet.hypercolumn.data.SegFolder`), scored
+ground-truth object boxes (``box: object``) of a folder (:class:`~structnet.data.segfolder.SegFolder`), scored
 with :mod:`structnet.hypercolumn.metrics` on the labels pasted back at the image's size."""
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 
 from ..tasks.base import Evaluator
 from .config import TASKS, HypercolumnEvalConfig
-from .data import PART_NAMES, SegFolder, image_box, object_box
+from ..data.segfolder import SegFolder
+from .data import PART_NAMES, image_box, object_box
 from .metrics import confusion, iou_from_confusion, mask_iou
 
 __all__ = ["EvalDataset", "HypercolumnEvaluator"]
@@ -24,7 +25,7 @@ class EvalDataset:
     def __init__(self, e: HypercolumnEvalConfig, task: str, max_images: Optional[int] = None):
         self.e, self.task = e, task
         if task == "keypoints":
-            from ..pose2d.datasets.lsp import read_lspet
+            from ..keypoints.datasets.lsp import read_lspet
 
             self.people = [r for r in read_lspet(e.root, e.split) if int(np.sum(r.annotated)) >= 2]
             names = [r.name for r in self.people]
@@ -98,8 +99,8 @@ class HypercolumnEvaluator(Evaluator):
     def summarize(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"n": self.n, "task": self.task}
         if self.task == "keypoints":
-            from ..pose2d.layouts import get_layout
-            from ..pose2d.metrics import pck_torso
+            from ..keypoints.layouts import get_layout
+            from ..keypoints.metrics import pck_torso
 
             names = get_layout("lsp14").joints
             if self.n:

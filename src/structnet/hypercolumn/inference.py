@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from ..nn.precision import inference_context
-from .model import HypercolumnNet, crop_boxes, paste_probabilities
+from ..nn.boxes import crop_boxes, paste_probabilities
+from .model import HypercolumnNet
 
 __all__ = ["box_probabilities", "predict_image", "check_box", "keypoints_from_maps"]
 
@@ -47,7 +48,7 @@ def box_probabilities(net: HypercolumnNet, image: np.ndarray, box: Optional[Sequ
     if flip:
         q = p[1:2].flip(-1)
         if net.kind == "keypoints":                     # the mirrored crop's left joints are the right ones
-            from ..pose2d.layouts import get_layout
+            from ..keypoints.layouts import get_layout
 
             q = q[:, :, torch.as_tensor(get_layout("lsp14").flip_permutation())]
         p = 0.5 * (p[0:1] + q)

@@ -13,9 +13,9 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-__all__ = ["confusion", "iou_from_confusion", "mask_iou", "IGNORE"]
+from ..data.segfolder import IGNORE
 
-IGNORE = 255
+__all__ = ["confusion", "iou_from_confusion", "mask_iou"]
 
 
 def confusion(pred: np.ndarray, gt: np.ndarray, classes: int) -> np.ndarray:

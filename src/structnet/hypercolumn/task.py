@@ -77,7 +77,7 @@ class HypercolumnTask(Task):
     def model_from_metadata(self, meta: Dict[str, Any], path: Path):
         import torch
 
-        from ..hub import LoadedModel
+        from ..tasks.loading import LoadedModel
         from ..nn.weights import load_weights
         from .model import HypercolumnNet
 
@@ -234,7 +234,8 @@ class HypercolumnTask(Task):
         (images without a readable prediction file are listed as failures)."""
         import numpy as np
 
-        from .data import image_box, object_box, read_labels
+        from ..data.segfolder import read_labels
+        from .data import image_box, object_box
         from .evaluate import EvalDataset
 
         cfg = HypercolumnConfig()

@@ -42,7 +42,7 @@ from typing import Callable, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from ..data.io import atomic_write
+from ..atomic import atomic_write
 from ..errors import UserError
 
 __all__ = ["BACKENDS", "OPSET", "OnnxSpec", "OnnxNetwork", "onnxruntime_available", "export_onnx", "onnx_network",

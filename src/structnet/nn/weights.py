@@ -3,7 +3,7 @@
 Training, inference, the hub and the benchmarks all go through these four functions:
 
 * :func:`save_weights` ``(model, path, metadata=None)``: parameters + buffers, written atomically
-  (:func:`structnet.data.io.atomic_write`: a kill leaves the old file or the new one; mode 0666 minus the umask);
+  (:func:`structnet.atomic.atomic_write`: a kill leaves the old file or the new one; mode 0666 minus the umask);
   metadata values that are not strings are stored as JSON strings.
 * :func:`read_metadata` ``(path, decode=False)``: the metadata dict, without building a model.
 * :func:`load_state_dict` ``(path)``: ``{name: tensor}`` on the CPU.
@@ -28,7 +28,7 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from ..data.io import atomic_write
+from ..atomic import atomic_write
 from ..errors import UserError
 from .modules import unwrap
 

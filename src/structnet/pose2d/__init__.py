@@ -2,10 +2,10 @@
 (MSR-net), the structure-aware loss and keypoint masking, on a stacked hourglass or a pretrained encoder with an
 upsampling decoder; see docs/pose2d.md.
 
-Joint layouts (names, flip pairs, skeletal graph, structure-aware groups) are data: ``pose2d/layouts/*.yaml``,
-read by :func:`structnet.pose2d.layouts.get_layout`. :mod:`.model` and :mod:`.encoder` the two networks,
-:mod:`.codec` multi-scale heatmaps, :mod:`.augment` crops and masking, :mod:`.losses` Eq. 1-2, :mod:`.datasets`
-LSP / LSPET, MPII and COCO readers, :mod:`.train` training stages, :mod:`.metrics` PCK / PCKh / AUC,
-:mod:`.evaluate`, :mod:`.inference` one photo (person window, flip test), :mod:`.writer`, :mod:`.synthetic` stick
-figures for the demo, :mod:`.task` the registered task, :mod:`.config`.
+Joint layouts (names, flip pairs, skeletal graph, structure-aware groups), PCK / PCKh / AUC and the LSP / LSPET,
+MPII and COCO readers live below the tasks in :mod:`structnet.keypoints`. Here: :mod:`.model` (stacked hourglass)
+and :mod:`.encoder` (pretrained encoder + decoder) the two networks, :mod:`.heads` their MSS / MSR heads,
+:mod:`.codec` multi-scale heatmaps, :mod:`.augment` crops and masking, :mod:`.losses` Eq. 1-2, :mod:`.train`
+training stages, :mod:`.evaluate`, :mod:`.inference` one photo (person window, flip test), :mod:`.writer`,
+:mod:`.synthetic` stick figures for the demo, :mod:`.task` the registered task, :mod:`.config`.
 """

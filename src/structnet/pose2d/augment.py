@@ -43,7 +43,8 @@ from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from structnet.data import transforms as T
+from ..checks import finite_number
+from ..data import transforms as T
 
 __all__ = [
     "PIXEL_STD", "PoseCrop", "AugmentParams", "Patch", "MaskingResult", "center_scale_from_box",
@@ -57,16 +58,6 @@ DISTRIBUTIONS = ("uniform", "normal")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-def _finite_number(v, name: str, positive: bool = False) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {v!r}") from None
-    if not math.isfinite(f) or (positive and f <= 0):
-        raise ValueError(f"{name} must be a finite{' positive' if positive else ''} number, got {v!r}")
-    return f
-
-
 def _positive_range(v, name: str, low: str, high: str) -> Tuple[float, float]:
     """``(a, b)`` with finite ``0 < a <= b``, else a one-line ValueError naming ``name``."""
     try:
@@ -79,7 +70,7 @@ def _positive_range(v, name: str, low: str, high: str) -> Tuple[float, float]:
 
 
 def _prob(v, name: str) -> float:
-    f = _finite_number(v, name)
+    f = finite_number(v, name)
     if not 0.0 <= f <= 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1], got {v!r}")
     return f
@@ -136,8 +127,8 @@ def center_scale_from_box(box, padding: float = 1.25, pixel_std: float = PIXEL_S
     b = np.asarray(box, dtype=np.float64)
     if b.shape != (4,) or not np.isfinite(b).all() or b[2] < b[0] or b[3] < b[1]:
         raise ValueError(f"box must be finite (x0, y0, x1, y1) with x1 >= x0 and y1 >= y0, got {box!r}")
-    padding = _finite_number(padding, "padding", positive=True)
-    pixel_std = _finite_number(pixel_std, "pixel_std", positive=True)
+    padding = finite_number(padding, "padding", positive=True)
+    pixel_std = finite_number(pixel_std, "pixel_std", positive=True)
     side = max(b[2] - b[0], b[3] - b[1])
     if side <= 0:
         raise ValueError(f"box must have a positive width or height, got {box!r}")
@@ -151,8 +142,8 @@ def hourglass_center_scale(center, scale: float, y_shift: float = 15.0,
     c = np.asarray(center, dtype=np.float64)
     if c.shape != (2,) or not np.isfinite(c).all():
         raise ValueError(f"center must be a finite (x, y), got {center!r}")
-    scale = _finite_number(scale, "scale", positive=True)
-    return c + np.array([0.0, _finite_number(y_shift, "y_shift") * scale]), scale * _finite_number(
+    scale = finite_number(scale, "scale", positive=True)
+    return c + np.array([0.0, finite_number(y_shift, "y_shift") * scale]), scale * finite_number(
         padding, "padding", positive=True)
 
 
@@ -166,9 +157,9 @@ def crop_matrix(center, scale: float, out_size=(256, 256), rotation: float = 0.0
     c = np.asarray(center, dtype=np.float64)
     if c.shape != (2,) or not np.isfinite(c).all():
         raise ValueError(f"center must be a finite (x, y), got {center!r}")
-    scale = _finite_number(scale, "scale", positive=True)
-    rotation = _finite_number(rotation, "rotation")
-    pixel_std = _finite_number(pixel_std, "pixel_std", positive=True)
+    scale = finite_number(scale, "scale", positive=True)
+    rotation = finite_number(rotation, "rotation")
+    pixel_std = finite_number(pixel_std, "pixel_std", positive=True)
     oh, ow = _size(out_size, "out_size")
     zoom = oh / (scale * pixel_std)
     oc = ((ow - 1) / 2.0, (oh - 1) / 2.0)
@@ -219,7 +210,7 @@ def person_crop(image, keypoints, visible, center, scale: float, out_size=(256, 
 
     image (H, W) or (H, W, C) (bilinear warp by ``transforms.affine``, ``border_value`` outside the image);
     keypoints (K, 2) / (K, 3), visible (K,) or None. ``flip_pairs``: a
-    :class:`~structnet.pose2d.layouts.KeypointLayout` or ``(left, right)`` index pairs; required when ``flip``
+    :class:`~structnet.keypoints.layouts.KeypointLayout` or ``(left, right)`` index pairs; required when ``flip``
     (pass ``()`` for a layout without left/right joints).
     """
     import cv2
@@ -230,7 +221,7 @@ def person_crop(image, keypoints, visible, center, scale: float, out_size=(256, 
     if flip and flip_pairs is None:
         raise ValueError("flip=True needs flip_pairs (a keypoint layout or (left, right) index pairs; () if none)")
     pairs = _flip_pairs(flip_pairs, k)
-    s = _finite_number(scale, "scale", positive=True) * _finite_number(scale_factor, "scale_factor", positive=True)
+    s = finite_number(scale, "scale", positive=True) * finite_number(scale_factor, "scale_factor", positive=True)
     oh, ow = _size(out_size, "out_size")
     m = crop_matrix(center, s, (oh, ow), rotation, bool(flip), pixel_std)
     kp3 = np.concatenate([pts, vis[:, None].astype(np.float64)], axis=1)
@@ -253,7 +244,7 @@ def sample_augment_params(rng: np.random.Generator, rotation_max: float = 30.0, 
     """
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}")
-    rmax = _finite_number(rotation_max, "rotation_max")
+    rmax = finite_number(rotation_max, "rotation_max")
     if rmax < 0:
         raise ValueError(f"rotation_max must be >= 0 degrees, got {rotation_max!r}")
     rp, fp = _prob(rotation_prob, "rotation_prob"), _prob(flip_prob, "flip_prob")
@@ -343,7 +334,7 @@ def keypoint_masking(image, keypoints, visible, rng: np.random.Generator, person
     pts, vis = _keypoints(keypoints, visible)
     h_img, w_img = img.shape[:2]
     po, pd = _prob(occlusion_prob, "occlusion_prob"), _prob(distractor_prob, "distractor_prob")
-    frac = _finite_number(patch_frac, "patch_frac", positive=True)
+    frac = finite_number(patch_frac, "patch_frac", positive=True)
     dmin, dmax = _positive_range(distractor_distance, "distractor_distance", "min", "max")
     if not isinstance(max_tries, (int, np.integer)) or max_tries < 1:
         raise ValueError(f"max_tries must be a positive int, got {max_tries!r}")
@@ -353,7 +344,7 @@ def keypoint_masking(image, keypoints, visible, rng: np.random.Generator, person
         person_size = float(max(np.ptp(fp[:, 0]), np.ptp(fp[:, 1]))) if len(fp) >= 2 else float(min(h_img, w_img))
         person_size = person_size if person_size > 0 else float(min(h_img, w_img))
     else:
-        person_size = _finite_number(person_size, "person_size", positive=True)
+        person_size = finite_number(person_size, "person_size", positive=True)
     side = int(max(1, round(frac * person_size)))
 
     pix = np.floor(pts[finite] + 0.5).astype(np.int64)            # pixels holding the finite keypoints

@@ -113,7 +113,7 @@ def flip_heatmaps(heatmaps: ArrayLike, flip_perm) -> ArrayLike:
     """Mirror heatmaps left-right and swap left/right joint channels.
 
     heatmaps: ``(..., K, h, w)`` numpy array or tensor; flip_perm: ``layout.flip_permutation()`` (or the
-    :class:`~structnet.pose2d.layouts.KeypointLayout` itself). ``out[..., k, y, x] = in[..., perm[k], y, w-1-x]``.
+    :class:`~structnet.keypoints.layouts.KeypointLayout` itself). ``out[..., k, y, x] = in[..., perm[k], y, w-1-x]``.
     No pixel shift: with the centre-aligned mapping of this module the mirrored maps are exactly the maps of the
     mirrored image. Applying it twice gives the input back.
     """

@@ -1,7 +1,7 @@
 """Typed configuration of the 2D pose task (YAML files under ``structnet/configs/pose2d/``).
 
 One file is one training run (one *stage*); the paper's three stages are three files chained by
-``structnet train pose2d --stages s1.yaml,s2.yaml,s3.yaml`` (see :func:`structnet.pose2d.train.train_stages`),
+``structnet train pose2d --stages s1.yaml,s2.yaml,s3.yaml`` (see :func:`structnet.tasks.run.train_stages`),
 a later stage starting from the previous one's weights with ``model.init: previous``.
 
 Published defaults (Ke et al. 2018, Sec. 4.1 and the hourglass of Newell et al. 2016) are the field defaults

@@ -17,12 +17,12 @@ Network (:class:`EncoderPoseNet`)
   bilinearly x2, adds the 1x1 lateral of its tap and applies a 3x3 conv + BN + ReLU. Level k has stride
   ``4 * 2**k``: for a 192 input the maps are 48, 24, 12 and 6 pixels high, the codec's scales 1, 2, 4, 8.
 * Heads: the finest level gets a 3x3 conv + BN + ReLU + 1x1 conv to the N heatmaps (``head``); with ``mss`` every
-  coarser level gets an MSS head (BN + ReLU + 1x1, :func:`structnet.pose2d.model._mss_head`), so each decoder
+  coarser level gets an MSS head (BN + ReLU + 1x1, :func:`structnet.pose2d.heads.mss_head`), so each decoder
   level is supervised at its own scale (Sec. 3.1). Every heatmap-output 1x1 convolution (heads, MSS heads, MSR-net
   heads) starts from N(0, ``head_std``) weights and zero bias (0.001, as SimpleBaseline / HRNet; ``head_std=0`` keeps
   PyTorch's default): with the default init the first run's outputs started O(1) everywhere and the 48x48 heads
   were still at the all-zero loss after 520 steps.
-* MSR-net (Sec. 3.2): the same :class:`~structnet.pose2d.model.MSRNet` as the hourglass model, reading the
+* MSR-net (Sec. 3.2): the same :class:`~structnet.pose2d.heads.MSRNet` as the hourglass model, reading the
   multi-scale heatmaps brought to the finest resolution plus (``msr_input``) the decoder's finest features.
 
 Output: the :class:`~structnet.pose2d.model.PoseNet` structure (``{"stacks": [{h: maps}], "msr": {h: maps} or
@@ -39,7 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import create_backbone
-from .model import MSR_INPUTS, MSRNet, PosePartsMixin, _check_int, _mss_head
+from ..checks import check_int
+from .heads import MSR_INPUTS, MSRNet, PosePartsMixin, mss_head
 
 __all__ = ["EncoderPoseNet", "ENCODER_BACKBONES"]
 
@@ -77,7 +78,7 @@ class _Heads(nn.Module):
     def __init__(self, features: int, num_joints: int, depth: int, mss: bool):
         super().__init__()
         self.head = nn.Sequential(_conv_bn_relu(features, features), nn.Conv2d(features, num_joints, 1))
-        self.mss_heads = nn.ModuleList(_mss_head(features, num_joints) for _ in range(depth - 1)) if mss else None
+        self.mss_heads = nn.ModuleList(mss_head(features, num_joints) for _ in range(depth - 1)) if mss else None
 
     def forward(self, levels: List[torch.Tensor]) -> List[torch.Tensor]:
         maps = [self.head(levels[0])]
@@ -98,17 +99,17 @@ class EncoderPoseNet(PosePartsMixin, nn.Module):
                  msr_input: str = "heatmaps+stem", msr_features: Optional[int] = None, msr_depth: int = 3,
                  msr_multiscale: bool = True, head_std: float = 0.001):
         super().__init__()
-        self.num_joints = _check_int("num_joints", num_joints, 1)
-        self.features = _check_int("features", features, 2)
-        self.depth = _check_int("depth", depth, 1)
+        self.num_joints = check_int("num_joints", num_joints, 1)
+        self.features = check_int("features", features, 2)
+        self.depth = check_int("depth", depth, 1)
         self.mss, self.msr_on = bool(mss), bool(msr)
         if msr_input not in MSR_INPUTS:
             raise ValueError(f"unknown msr_input {msr_input!r}; valid: {', '.join(MSR_INPUTS)}")
         self.msr_input = msr_input
-        self.msr_features = self.features if msr_features is None else _check_int("msr_features", msr_features, 2)
+        self.msr_features = self.features if msr_features is None else check_int("msr_features", msr_features, 2)
         if self.msr_features % 2:
             raise ValueError(f"msr_features must be even (the bottleneck halves it), got {msr_features}")
-        self.msr_depth = _check_int("msr_depth", msr_depth, 1)
+        self.msr_depth = check_int("msr_depth", msr_depth, 1)
         self.msr_multiscale = bool(msr_multiscale)
         self.backbone_name = str(backbone)
         self.backbone = create_backbone(backbone, pretrained=pretrained)

@@ -13,10 +13,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from ..errors import UserError
+from ..keypoints.layouts import get_layout
 from ..tasks.base import Evaluator
 from ..tasks.run import run_evaluation
 from .codec import HeatmapCodec
-from .layouts import get_layout
 
 __all__ = ["PoseEvaluator", "evaluate_pose2d", "sample_predictor", "format_results"]
 
@@ -31,7 +31,7 @@ class PoseEvaluator(Evaluator):
     layout: the keypoint layout (name or :class:`KeypointLayout`). metric: ``"pck"`` (torso PCK, LSP's
     ``eval_pck.m``), ``"pckh"`` (MPII; needs head normalisers, sample key ``norm``) or ``"auto"`` (pckh for
     mpii16, else pck); threshold: default 0.2 (pck) / 0.5 (pckh); protocol: the PCKh reference implementation
-    (:data:`~structnet.pose2d.metrics.PCKH_PROTOCOLS`). settings: recorded in the summary.
+    (:data:`~structnet.keypoints.metrics.PCKH_PROTOCOLS`). settings: recorded in the summary.
     ``process(sample, prediction)``: ``sample`` with ``keypoints`` (K, 2), ``annotated`` (K,), ``norm``;
     ``prediction`` with ``keypoints`` (K, 2) image pixels and ``scores`` (K,)."""
 
@@ -75,7 +75,7 @@ class PoseEvaluator(Evaluator):
                 np.asarray(self._norm))
 
     def summarize(self) -> Dict[str, Any]:
-        from . import metrics as M
+        from ..keypoints import metrics as M
 
         pred, _, gt, vis, norm = self.arrays()
         if len(pred) == 0:
@@ -176,7 +176,7 @@ def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = Non
 def format_results(res: Dict[str, Any]) -> str:
     """Human-readable result of :func:`evaluate_pose2d`: a per-joint table, mean and AUC, then the README
     columns (percent)."""
-    from .metrics import markdown_table
+    from ..keypoints.metrics import markdown_table
 
     def pct(v):
         return "-" if v is None else f"{100.0 * v:.1f}"

@@ -113,12 +113,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import check_window_scales, finite_number
 from ..data.io import image_to_tensor
+from ..keypoints.layouts import KeypointLayout, get_layout, list_layouts
 from ..nn.precision import inference_context
-from .augment import PIXEL_STD, _finite_number, center_scale_from_box, crop_matrix
+from .augment import PIXEL_STD, center_scale_from_box, crop_matrix
 from .codec import REFINEMENTS, HeatmapCodec, average_flip
 from .config import DEFAULT_MODEL
-from .layouts import KeypointLayout, get_layout, list_layouts
 
 __all__ = [
     "DEFAULT_POSE_MODEL", "BOX_PADDING", "AUTO_BOX_PADDING", "WHOLE_IMAGE_PADDING", "SIX_SCALES",
@@ -171,14 +172,6 @@ AUTO_BOX_PADDING = 1.4
 
 
 # --------------------------------------------------------------------------------------------- validation
-def _check_scales(scales) -> Tuple[float, ...]:
-    vals = (scales,) if np.isscalar(scales) else tuple(scales) if isinstance(scales, (tuple, list, np.ndarray)) \
-        else None
-    if not vals:
-        raise ValueError(f"scales must be a non-empty sequence of positive window factors, got {scales!r}")
-    return tuple(_finite_number(s, "scales entry", positive=True) for s in vals)
-
-
 def _check_refine(refine: str) -> str:
     if refine not in REFINEMENTS:
         raise ValueError(f"refine must be one of {', '.join(REFINEMENTS)}, got {refine!r}")
@@ -208,10 +201,10 @@ class ConditionalTesting:
     def __post_init__(self):
         th = self.thresholds
         if np.isscalar(th):
-            th = _finite_number(th, "ConditionalTesting.thresholds")
+            th = finite_number(th, "ConditionalTesting.thresholds")
         else:
             try:
-                th = tuple(_finite_number(t, "ConditionalTesting.thresholds entry") for t in th)
+                th = tuple(finite_number(t, "ConditionalTesting.thresholds entry") for t in th)
             except TypeError:
                 raise ValueError(f"ConditionalTesting.thresholds must be a number or a sequence of numbers, "
                                  f"got {self.thresholds!r}") from None
@@ -225,10 +218,10 @@ class ConditionalTesting:
         if not pert or any(len(p) != 3 for p in pert):
             raise ValueError(f"ConditionalTesting.perturbations must be a non-empty sequence of (dx, dy, scale "
                              f"factor) triples, got {self.perturbations!r}")
-        pert = tuple((_finite_number(p[0], "perturbation dx"), _finite_number(p[1], "perturbation dy"),
-                      _finite_number(p[2], "perturbation scale factor", positive=True)) for p in pert)
+        pert = tuple((finite_number(p[0], "perturbation dx"), finite_number(p[1], "perturbation dy"),
+                      finite_number(p[2], "perturbation scale factor", positive=True)) for p in pert)
         object.__setattr__(self, "perturbations", pert)
-        object.__setattr__(self, "fuse_threshold", _finite_number(self.fuse_threshold, "ConditionalTesting.fuse_threshold"))
+        object.__setattr__(self, "fuse_threshold", finite_number(self.fuse_threshold, "ConditionalTesting.fuse_threshold"))
 
     def thresholds_for(self, num_joints: int) -> np.ndarray:
         """tau_c as a ``(num_joints,)`` array (ValueError when a sequence has another length)."""
@@ -258,7 +251,7 @@ def fuse_trials(keypoints, scores, low, fuse_threshold: float = DEFAULT_FUSE_THR
         raise ValueError(f"scores must have shape {kp.shape[:2]} (trials, joints), got {sc.shape}")
     if lo.shape != (kp.shape[1],):
         raise ValueError(f"low must have shape ({kp.shape[1]},) (one flag per joint), got {lo.shape}")
-    tau = _finite_number(fuse_threshold, "fuse_threshold")
+    tau = finite_number(fuse_threshold, "fuse_threshold")
     accepted = (sc > tau) & lo[None, :]
     w = np.where(accepted, sc, 0.0)
     wsum = w.sum(axis=0)
@@ -289,7 +282,7 @@ def _device_of(net: nn.Module) -> torch.device:
 def unpack_model(net, layout=None, codec: Optional[HeatmapCodec] = None):
     """``(module, layout, codec)`` of a :class:`~structnet.hub.LoadedModel` (explicit arguments win over the
     model's) or of a bare module (layout / codec as given)."""
-    from ..hub import LoadedModel
+    from ..tasks.loading import LoadedModel
 
     if isinstance(net, LoadedModel):
         return net.network, (layout if layout is not None else net.layout), (codec if codec is not None else net.codec)
@@ -375,7 +368,7 @@ def fuse_scales(heatmaps: torch.Tensor, factors: Sequence[float]) -> torch.Tenso
     if not isinstance(heatmaps, torch.Tensor) or heatmaps.ndim != 5:
         raise ValueError(f"heatmaps must be a tensor (S, N, K, h, w), got "
                          f"{tuple(heatmaps.shape) if isinstance(heatmaps, torch.Tensor) else type(heatmaps)}")
-    fac = _check_scales(factors)
+    fac = check_window_scales(factors)
     s, n, k, h, w = heatmaps.shape
     if len(fac) != s:
         raise ValueError(f"factors has {len(fac)} entries but heatmaps has {s} scales")
@@ -437,7 +430,7 @@ def _window(image_hw: Tuple[int, int], box, center, scale, padding) -> Tuple[np.
         c = np.asarray(center, dtype=np.float64)
         if c.shape != (2,) or not np.isfinite(c).all():
             raise ValueError(f"center must be a finite (x, y), got {center!r}")
-        return c, _finite_number(scale, "scale", positive=True), None
+        return c, finite_number(scale, "scale", positive=True), None
     if box is None:
         b = (-0.5, -0.5, w - 0.5, h - 0.5)
         pad = WHOLE_IMAGE_PADDING if padding is None else padding
@@ -511,7 +504,7 @@ def predict_pose(net, image: np.ndarray, box=None, flip_test: bool = True,
     per joint; None when no re-trial ran).
     """
     img = _image_tensor(image)
-    factors = _check_scales(scales)
+    factors = check_window_scales(scales)
     refine = _check_refine(refine)
     batch_size = _check_batch_size(batch_size)
     if conditional is not None and not isinstance(conditional, ConditionalTesting):
@@ -588,7 +581,7 @@ def predict_batch(net, crops, flip_test: bool = True, refine: str = "dark", *, l
 def load_pose_model(weights=None, model: Optional[str] = None, device=None):
     """A pose model as a :class:`~structnet.hub.LoadedModel` (``structnet.hub.load`` restricted to pose2d): a
     weights file (``weights``) or a bundled name (``model``, default :data:`DEFAULT_POSE_MODEL`)."""
-    from ..hub import load
+    from ..tasks.loading import load
 
     if weights is not None and model is not None:
         raise ValueError("give either weights (a file) or model (a bundled name), not both")

@@ -51,7 +51,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
-from .layouts import KeypointLayout, get_layout
+from ..keypoints.layouts import KeypointLayout, get_layout
 
 __all__ = ["REDUCTIONS", "COMBINES", "DEFAULT_ALPHA", "group_matrix", "keypoint_loss", "structure_loss",
            "structure_aware_loss", "pose2d_losses"]

@@ -27,7 +27,7 @@ Conventions
   ``default_rng([seed, index, 1])``: figure ``i`` of a seed is a pure function of ``(seed, i)``.
 
 :class:`SyntheticFigures` holds the geometry of ``n`` figures and renders images on demand;
-:class:`SyntheticPoseDataset` wraps it as a :class:`~structnet.pose2d.datasets.PoseDataset` (same sample dict
+:class:`SyntheticPoseDataset` wraps it as a :class:`~structnet.keypoints.datasets.PoseDataset` (same sample dict
 as the real readers, ``transform(sample, rng)`` hook, key convention); :func:`write_lspet_folder` writes
 figures to disk in the layout of ``../shared/data/lspet`` (``joints.npy``, ``train.txt``, ``val.txt``,
 ``images/*.jpg``) so that the real LSPET reader and the command line can be exercised on them.
@@ -42,8 +42,9 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 
 from ..data.keys import parse_key
-from .datasets import BOX_PADDING, PoseDataset, PoseRecord, Transform, box_to_center_scale, joint_boxes, torso_norm
-from .layouts import get_layout
+from ..keypoints.datasets import (BOX_PADDING, PoseDataset, PoseRecord, Transform, box_to_center_scale, joint_boxes,
+                                  torso_norm)
+from ..keypoints.layouts import get_layout
 
 __all__ = ["LAYOUT", "PALETTE", "figure_keypoints", "render_figure", "SyntheticFigures", "SyntheticPoseDataset",
            "write_lspet_folder"]
@@ -194,7 +195,7 @@ class SyntheticFigures:
         return render_figure(self.keypoints[i], self.size, np.random.default_rng([self.seed, i, 1]))
 
     def records(self, padding: float = BOX_PADDING) -> List[PoseRecord]:
-        """One :class:`PoseRecord` per figure, as :func:`~structnet.pose2d.datasets.read_lspet` would give it
+        """One :class:`PoseRecord` per figure, as :func:`~structnet.keypoints.datasets.read_lspet` would give it
         (box = joint box, centre / scale with ``padding``, torso normaliser), ``image_path`` None."""
         k = self.keypoints.astype(np.float64)
         ann = np.ones(k.shape[:2], bool)
@@ -209,7 +210,7 @@ class SyntheticFigures:
 
 
 class SyntheticPoseDataset(PoseDataset):
-    """:class:`SyntheticFigures` as a :class:`~structnet.pose2d.datasets.PoseDataset`: ``ds[i]`` /
+    """:class:`SyntheticFigures` as a :class:`~structnet.keypoints.datasets.PoseDataset`: ``ds[i]`` /
     ``ds[(i, seed)]`` gives the same sample dict as the real readers (``image`` uint8 ``(H, W, 3)``,
     ``keypoints``, ``visible``, ``annotated``, ``center``, ``scale``, ``box``, ``norm``, ``name``, ``layout``,
     ``image_path`` = "", ``index``), then ``transform(sample, rng)`` if given."""
@@ -231,7 +232,7 @@ class SyntheticPoseDataset(PoseDataset):
 def write_lspet_folder(root: PathLike, n_train: int = 16, n_val: int = 8, size: int = 96, seed: int = 0,
                        quality: int = 95) -> Path:
     """Write ``n_train + n_val`` figures to ``root`` in the LSPET folder layout read by
-    :func:`~structnet.pose2d.datasets.read_lspet`: ``joints.npy`` float64 ``(N, 14, 3)`` = (x, y, 1),
+    :func:`~structnet.keypoints.datasets.read_lspet`: ``joints.npy`` float64 ``(N, 14, 3)`` = (x, y, 1),
     ``train.txt`` / ``val.txt`` (names ``im00001`` ...; the first ``n_train`` are train) and
     ``images/<name>.jpg`` (JPEG ``quality``). Figure ``i`` is ``SyntheticFigures(N, size, seed)`` figure i.
     Returns ``root``."""

@@ -28,7 +28,7 @@ from ..tasks.args import floats
 from ..tasks.base import Task
 from .codec import HeatmapCodec
 from .config import DEFAULT_MODEL, Pose2DConfig
-from .layouts import KeypointLayout, get_layout
+from ..keypoints.layouts import KeypointLayout, get_layout
 
 __all__ = ["Pose2DTask", "TASK", "pose_model_metadata", "save_pose_model", "RESERVED_META"]
 
@@ -129,7 +129,7 @@ class Pose2DTask(Task):
         return pose_model_metadata(net, layout_of(cfg.data.dataset), make_codec(cfg))
 
     def model_from_metadata(self, meta: Dict[str, Any], path: Path):
-        from ..hub import LoadedModel
+        from ..tasks.loading import LoadedModel
         from ..nn.weights import load_weights
         from .inference import _resolve_layout
         from .model import build_pose_model

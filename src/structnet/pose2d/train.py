@@ -1,5 +1,6 @@
 """The 2D pose task wired to the engine: datasets and sample pipeline from the config, the named loss terms,
-training (one stage, or the paper's three stages chained), the reduce-on-plateau schedule, and evaluation.
+the stage checks, the reduce-on-plateau schedule, and the evaluation dataset. Training runs through
+:func:`structnet.tasks.run.train` (one stage) and :func:`structnet.tasks.run.train_stages` (stages chained).
 
 Sample pipeline (training, :class:`PoseTrainTransform`)
 -------------------------------------------------------
@@ -20,7 +21,7 @@ on, as in the hourglass code). Records without a finite person window or without
 
 Training stages (Ke et al. 2018, Sec. 4.1)
 ------------------------------------------
-Each stage is one config file; :func:`train_stages` runs several in order and resolves ``model.init: previous``
+Each stage is one config file; :func:`structnet.tasks.run.train_stages` runs several in order and resolves ``model.init: previous``
 to the previous stage's ``model.safetensors``. The paper's stages:
 
 1. MSS-net: ``model.msr: false`` (the model has no MSR-net, so no parameter is left without a gradient, which
@@ -64,20 +65,21 @@ import numpy as np
 import torch
 
 from ..data.io import image_to_tensor
-from ..errors import UserError
 from ..engine.logging import HookBase, get_logger
+from ..errors import UserError
+from ..keypoints.datasets import PoseDataset, PoseRecord
+from ..keypoints.layouts import KeypointLayout, get_layout
 from .augment import center_scale_from_box, keypoint_masking, person_crop, random_person_crop
 from .codec import HeatmapCodec
-from .inference import WHOLE_IMAGE_PADDING
 from .config import DATASET_LAYOUTS, DATASETS, KeypointMaskingConfig, PlateauConfig, Pose2DConfig, Pose2DDataConfig
-from .datasets import PoseDataset, PoseRecord
-from .layouts import KeypointLayout, get_layout
+from .heads import FREEZE_PARTS
+from .inference import WHOLE_IMAGE_PADDING
 from .losses import pose2d_losses
-from .model import FREEZE_PARTS, PoseNet, build_pose_model
+from .model import PoseNet, build_pose_model
 
 __all__ = ["layout_of", "load_records", "usable_records", "PoseTrainTransform", "build_train_dataset",
            "build_eval_dataset", "build_model", "make_codec", "load_init_weights", "check_config", "make_loss_fn",
-           "PlateauHook", "train", "load_stage_configs", "train_stages", "PREVIOUS"]
+           "PlateauHook", "PREVIOUS"]
 
 from ..tasks.run import PREVIOUS  # noqa: E402  (``model.init: previous``)
 
@@ -93,12 +95,12 @@ def layout_of(dataset: str) -> str:
 
 def load_records(dataset: str, root: str, split: str, image_dir: Optional[str] = None,
                  padding: float = 1.25) -> List[PoseRecord]:
-    """Person records of a real dataset (:mod:`structnet.pose2d.datasets` readers). ``root``: the LSPET folder
+    """Person records of a real dataset (:mod:`structnet.keypoints.datasets` readers). ``root``: the LSPET folder
     (``lspet``: train / val / all), an MPII annotation file (``mpii``: .npz / .h5 hold one split each and ignore
     ``split``; pytorch-pose .json: all / train / valid; HRNet / mmpose .json hold one split: ``all``; .mat:
     train / test / all), a COCO keypoints json (``coco``: one split per file, ``split`` ignored) or an LSP
     ``joints.mat`` (``lsp-mat``: all / train / test)."""
-    from .datasets import coco_to_records, read_lsp_mat, read_lspet, read_mpii
+    from ..keypoints.datasets import coco_to_records, read_lsp_mat, read_lspet, read_mpii
 
     layout_of(dataset)
     if dataset == "lspet":
@@ -390,31 +392,3 @@ class PlateauHook(HookBase):
         if changed:
             get_logger().info(f"plateau at step {step}: no {self.key} improvement for {self.cfg.patience} "
                               f"evaluation(s); base lr {changed[0][0]:.3g} -> {changed[0][1]:.3g}")
-
-
-# ------------------------------------------------------------------------------------------------ train
-def train(cfg: Pose2DConfig, resume: Union[bool, str] = True, previous: Optional[Path] = None) -> Path:
-    """Train one stage per the config through the generic :func:`structnet.tasks.run.train`; returns
-    ``<train.out_dir>/model.safetensors`` (with the training config, the layout, the codec and the final
-    validation metrics, if any, in its metadata). ``previous``: the weights ``model.init: previous`` means."""
-    from ..tasks import run
-    from .task import TASK
-
-    return run.train(TASK, cfg, resume=resume, previous=previous)
-
-
-def load_stage_configs(paths: Sequence[Union[str, Path]], overrides: Sequence[str] = (),
-                       out_root: Optional[Union[str, Path]] = None) -> List[Pose2DConfig]:
-    """Configs of a pose2d stage chain (:func:`structnet.tasks.run.load_stage_configs`)."""
-    from ..tasks import run
-    from .task import TASK
-
-    return run.load_stage_configs(TASK, [str(p) for p in paths], overrides, out_root)
-
-
-def train_stages(cfgs: Sequence[Pose2DConfig], resume: Union[bool, str] = True) -> List[Path]:
-    """Train the stages in order (:func:`structnet.tasks.run.train_stages`)."""
-    from ..tasks import run
-    from .task import TASK
-
-    return run.train_stages(TASK, cfgs, resume=resume)

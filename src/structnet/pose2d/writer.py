@@ -8,10 +8,10 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from ..checks import finite_number
 from ..data.io import read_image, write_json, write_png
-from .augment import _finite_number
+from ..keypoints.layouts import KeypointLayout, get_layout
 from .inference import DEFAULT_DRAW_THRESHOLD, predict_pose, unpack_model, _resolve_layout
-from .layouts import KeypointLayout, get_layout
 
 __all__ = ["pose_to_json", "draw_pose_overlay", "write_result", "predict_file", "LEFT_COLOUR", "RIGHT_COLOUR",
            "CENTRE_COLOUR"]
@@ -85,7 +85,7 @@ def draw_pose_overlay(image: np.ndarray, keypoints, scores, layout,
         raise ValueError(f"image must be uint8 (H, W, 3) or (H, W), got {img.dtype} {np.asarray(image).shape}")
     lay = get_layout(layout)
     kp, sc = _as_kp_scores(keypoints, scores, lay.num_joints)
-    thr = _finite_number(score_threshold, "score_threshold")
+    thr = finite_number(score_threshold, "score_threshold")
     out = np.ascontiguousarray(img.copy())
     h, w = out.shape[:2]
     lw = max(1, int(round(min(h, w) / 160)))

@@ -1,14 +1,16 @@
-"""3D human pose from skeleton maps (Wan et al. 2017, "DeepSkeleton"); see docs/pose3d.md.
+"""3D human pose from skeleton maps (Wan et al. 2017, "DeepSkeleton").
 
-2D joints (given, or from the pose2d task on a photo) are drawn as front / back skeleton maps, or an image -> maps
-network draws them from the person crop; one regression network per hypothesis (stick width) lifts the maps to
-root-relative 3D joints, and the hypothesis whose projection fits the 2D joints best is the answer. Martinez et
-al.'s keypoint MLP is the baseline lifter.
+One task, two model kinds under one config (``model.kind``): a *lifter* (2D joints drawn as skeleton maps -> 3D
+joints, several hypotheses; :mod:`.model`) and the *image -> skeleton-map network* (:mod:`.maps_net`) whose maps a
+lifter's regressors read. ``structnet predict pose3d`` runs the pose2d task's predictor (through the task registry)
+for the 2D joints, then the lifter, optionally on the maps of the image network.
 
-:mod:`.skeleton` the 17-joint Human3.6M skeleton and its 15 coloured parts, :mod:`.h36m` the Human3.6M reader and
-camera model, :mod:`.render` skeleton maps by a per-pixel z-buffer, :mod:`.model` the lifters (map regressors,
-keypoint MLP), :mod:`.hypotheses` the selection by reprojection, :mod:`.maps_net` the image -> maps network,
-:mod:`.synthetic` capsule people for training it, :mod:`.image_maps` its dataset, loss and evaluation,
-:mod:`.metrics` MPJPE / P-MPJPE, :mod:`.train`, :mod:`.evaluate`, :mod:`.inference` one photo, :mod:`.writer`,
-:mod:`.task` the registered task, :mod:`.config`.
+* :mod:`.joints`: the 17-joint Human3.6M skeleton, its 15 coloured body parts, joint mappings (Stacked Hourglass
+  MPII, LSP) and action names; :mod:`.h36m`: reader of the 3d-pose-baseline data layout and the camera model;
+* :mod:`.render`: front / back skeleton maps (a z-buffer over coloured sticks, batched in torch), person box and
+  crops; :mod:`.synthetic`: shaded capsule people for the image network's training and synthetic evaluation;
+* :mod:`.config`, :mod:`.train` (model builder, config checks), :mod:`.data` (lifter datasets),
+  :mod:`.maps_data` (image network datasets), :mod:`.losses`, :mod:`.metrics` (MPJPE, P-MPJPE, N-MPJPE, maps IoU),
+  :mod:`.hypotheses` (reprojection and selection), :mod:`.evaluate`, :mod:`.inference`, :mod:`.writer`,
+  :mod:`.task`.
 """

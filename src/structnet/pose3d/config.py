@@ -95,7 +95,7 @@ class Pose3DEvalConfig:
     # time. On by default (as predict); --no-flip turns it off
     flip: bool = True
     # input sh: remove the detector's systematic per-joint offsets from the projected GT joints (MPII vs Human3.6M
-    # joint definitions, e.g. the feet and neck; skeleton.fit_detection_offsets) before lifting. cross-subject: the
+    # joint definitions, e.g. the feet and neck; joints.fit_detection_offsets) before lifting. cross-subject: the
     # offsets of each evaluated subject are fitted on the detections of the *other* test subjects present (S9 is
     # corrected with S11's, S11 with S9's): the evaluated subject's own detections and GT never enter the fit. The
     # stand-in for Martinez et al.'s training on the training subjects' detections, which are not in this data.

@@ -14,8 +14,8 @@ __all__ = ["Pose3DEvaluator"]
 
 
 class Pose3DEvaluator(Evaluator):
-    """``process(sample, prediction)`` with a :class:`~structnet.pose3d.train.SequenceDataset` sample and a
-    :func:`~structnet.pose3d.train.predict_sequence` result. ``summarize()``: ``mpjpe_mm`` and ``p_mpjpe_mm``
+    """``process(sample, prediction)`` with a :class:`~structnet.pose3d.data.SequenceDataset` sample and a
+    :func:`~structnet.pose3d.inference.predict_sequence` result. ``summarize()``: ``mpjpe_mm`` and ``p_mpjpe_mm``
     (the unweighted mean over actions, the "Avg" of Human3.6M tables), ``per_action`` ({action: mpjpe_mm}),
     ``per_action_p_mpjpe``, ``mpjpe_mm_frames`` (pooled over frames), ``n_frames``, ``protocol``, and per
     hypothesis / average / oracle MPJPE (of the first lifter where the prediction is an ensemble; then also

@@ -20,7 +20,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from ..errors import UserError
-from .skeleton import action_of
+from .joints import action_of
 
 __all__ = ["Camera", "H36M", "TRAIN_SUBJECTS", "TEST_SUBJECTS", "FRAME_SIZES", "Sequence3D"]
 

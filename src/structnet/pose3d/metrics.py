@@ -11,16 +11,21 @@
 
 Both return the per-frame errors ``(N,)``; the protocol's number is their mean over frames, per action (the
 actions' unweighted mean is the "Avg" column of the papers' tables, :func:`per_action`).
+
+:func:`maps_iou` scores the image -> maps network: the IoU of the drawn pixels of its maps and the target maps.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional
+from typing import TYPE_CHECKING, Dict, Iterable, Optional
 
 import numpy as np
 
-from .skeleton import ACTIONS, ROOT
+if TYPE_CHECKING:
+    import torch
 
-__all__ = ["mpjpe", "p_mpjpe", "n_mpjpe", "scale_to_gt", "procrustes_align", "per_action", "PROTOCOLS"]
+from .joints import ACTIONS, ROOT
+
+__all__ = ["mpjpe", "p_mpjpe", "n_mpjpe", "scale_to_gt", "procrustes_align", "per_action", "PROTOCOLS", "maps_iou"]
 
 PROTOCOLS = {
     "mpjpe_mm": "Protocol #1: mean per-joint position error (mm) over 17 joints after root (hip) alignment",
@@ -107,3 +112,11 @@ def per_action(errors, actions: Iterable[str]) -> Dict[str, float]:
     out = {a: float(errors[actions == a].mean()) for a in present}
     out["Avg"] = float(np.mean([out[a] for a in present])) if present else float("nan")
     return out
+
+
+def maps_iou(pred: torch.Tensor, target: torch.Tensor) -> np.ndarray:
+    """Per sample IoU of the drawn pixels (any channel > 0.5 in the front maps) of ``(N, 6H, S, S)`` maps."""
+    p = (pred[:, 0:3] > 0.5).any(1).flatten(1)
+    t = (target[:, 0:3] > 0.5).any(1).flatten(1)
+    inter, union = (p & t).sum(1).float(), (p | t).sum(1).float()
+    return (inter / union.clamp_min(1.0)).numpy()

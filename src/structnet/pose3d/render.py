@@ -6,21 +6,21 @@ joints (a capsule). Where sticks overlap, the depth along each stick (linear bet
 at the point of the segment closest to the pixel) decides: the **front** map shows the colour of the nearest stick
 (a z-buffer), the **back** map that of the farthest, "pretending" it occludes the others (the paper's foreground
 / background skeleton maps). Where one stick covers a pixel, both maps show it; background is 0. Colours are the
-parts' (:data:`~structnet.pose3d.skeleton.PART_COLORS`), so a map is 3 channels and the pair 6.
+parts' (:data:`~structnet.pose3d.joints.PART_COLORS`), so a map is 3 channels and the pair 6.
 
 Coordinates are map pixels ``(x, y)`` with pixel centres at integers (pixel ``(0, 0)`` spans ``[-0.5, 0.5]^2``);
 :func:`crop_to_map` maps image pixels into a square crop around the person.
 """
 from __future__ import annotations
 
-from typing import Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-from .skeleton import PART_COLORS, STICK_PART, STICKS
+from .joints import PART_COLORS, STICK_PART, STICKS
 
-__all__ = ["render_skeleton_maps", "compiled_renderer", "person_box", "crop_to_map", "map_to_crop"]
+__all__ = ["render_skeleton_maps", "compiled_renderer", "person_box", "crop_to_map", "map_to_crop", "crop_person"]
 
 _A = [a for a, _ in STICKS]
 _B = [b for _, b in STICKS]
@@ -124,3 +124,18 @@ def map_to_crop(points, center, side, size: int) -> np.ndarray:
     c = np.asarray(center, dtype=np.float64)[:, None, :]
     s = np.asarray(side, dtype=np.float64)[:, None, None]
     return (p + 0.5) / size * s + (c - s / 2.0)
+
+
+def crop_person(image: np.ndarray, center: Sequence[float], side: float, size: int) -> np.ndarray:
+    """The square crop ``center`` / ``side`` (image pixels) of an ``(H, W, 3)`` uint8 image resized to ``size``:
+    ``(3, size, size)`` float32 in [0, 1]; outside the image is black. Same geometry as
+    :func:`~structnet.pose3d.render.crop_to_map` (crop edges on the outer pixel edges)."""
+    import cv2
+
+    s = size / float(side)
+    x0, y0 = float(center[0]) - side / 2.0, float(center[1]) - side / 2.0
+    # output pixel (u, v) centre <- image point ((u + 0.5) / s + x0, ...) (pixel centres at integers)
+    m = np.array([[1 / s, 0, x0 + 0.5 / s], [0, 1 / s, y0 + 0.5 / s]], np.float64)
+    out = cv2.warpAffine(np.ascontiguousarray(image), m, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return out.astype(np.float32).transpose(2, 0, 1) / 255.0

@@ -1,8 +1,9 @@
 """The 3D pose task (Wan et al. 2017: skeleton maps -> 3D joints, multiple hypotheses) in the task contract.
 
-Slots: config :class:`~structnet.pose3d.config.Pose3DConfig`; model, data, loss and the evaluation pieces in
-:mod:`structnet.pose3d.train`; the evaluator in :mod:`structnet.pose3d.evaluate`; files in
-:mod:`structnet.pose3d.writer`.
+Slots: config :class:`~structnet.pose3d.config.Pose3DConfig`; model builder in :mod:`structnet.pose3d.train`,
+datasets in :mod:`structnet.pose3d.data` (lifter) and :mod:`structnet.pose3d.maps_data` (image -> maps network),
+losses in :mod:`structnet.pose3d.losses`, predictors in :mod:`structnet.pose3d.inference`; the evaluator in
+:mod:`structnet.pose3d.evaluate`; files in :mod:`structnet.pose3d.writer`.
 
 ``structnet eval pose3d --data DIR --input gt2d|sh`` lifts the 2D joints of the test subjects of a folder in the
 3d-pose-baseline layout (projected ground truth or Stacked Hourglass detections) and scores MPJPE / P-MPJPE.
@@ -67,7 +68,7 @@ class Pose3DTask(Task):
     def model_from_metadata(self, meta: Dict[str, Any], path: Path):
         import torch
 
-        from ..hub import LoadedModel
+        from ..tasks.loading import LoadedModel
         from ..nn.weights import load_weights
         from .maps_net import SkeletonMapNet
         from .model import Lifter
@@ -103,25 +104,25 @@ class Pose3DTask(Task):
 
     def build_train_dataset(self, cfg: Pose3DConfig):
         if cfg.model.kind == "image":
-            from .image_maps import ImageMapsDataset
+            from .maps_data import ImageMapsDataset
 
             return ImageMapsDataset(cfg)
-        from .train import LiftingDataset
+        from .data import LiftingDataset
 
         return LiftingDataset(cfg)
 
     def build_loss(self, cfg: Pose3DConfig):
         if cfg.model.kind == "image":
-            from .image_maps import make_image_loss_fn
+            from .losses import make_image_loss_fn
 
             return make_image_loss_fn(cfg)
-        from .train import make_loss_fn
+        from .losses import make_loss_fn
 
         return make_loss_fn(cfg)
 
     # ------------------------------------------------------------------------------------------ evaluation
     def build_eval_dataset(self, cfg: Pose3DConfig, max_images: Optional[int] = None):
-        from .train import SequenceDataset
+        from .data import SequenceDataset
 
         return SequenceDataset(cfg.eval, max_images)
 
@@ -159,7 +160,7 @@ class Pose3DTask(Task):
 
     def eval_predictor(self, model, cfg: Pose3DConfig):
         from .render import compiled_renderer, render_skeleton_maps
-        from .train import average_lifters, predict_sequence
+        from .inference import average_lifters, predict_sequence
 
         self._check_lifter(model)
         if cfg.eval.input == "synthetic":
@@ -188,11 +189,11 @@ class Pose3DTask(Task):
     @staticmethod
     def _load_members(names) -> list:
         """The lifters of ``--ensemble`` (bundled names or weights files), each checked to be a lifter."""
-        from .. import hub
+        from ..tasks.loading import load
 
         out = []
         for name in names or []:
-            m = hub.load(str(name), task="pose3d")
+            m = load(str(name), task="pose3d")
             if getattr(m.network, "kind", None) not in ("maps", "keypoints"):
                 raise UserError(f"--ensemble {name}: not a lifter (a maps or keypoints model), got "
                                 f"{getattr(m.network, 'kind', '?')}")
@@ -208,14 +209,15 @@ class Pose3DTask(Task):
     def _synthetic_predictor(self, model, cfg: Pose3DConfig):
         import torch
 
-        from .. import hub
-        from .image_maps import list_backgrounds, predict_synthetic_sequence
+        from ..tasks.loading import load
+        from .inference import predict_synthetic_sequence
+        from .maps_data import list_backgrounds
         from .synthetic import Backgrounds
 
         if model.network.kind != "maps":
             raise UserError(f"--input synthetic needs a skeleton-map lifter (model.kind maps), got "
                             f"{model.network.kind} ({model.name})")
-        maps = hub.load(cfg.eval.maps_model or DEFAULT_MAPS_MODEL, task="pose3d")
+        maps = load(cfg.eval.maps_model or DEFAULT_MAPS_MODEL, task="pose3d")
         if getattr(maps.network, "kind", None) != "image":
             raise UserError(f"--maps-model {maps.name}: not an image -> maps network")
         maps.network.to(memory_format=torch.channels_last).eval()
@@ -287,13 +289,13 @@ class Pose3DTask(Task):
                             "pose of the mirrored joints, as eval; no effect with --maps-model)")
 
     def predictor(self, model, options):
-        from .. import hub
+        from ..tasks.loading import load
         from .inference import predict_image
 
         if getattr(model.network, "kind", None) == "image":
             raise UserError(f"{model.name} is an image -> maps network: pass it as --maps-model (the lifter is "
                             f"--model/--weights)")
-        p2d = hub.load(getattr(options, "pose2d_model", None), task="pose2d")
+        p2d = load(getattr(options, "pose2d_model", None), task="pose2d")
         if p2d.layout is None or p2d.layout.name != "lsp14":
             raise UserError(f"--pose2d-model: a model with LSP 14 joints is needed, got "
                             f"{getattr(p2d.layout, 'name', '?')}")
@@ -308,7 +310,7 @@ class Pose3DTask(Task):
             if getattr(model.network, "kind", None) != "maps":
                 raise UserError(f"--maps-model needs a skeleton-map lifter, {model.name} is "
                                 f"{getattr(model.network, 'kind', '?')}")
-            m = hub.load(choice, task="pose3d")
+            m = load(choice, task="pose3d")
             if getattr(m.network, "kind", None) != "image":
                 raise UserError(f"--maps-model {m.name}: not an image -> maps network")
             if not (m.network.widths == list(model.network.widths) and m.network.map_size == model.network.map_size

@@ -6,7 +6,7 @@ Result
 The functions here take a *result* dict (one person in one image):
 
 * ``joints3d`` ``(17, 3)``: the 3D joints in mm, camera frame (x right, y down, z forward), in
-  :data:`~structnet.pose3d.skeleton.JOINTS` order;
+  :data:`~structnet.pose3d.joints.JOINTS` order;
 * ``joints2d`` ``(17, 2)``: the 2D joints in image pixels (pixel centres at integers);
 * ``maps`` (optional) ``(6, S, S)`` float in [0, 1]: the front skeleton map's RGB, then the back map's
   (:func:`~structnet.pose3d.render.render_skeleton_maps`);
@@ -43,7 +43,7 @@ One RGB picture of ``height`` rows, panels side by side with :data:`PANEL_GAP` w
 the photo with the 2D skeleton, the front and the back skeleton map (if the result has ``maps``; nearest-neighbour
 upscaling, black background as the network sees them), and a 3D view of the pose (:func:`draw_pose3d`: azimuth
 45 degrees, elevation 15 degrees, on a 2 x 2 m ground grid). Bones are drawn in their part's colour
-(:data:`~structnet.pose3d.skeleton.PART_COLORS`) with a thin dark outline, so the head's white and the lighter
+(:data:`~structnet.pose3d.joints.PART_COLORS`) with a thin dark outline, so the head's white and the lighter
 colours stay visible on a white background or a bright photo.
 """
 from __future__ import annotations
@@ -54,8 +54,9 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from ..checks import finite_number, positive_int
 from ..data.io import write_json, write_png
-from .skeleton import JOINTS, PART_COLORS, ROOT, STICK_PART, STICKS
+from .joints import JOINTS, PART_COLORS, ROOT, STICK_PART, STICKS
 
 __all__ = ["pose3d_to_json", "project_pose3d", "draw_pose3d", "draw_panel", "write_result", "FRAME",
            "PANEL_GAP", "GRID_COLOUR", "JOINT_COLOUR", "OUTLINE_COLOUR"]
@@ -123,26 +124,6 @@ def _maps(result: Mapping[str, Any]) -> Optional[np.ndarray]:
     return a
 
 
-def _positive_int(v, name: str) -> int:
-    try:
-        i = int(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive integer, got {v!r}") from None
-    if i < 1 or i != v:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    return i
-
-
-def _finite(v, name: str) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {v!r}") from None
-    if not math.isfinite(f):
-        raise ValueError(f"{name} must be a finite number, got {v!r}")
-    return f
-
-
 def _rgb(image) -> np.ndarray:
     img = np.asarray(image)
     if img.ndim == 2:
@@ -201,7 +182,7 @@ def pose3d_to_json(result: Mapping[str, Any], image_path, width: int, height: in
     ``hypotheses`` list or a ``hypothesis`` that is not an index into it."""
     j3 = _root_relative(_field(result, "joints3d", 3))
     j2 = _field(result, "joints2d", 2)
-    wd, ht = _positive_int(width, "width"), _positive_int(height, "height")
+    wd, ht = positive_int(width, "width"), positive_int(height, "height")
     hyps_in = result.get("hypotheses")
     hyps: List[Dict[str, Optional[float]]] = []
     if hyps_in is not None:
@@ -265,8 +246,8 @@ def project_pose3d(joints3d, size: int = 400, azimuth: float = 45.0,
     integers; the root at the centre ``((size - 1) / 2, (size - 1) / 2)``) and ``(17,)`` depths in mm along the
     view direction (larger = farther). Orthographic, scaled so that a 2 m cube centred on the root fits the view.
     Non-finite joints give non-finite positions."""
-    size = _positive_int(size, "size")
-    rot = _view(_finite(azimuth, "azimuth"), _finite(elevation, "elevation"))
+    size = positive_int(size, "size")
+    rot = _view(finite_number(azimuth, "azimuth"), finite_number(elevation, "elevation"))
     j = _root_relative(_joints(joints3d, 3, "joints3d"))
     v = j @ rot.T
     c = (size - 1) / 2.0
@@ -284,7 +265,7 @@ def draw_pose3d(joints3d, size: int = 400, azimuth: float = 45.0, elevation: flo
     ones first and near ones thicker; joints are small dark dots. Bones with a non-finite joint are skipped."""
     import cv2
 
-    size = _positive_int(size, "size")
+    size = positive_int(size, "size")
     j = _root_relative(_joints(joints3d, 3, "joints3d"))
     pts, depth = project_pose3d(j, size, azimuth, elevation)
     rot = _view(float(azimuth), float(elevation))
@@ -325,7 +306,7 @@ def draw_panel(image, result: Mapping[str, Any], height: int = 400) -> np.ndarra
     import cv2
 
     img = _rgb(image)
-    height = _positive_int(height, "height")
+    height = positive_int(height, "height")
     j2 = _field(result, "joints2d", 2)
     j3 = _field(result, "joints3d", 3)
     maps = _maps(result)

@@ -126,7 +126,7 @@ def evaluate_model(net, ds, thresholds: int = 100, tolerance: float = 0.01, max_
     ``"mask"``). ``scales`` / ``flip``: test-time augmentation (``None``: a LoadedModel's stored defaults, see
     :func:`~structnet.skeleton.inference.predict_maps`). ``progress``: tqdm bars on stderr (prediction, segments), shown only when stderr is a terminal.
     Images that cannot be read are listed in ``failed``."""
-    from ..hub import LoadedModel
+    from ..tasks.loading import LoadedModel
     from ..tasks.run import run_evaluation
     from .inference import predict_maps
 

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_scales
 from ..data.io import image_to_tensor
+from ..data.transforms import max_side_factor
 from ..nn.precision import inference_context
 from .model import SkeletonNet
 from .postprocess import resize_nearest, thin_skeleton, upscale_thin
@@ -30,7 +32,7 @@ def load_skeleton_model(weights: Optional[str] = None, model: Optional[str] = No
     """A skeleton model as a :class:`~structnet.hub.LoadedModel` (``structnet.hub.load`` restricted to the skeleton
     task): a weights file written by ``structnet train skeleton`` (``weights``) or a bundled name (``model``,
     default ``lmsds_efficientnet_lite0``). ``model.settings["threshold"]`` is the file's ODS threshold."""
-    from ..hub import load
+    from ..tasks.loading import load
 
     if weights is not None and model is not None:
         raise ValueError("give either weights (a file) or model (a bundled name), not both")
@@ -39,7 +41,7 @@ def load_skeleton_model(weights: Optional[str] = None, model: Optional[str] = No
 
 def _unpack(net, threshold: Optional[float]):
     """``(module, threshold)`` of a LoadedModel (its stored threshold unless one is given) or a bare module."""
-    from ..hub import LoadedModel
+    from ..tasks.loading import LoadedModel
 
     if isinstance(net, LoadedModel):
         return net.network, (threshold if threshold is not None else net.settings.get("threshold"))
@@ -48,7 +50,7 @@ def _unpack(net, threshold: Optional[float]):
 
 def _unpack_tta(net, threshold, scales, flip):
     """``(module, threshold, scales, flip)``: a LoadedModel's stored test-time augmentation unless given."""
-    from ..hub import LoadedModel
+    from ..tasks.loading import LoadedModel
 
     settings = net.settings if isinstance(net, LoadedModel) else {}
     module, threshold = _unpack(net, threshold)
@@ -59,13 +61,6 @@ def _unpack_tta(net, threshold, scales, flip):
     return module, threshold, check_scales(scales), bool(flip)
 
 
-def _resize_for(img: np.ndarray, max_side: Optional[int]):
-    h, w = img.shape[:2]
-    if not max_side or max(h, w) <= max_side:
-        return 1.0
-    return max_side / max(h, w)
-
-
 def _network_input(image: np.ndarray, max_side: Optional[int], fast: bool) -> Tuple[torch.Tensor, float]:
     """The network's input (1, 3, h, w) float32 and the resize factor f = h / H.
 
@@ -74,7 +69,7 @@ def _network_input(image: np.ndarray, max_side: Optional[int], fast: bool) -> Tu
     and memory on a 20-megapixel photo); otherwise the whole image is converted to float first (what
     :func:`predict_maps`, and so the evaluation, has always done)."""
     h, w = image.shape[:2]
-    f = _resize_for(image, max_side)
+    f = max_side_factor(h, w, max_side)
     size = (max(1, round(h * f)), max(1, round(w * f)))
     if f != 1.0 and fast and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
         a = np.ascontiguousarray(image)
@@ -87,17 +82,6 @@ def _network_input(image: np.ndarray, max_side: Optional[int], fast: bool) -> Tu
     if f != 1.0:
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
     return x, f
-
-
-def check_scales(scales) -> Tuple[float, ...]:
-    """Test-time scales as a tuple of positive floats (ValueError naming the bad value otherwise)."""
-    try:
-        out = tuple(float(v) for v in scales)
-    except (TypeError, ValueError):
-        raise ValueError(f"test-time scales must be numbers, got {scales!r}") from None
-    if not out or not all(np.isfinite(v) and 0.1 <= v <= 8.0 for v in out):
-        raise ValueError(f"test-time scales must be one or more numbers in [0.1, 8], got {scales!r}")
-    return out
 
 
 def _decode_at(net: SkeletonNet, x: torch.Tensor, device, precision: str):

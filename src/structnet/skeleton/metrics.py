@@ -635,13 +635,3 @@ def evaluate_segments(pairs: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Dict[st
             "covering": float(np.mean(covs)) if covs else float("nan"),
             "mean_segments": float(np.mean(nseg)) if nseg else float("nan"),
             "n_images": len(nseg), "n_gt_segments": int(len(allf))}
-
-
-def __getattr__(name: str):
-    # ``plot_pr`` moved to :mod:`structnet.skeleton.plots`; old ``from .metrics import plot_pr`` keeps working
-    # without importing matplotlib with the metrics.
-    if name == "plot_pr":
-        from .plots import plot_pr
-
-        return plot_pr
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,7 +39,7 @@ class SkeletonTask(Task):
         return {"model_config": {**asdict(cfg.model), **net.config()}}
 
     def model_from_metadata(self, meta: Dict[str, Any], path: Path):
-        from ..hub import LoadedModel
+        from ..tasks.loading import LoadedModel
         from ..nn.weights import load_weights
         from .model import build_skeleton_model
 

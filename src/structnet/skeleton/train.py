@@ -1,7 +1,6 @@
 """The skeleton task wired to the engine: datasets from the config, named losses, training, evaluation."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
@@ -44,7 +43,7 @@ class CropDataset:
 
 def build_dataset(cfg: SkeletonDataConfig, split: Optional[str] = None, augment: Optional[bool] = None, seed: int = 0):
     """Dataset named by the config (see :data:`DATASETS`)."""
-    from .datasets import SkLargeDataset, SyntheticShapesDataset, weizmann_horse
+    from .data import SkLargeDataset, SyntheticShapesDataset, weizmann_horse
 
     split = split or cfg.split
     augment = cfg.augment if augment is None else augment
@@ -89,12 +88,3 @@ def make_loss_fn(cfg: SkeletonConfig):
         return {k: sum(t[k] for t in terms) / len(terms) for k in terms[0]}
 
     return loss_fn
-
-
-def train(cfg: SkeletonConfig, resume: bool = True) -> Path:
-    """Train per the config through the generic :func:`structnet.tasks.run.train`; returns the exported weights
-    ``<out_dir>/model.safetensors``."""
-    from ..tasks import run
-    from .task import TASK
-
-    return run.train(TASK, cfg, resume=resume)

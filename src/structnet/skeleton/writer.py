@@ -9,7 +9,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..data.io import atomic_write, write_png
+from ..atomic import atomic_write
+from ..data.io import write_png
 
 __all__ = ["colorize_labels", "map_to_png16", "overlay", "write_result"]
 

@@ -41,9 +41,9 @@ def resolve_init(init: Optional[str], previous: Optional[Path]) -> Optional[Path
     p = Path(init)
     if p.is_file():
         return p
-    from ..hub import _bundled
+    from ..bundled import bundled_weights
 
-    bundled = _bundled()
+    bundled = bundled_weights()
     if str(init) in bundled:
         return bundled[str(init)]
     raise UserError(f"model.init: weights file not found: {p} (nor a bundled model: {', '.join(bundled) or 'none'})")

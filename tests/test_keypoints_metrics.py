@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from structnet.pose2d import metrics as M
-from structnet.pose2d.layouts import get_layout
+from structnet.keypoints import metrics as M
+from structnet.keypoints.layouts import get_layout
 
 MPII_NPZ = Path(__file__).resolve().parents[2] / "shared" / "data" / "mpii-valid" / "valid.npz"
 MPII16 = get_layout("mpii16")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from structnet.pose2d.layouts import get_layout, list_layouts
+from structnet.keypoints.layouts import get_layout, list_layouts
 
 LSP_NAMES = ["right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
              "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top"]

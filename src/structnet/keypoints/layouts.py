@@ -1,7 +1,7 @@
 """Keypoint layouts as data: joint names, left/right flip pairs, the human skeletal graph, the structure-aware
 loss groups S_n of Ke et al. 2018 (Sec. 3.3) and the torso joints of the PCK normaliser.
 
-Built-in layouts live in ``structnet/pose2d/layouts/<name>.yaml`` (``lsp14``, ``mpii16``, ``coco17``); a path to
+Built-in layouts live in ``structnet/keypoints/layouts/<name>.yaml`` (``lsp14``, ``mpii16``, ``coco17``); a path to
 a YAML file of the same form gives a custom layout::
 
     name: my_layout

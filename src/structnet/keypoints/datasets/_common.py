@@ -1,4 +1,4 @@
-"""Helpers shared by the pose2d readers (:mod:`.lsp`, :mod:`.mpii`, :mod:`.coco`): path checks with one-line
+"""Helpers shared by the keypoint readers (:mod:`.lsp`, :mod:`.mpii`, :mod:`.coco`): path checks with one-line
 errors, the NaN / mask clean-up of the package conventions, and the record builder. Reads no format itself.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ from PIL import Image
 
 from structnet.data.io import ImageReadError
 from structnet.data.transforms import sample_skeleton_aug
-from structnet.skeleton.datasets import (MaskSkeletonDataset, SkLargeDataset, SyntheticShapesDataset, parse_key,
+from structnet.skeleton.data import (MaskSkeletonDataset, SkLargeDataset, SyntheticShapesDataset, parse_key,
                                          read_pair_list, weizmann_horse)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -11,11 +11,11 @@ import scipy.io as sio
 
 from structnet.data.io import ImageReadError
 from structnet.engine.trainer import collate_samples
-from structnet.pose2d.datasets import (COCOKeypointsDataset, LSPETDataset, LSPMatDataset, MPIIDataset, PoseDataset,
+from structnet.keypoints.datasets import (COCOKeypointsDataset, LSPETDataset, LSPMatDataset, MPIIDataset, PoseDataset,
                                       box_to_center_scale, coco_to_records, joint_boxes, read_lsp_mat, read_lspet,
                                       missing_images, read_mpii, read_mpii_h5, read_mpii_json, read_mpii_npz,
                                       read_mpii_release, records_to_arrays, torso_norm)
-from structnet.pose2d.layouts import get_layout
+from structnet.keypoints.layouts import get_layout
 
 LSP_NAMES = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
              "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top")

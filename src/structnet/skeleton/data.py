@@ -18,7 +18,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, TypedDict, Union
 
 import numpy as np
 
-from ..data.io import atomic_write, image_to_tensor, read_image, read_mask
+from ..atomic import atomic_write
+from ..data.io import image_to_tensor, read_image, read_mask
 from ..data.keys import parse_key
 from ..data.transforms import random_skeleton_aug, resize_max_side
 from .gt import skeleton_from_mask

@@ -1,7 +1,7 @@
-"""The per-person record every pose2d reader returns (:class:`PoseRecord`), the geometry that derives its person
+"""The per-person record every keypoint reader returns (:class:`PoseRecord`), the geometry that derives its person
 window and PCK normaliser from joints or boxes, and the file check for missing images. Reads no published format
 itself: the readers are :mod:`.lsp`, :mod:`.mpii` and :mod:`.coco`; the conventions they share are in the
-package docstring (:mod:`structnet.pose2d.datasets`).
+package docstring (:mod:`structnet.keypoints.datasets`).
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class PoseRecord:
     - ``image_path``: ``Path`` of the image, or None for annotation-only sources (``image_dir`` not given);
     - ``keypoints``: float32 ``(K, 2)`` ``(x, y)`` in image pixels, 0 where not annotated;
     - ``visible`` / ``annotated``: bool ``(K,)``, ``visible`` a subset of ``annotated``;
-    - ``layout``: ``"lsp14"``, ``"mpii16"`` or ``"coco17"`` (:func:`structnet.pose2d.layouts.get_layout`);
+    - ``layout``: ``"lsp14"``, ``"mpii16"`` or ``"coco17"`` (:func:`structnet.keypoints.layouts.get_layout`);
     - ``center``: float32 ``(2,)`` and ``scale``: float, hourglass crop convention (square of side ``200 * scale``);
     - ``box``: float32 ``(4,)`` person box ``(x1, y1, x2, y2)`` (COCO bbox; LSP annotated-joint box), NaN if none;
     - ``norm`` / ``norm_kind``: evaluation normaliser in px and ``"head"`` / ``"torso"`` / ``"none"``;

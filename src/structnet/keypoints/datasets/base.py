@@ -47,7 +47,7 @@ class PoseDataset(Dataset):
     def missing_images(self) -> List[Tuple[str, Path]]:
         """``(name, image_path)`` of each distinct image file of the records that is not there (absent, a folder,
         a dangling link), in record order, checked without opening or decoding any file
-        (:func:`~structnet.pose2d.datasets.records.missing_images`). Records without an image path are not
+        (:func:`~structnet.keypoints.datasets.records.missing_images`). Records without an image path are not
         listed. Empty when every image file is present."""
         return missing_images(self.records)
 

@@ -2,7 +2,7 @@
 ``val.txt`` + ``images/``; :func:`read_lspet`) and the original ``joints.mat`` of the LSP (Johnson & Everingham
 2010, ``(3, 14, 2000)``, flag = occluded) and LSP-extended (2011, ``(14, 3, 10000)``, flag = visible) releases
 (:func:`read_lsp_mat`), both to ``lsp14`` records; with their datasets :class:`LSPETDataset` and
-:class:`LSPMatDataset`. Conventions: package docstring (:mod:`structnet.pose2d.datasets`).
+:class:`LSPMatDataset`. Conventions: package docstring (:mod:`structnet.keypoints.datasets`).
 """
 from __future__ import annotations
 

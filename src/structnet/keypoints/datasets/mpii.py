@@ -4,7 +4,7 @@ Tompson validation split as ../shared/data/mpii-valid/valid.npz (:func:`read_mpi
 ``annot/*.h5`` (:func:`read_mpii_h5`), and the json lists of pytorch-pose / CPM (``mpii_annotations.json``) and of
 HRNet / mmpose (``train.json`` / ``valid.json``; :func:`read_mpii_json`); :func:`read_mpii` picks the reader by
 suffix and :class:`MPIIDataset` wraps it. Coordinates are shifted from MATLAB's 1-based pixels to 0-based
-(``one_based=True``). Conventions: package docstring (:mod:`structnet.pose2d.datasets`).
+(``one_based=True``). Conventions: package docstring (:mod:`structnet.keypoints.datasets`).
 """
 from __future__ import annotations
 

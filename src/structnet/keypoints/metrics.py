@@ -1,4 +1,4 @@
-"""2D pose evaluation as pure numpy functions: PCK, MPII PCKh (four published variants by name), LSP torso PCK,
+"""Keypoint evaluation as pure numpy functions: PCK, MPII PCKh (four published variants by name), LSP torso PCK,
 AUC of the PCK curve and per-joint tables for READMEs.
 
 Conventions (all functions)

@@ -1,4 +1,4 @@
-"""2D pose dataset readers: LSP / LSP-extended, MPII (four annotation layouts) and COCO keypoints, all giving one
+"""Keypoint dataset readers: LSP / LSP-extended, MPII (four annotation layouts) and COCO keypoints, all giving one
 per-person record (:class:`PoseRecord`), plus torch ``Dataset`` wrappers that yield sample dicts.
 
 Conventions (every reader)

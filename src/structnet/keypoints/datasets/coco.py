@@ -1,6 +1,6 @@
 """COCO person keypoints (Lin et al. 2014; ``person_keypoints_{train,val}2017.json``) to ``coco17`` records, one
 per person annotation (:func:`coco_to_records`), and their dataset :class:`COCOKeypointsDataset`. Conventions:
-package docstring (:mod:`structnet.pose2d.datasets`).
+package docstring (:mod:`structnet.keypoints.datasets`).
 """
 from __future__ import annotations
 

@@ -1,40 +1,29 @@
-"""Training and evaluation wiring of the image -> skeleton-map network.
+"""Datasets of the image -> skeleton-map network.
 
 * :class:`ImageMapsDataset`: synthetic people (:mod:`structnet.pose3d.synthetic`) posed by the training subjects'
   frames and seen by their real cameras, with the target maps of every hypothesis (the lifter's renderer, widths
-  and person box, so the maps the network learns to draw are the ones the lifter's regressors read).
-* :func:`make_image_loss_fn`: sigmoid cross entropy at every decoder level (intermediate supervision).
-* :func:`predict_synthetic_sequence`: the evaluation of ``structnet eval pose3d --input synthetic``: one test
-  sequence rendered as synthetic images (fixed seeds, test backgrounds), maps from the network, 3D from the
-  lifter's regressors, the hypothesis chosen by reprojection against the 2D joints, and the maps' IoU.
+  and person box, so the maps the network learns to draw are the ones the lifter's regressors read), and real
+  LSP-extended photos (:class:`RealPeople`).
+* :func:`target_maps`, :func:`ambiguous_pixels`: the maps a network should draw, and where only depth order decides.
+* :func:`list_backgrounds`: the background photos of the synthetic people.
 """
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
 
 from ..errors import UserError
 from .config import Pose3DConfig
-from .hypotheses import reprojection_error, select_hypotheses
-from .maps_net import SkeletonMapNet, map_loss
+from .joints import FLIP_PERM, lsp_to_h36m
 from .render import render_skeleton_maps
-from .skeleton import FLIP_PERM, lsp_to_h36m
 from .synthetic import Backgrounds, SyntheticPeople
 
-__all__ = ["build_image_model", "ImageMapsDataset", "RealPeople", "make_image_loss_fn", "target_maps",
-           "ambiguous_pixels", "list_backgrounds", "predict_synthetic_sequence", "maps_iou"]
+__all__ = ["ImageMapsDataset", "RealPeople", "target_maps", "ambiguous_pixels", "list_backgrounds"]
 
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
-
-
-def build_image_model(cfg: Pose3DConfig) -> SkeletonMapNet:
-    m = cfg.model
-    return SkeletonMapNet(widths=m.widths, map_size=m.map_size, box_scale=m.box_scale, backbone=m.backbone,
-                          pretrained=m.pretrained, features=m.features)
 
 
 def list_backgrounds(folder: Optional[str], what: str) -> List[Path]:
@@ -76,7 +65,7 @@ class RealPeople:
     :meth:`~structnet.pose3d.synthetic.SyntheticPeople.sample`."""
 
     def __init__(self, root: str, image_size: int, box_scale: float, jitter: float):
-        from ..pose2d.datasets.lsp import read_lspet
+        from ..keypoints.datasets.lsp import read_lspet
 
         recs = [r for r in read_lspet(root, "train") if bool(np.all(r.annotated))]
         if not recs:
@@ -89,8 +78,7 @@ class RealPeople:
         return len(self.photos)
 
     def sample(self, i: int, seed: int) -> Dict[str, np.ndarray]:
-        from .inference import crop_person
-        from .render import person_box
+        from .render import crop_person, person_box
 
         rng = np.random.default_rng(seed)
         center, side = person_box(self.j17[i][None], self.box_scale)
@@ -141,66 +129,3 @@ class ImageMapsDataset:
         maps = target_maps(torch.from_numpy(s["kp"])[None], torch.from_numpy(self.depth[i])[None], self.widths,
                            self.map_size)[0]
         return {"image": s["image"], "maps": maps.numpy(), "weight": ones}
-
-
-def make_image_loss_fn(cfg: Pose3DConfig) -> Callable:
-    """``loss_fn(model, batch)``: :func:`~structnet.pose3d.maps_net.map_loss` of every level (``l0`` the
-    output, ``l1``..``l3`` the intermediate supervision)."""
-
-    def loss_fn(model, batch) -> Dict[str, torch.Tensor]:
-        out = model(batch["image"])
-        dev = out["maps"].device
-        w = batch.get("weight")
-        return map_loss(out["levels"], batch["maps"].to(dev).float(), None if w is None else w.to(dev).float())
-
-    return loss_fn
-
-
-def maps_iou(pred: torch.Tensor, target: torch.Tensor) -> np.ndarray:
-    """Per sample IoU of the drawn pixels (any channel > 0.5 in the front maps) of ``(N, 6H, S, S)`` maps."""
-    p = (pred[:, 0:3] > 0.5).any(1).flatten(1)
-    t = (target[:, 0:3] > 0.5).any(1).flatten(1)
-    inter, union = (p & t).sum(1).float(), (p | t).sum(1).float()
-    return (inter / union.clamp_min(1.0)).numpy()
-
-
-@torch.no_grad()
-def predict_synthetic_sequence(maps_net: SkeletonMapNet, lifter, sample: Dict[str, Any],
-                               backgrounds, batch_size: int = 32) -> Dict[str, np.ndarray]:
-    """One evaluation sample (:class:`~structnet.pose3d.train.SequenceDataset` with ``input: synthetic``) ->
-    ``hypotheses`` (N, H, 17, 3), ``errors_px`` (N, H), ``chosen``, ``pose`` and ``maps_iou`` (N,) of the
-    middle hypothesis' front map. Images are drawn with seeds from the sequence's name and the frame index, so a
-    run is reproducible and every model sees the same images. ``backgrounds``: a
-    :class:`~structnet.pose3d.synthetic.Backgrounds` bank (shared by the sequences: each photo decoded once) or
-    a list of paths."""
-    if maps_net.widths != list(lifter.widths) or maps_net.map_size != lifter.map_size or \
-            abs(maps_net.box_scale - lifter.box_scale) > 1e-6 or any(c != 1.0 for c in lifter.crops):
-        raise UserError(f"the maps model draws widths {maps_net.widths} at {maps_net.map_size} px (box "
-                        f"{maps_net.box_scale}), the lifter reads widths {list(lifter.widths)} at {lifter.map_size} px "
-                        f"(box {lifter.box_scale}, crops {list(lifter.crops)}): they must match")
-    maps_net.eval()
-    lifter.eval()
-    j2, cam = np.asarray(sample["joints_2d"], np.float64), np.asarray(sample["joints_cam"], np.float32)
-    n = len(j2)
-    f = np.tile(np.asarray(sample["f"], np.float32).reshape(1, 2), (n, 1))
-    c = np.tile(np.asarray(sample["c"], np.float32).reshape(1, 2), (n, 1))
-    people = SyntheticPeople(cam, j2, f, c, backgrounds, image_size=maps_net.image_size,
-                             box_scale=maps_net.box_scale, jitter=0.0)
-    base = zlib.crc32(str(sample.get("name", "")).encode()) * 100003
-    nh, mid = maps_net.hypotheses, maps_net.hypotheses // 2
-    hyps, ious = [], []
-    for s0 in range(0, n, batch_size):
-        idx = range(s0, min(n, s0 + batch_size))
-        ss = [people.sample(i, base + i) for i in idx]
-        img = torch.from_numpy(np.stack([s["image"] for s in ss])).contiguous(memory_format=torch.channels_last)
-        maps = maps_net.maps(img)                                         # (b, H, 6, S, S)
-        kp = torch.from_numpy(np.stack([s["kp"] for s in ss]))
-        tgt = target_maps(kp, torch.from_numpy(cam[list(idx), :, 2]), [maps_net.widths[mid]], maps_net.map_size)
-        ious.append(maps_iou(maps[:, mid], tgt))
-        hyps.append(torch.stack([lifter.nets[h](maps[:, h].contiguous(memory_format=torch.channels_last))
-                                 for h in range(nh)], dim=1).numpy().astype(np.float64))
-    hyps_a = np.concatenate(hyps)
-    errs = np.stack([reprojection_error(hyps_a[:, h], j2, sample["f"], sample["c"])[0] for h in range(nh)], axis=1)
-    chosen = select_hypotheses(errs)
-    return {"hypotheses": hyps_a, "errors_px": errs, "chosen": chosen, "pose": hyps_a[np.arange(n), chosen],
-            "maps_iou": np.concatenate(ious)}
