@@ -43,6 +43,7 @@ class Pose3DTask(Task):
     default_model = DEFAULT_MODEL
     default_eval_config = None
     outputs = "<name>_pose3d.json and <name>_pose3d.png per image"
+    output_suffixes = ("_pose3d.json", "_pose3d.png")
 
     # ----------------------------------------------------------------------------------------------- model
     def build_model(self, cfg: Pose3DConfig):
