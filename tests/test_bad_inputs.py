@@ -272,8 +272,9 @@ def _inputs(corpus):
 
 
 TASKS = {
-    "skeleton": (["--max-side", "64"], ("_skeleton.png", "_overlay.png", "_segments.png", ".npz")),
-    "pose2d": (["--no-flip"], ("_pose.json", "_overlay.png")),
+    "skeleton": (["--max-side", "64"], ("_skeleton.png", "_skeleton_overlay.png", "_skeleton_segments.png",
+                                        "_skeleton.npz")),
+    "pose2d": (["--no-flip"], ("_pose2d.json", "_pose2d_overlay.png")),
     "pose3d": ([], ("_pose3d.json", "_pose3d.png")),
 }
 

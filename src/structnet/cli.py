@@ -72,10 +72,11 @@ def _add_train(verbs, tasks) -> None:
     for name in tasks.names():
         t = tasks.get(name)
         p = sub.add_parser(name, help=t.summary,
-                           description=f"Train {a_or_an(name)} {name} model. One run: --config NAME_OR_FILE; stages trained in order: "
-                                       f"--stages a,b,c (a stage with model.init: previous starts from the previous "
-                                       f"stage's weights). Overrides are dotted keys, e.g. train.max_iters=100 "
-                                       f"optim.lr=1e-4. Packaged configs: 'structnet configs {name}'.")
+                           description=f"Train {a_or_an(name)} {name} model. One run: --config NAME_OR_FILE; stages "
+                                       f"trained in order: --stages a,b,c (a stage with model.init: previous starts "
+                                       f"from the previous stage's weights). Overrides are dotted keys, e.g. "
+                                       f"train.max_iters=100 optim.lr=1e-4. Packaged configs: 'structnet configs "
+                                       f"{name}'.")
         g = p.add_mutually_exclusive_group(required=True)
         g.add_argument("--config", help="packaged config name or YAML file")
         g.add_argument("--stages", help="comma-separated config names or files trained in order")
@@ -92,9 +93,9 @@ def _add_eval(verbs, tasks) -> None:
     for name in tasks.names():
         t = tasks.get(name)
         p = sub.add_parser(name, help=f"evaluate {a_or_an(name)} {name} model on a dataset",
-                           description=f"Run {a_or_an(name)} {name} model on the dataset of the config's eval section (flags "
-                                       f"override it) and score it. Images that cannot be read are listed and the "
-                                       f"rest evaluated (exit status 1).")
+                           description=f"Run {a_or_an(name)} {name} model on the dataset of the config's eval "
+                                       f"section (flags override it) and score it. Images that cannot be read are "
+                                       f"listed and the rest evaluated (exit status 1).")
         _model_args(p, t)
         p.add_argument("--config", default=None, help="packaged config name or YAML file whose eval section is used")
         p.add_argument("--dataset", default=None, help="eval dataset name (see the task's docs)")

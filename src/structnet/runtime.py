@@ -84,7 +84,8 @@ def set_threads(threads: Optional[int] = None) -> int:
     """Set torch's (and OpenCV's) thread count and return it.
 
     ``threads``: a positive number wins; ``None`` (or 0) means ``$STRUCTNET_THREADS`` if set, else
-    :func:`free_cores`. More than :func:`max_threads` is a UserError. Interop threads are left alone (torch allows setting them once per process)."""
+    :func:`free_cores`. More than :func:`max_threads` is a UserError. Interop threads are left alone (torch allows
+    setting them once per process)."""
     source = "--threads"
     if threads is None or threads == 0:
         env = os.environ.get("STRUCTNET_THREADS", "").strip()

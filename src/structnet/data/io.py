@@ -490,7 +490,8 @@ def list_images(paths_or_dirs: Union[PathLike, Iterable[PathLike]], exts: Sequen
 
 
 def output_names(paths: Iterable[PathLike]) -> Dict[Path, str]:
-    """A distinct output name (file stem for ``<name>_skeleton.png``, ``<name>_skeleton.npz``, ...) for every input path.
+    """A distinct output name (file stem for ``<name>_skeleton.png``, ``<name>_skeleton.npz``, ...) for every input
+    path.
 
     * an input whose stem no other input shares keeps its stem: ``photos/cat.jpg -> "cat"``;
     * inputs sharing a stem -- compared case-insensitively, as macOS / Windows file systems do -- get

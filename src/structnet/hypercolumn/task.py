@@ -7,8 +7,8 @@ by ``--model`` / ``--weights``).
 
 * ``structnet predict hypercolumn IMG... --task parts --out DIR``: the whole image is the box (or ``--box``);
   writes ``<stem>_hypercolumn_parts.png`` and ``<stem>_hypercolumn_overlay.png``.
-* ``structnet predict hypercolumn IMG --task figure-ground --box x1,y1,x2,y2 --out DIR``: ``<stem>_hypercolumn_mask.png`` and
-  ``<stem>_hypercolumn_overlay.png`` (without ``--box`` the whole image).
+* ``structnet predict hypercolumn IMG --task figure-ground --box x1,y1,x2,y2 --out DIR``:
+  ``<stem>_hypercolumn_mask.png`` and ``<stem>_hypercolumn_overlay.png`` (without ``--box`` the whole image).
 * ``structnet eval hypercolumn --task parts|figure-ground [--data DIR] --json OUT``: the same prediction code on
   the images of a folder (default: PASCAL-Person-Part test on whole images; ECSSD test in its ground-truth boxes).
 

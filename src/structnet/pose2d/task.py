@@ -330,7 +330,8 @@ class Pose2DTask(Task):
 
     # ---------------------------------------------------------------------------------------------- scoring
     def add_score_arguments(self, p) -> None:
-        p.add_argument("--pred", required=True, help="folder of <stem>_pose2d.json files from 'structnet predict pose2d'")
+        p.add_argument("--pred", required=True,
+                       help="folder of <stem>_pose2d.json files from 'structnet predict pose2d'")
         p.add_argument("--config", default=None, help="config (name or YAML) whose eval section names the dataset")
         p.add_argument("--dataset", default=None, choices=["lspet", "mpii", "coco", "lsp-mat"])
         p.add_argument("--root", default=None, help="dataset folder / annotation file")

@@ -115,8 +115,8 @@ def write_result(result: Mapping[str, Any], image: np.ndarray, out_dir, name: st
     record = pose_to_json(result, source if source is not None else name, image.shape[1], image.shape[0], lay)
     out_dir = Path(out_dir)
     j = write_json(out_dir / f"{name}_pose2d.json", record)
-    o = write_png(out_dir / f"{name}_pose2d_overlay.png", draw_pose_overlay(image, result["keypoints"], result["scores"],
-                                                                     lay, score_threshold))
+    o = write_png(out_dir / f"{name}_pose2d_overlay.png",
+                  draw_pose_overlay(image, result["keypoints"], result["scores"], lay, score_threshold))
     return [j, o]
 
 
