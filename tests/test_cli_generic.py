@@ -293,3 +293,34 @@ def test_cli_says_where_the_interrupted_training_saved(tmp_path, capsys, monkeyp
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["structnet: interrupted: training stopped at step 3 of 9; checkpoint of step 3: "
                    "run/ckpt_000003.pt"], err
+
+
+# ------------------------------------------------------------------------------------------ pose3d compile
+def test_a_short_pose3d_eval_does_not_compile_its_renderer(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from test_pose3d_task import write_synthetic_h36m
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: compiled.append(fn) or fn)
+    data = write_synthetic_h36m(tmp_path / "h36m")
+    assert main(["eval", "pose3d", "--data", str(data), "--subjects", "S9", "--quiet", "--threads", "1",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    assert compiled == []
+    assert "recompile" not in capsys.readouterr().err
+
+
+def test_the_renderer_compiles_after_the_plain_one_has_drawn_long_enough(monkeypatch):
+    import torch
+
+    from structnet.pose3d import render
+    from structnet.pose3d.config import Pose3DEvalConfig
+
+    assert Pose3DEvalConfig().compile_renderer is None  # auto
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: compiled.append(fn) or fn)
+    j, d = torch.rand(2, 17, 2) * 16, torch.rand(2, 17) + 3
+    fn = render.compiled_renderer(dynamic=True, after_seconds=1e9)
+    assert torch.equal(fn(j, d, 16, 2.0), render.render_skeleton_maps(j, d, 16, 2.0)) and compiled == []
+    fn = render.compiled_renderer(dynamic=True, after_seconds=0.0)
+    assert torch.equal(fn(j, d, 16, 2.0), render.render_skeleton_maps(j, d, 16, 2.0)) and len(compiled) == 1

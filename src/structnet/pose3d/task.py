@@ -159,7 +159,7 @@ class Pose3DTask(Task):
         return Pose3DEvaluator(settings, hyps)
 
     def eval_predictor(self, model, cfg: Pose3DConfig):
-        from .render import compiled_renderer, render_skeleton_maps
+        from .render import COMPILE_AFTER_SECONDS, compiled_renderer, render_skeleton_maps
         from .train import average_lifters, predict_sequence
 
         self._check_lifter(model)
@@ -172,8 +172,9 @@ class Pose3DTask(Task):
         bs = cfg.eval.batch_size
         members = [(m.network, self._depth_order(cfg, m.network)) for m in self._load_members(cfg.eval.ensemble)]
         for net in [model.network] + [n for n, _ in members]:
-            if cfg.eval.compile_renderer and net.kind == "maps" and net.render_fn is render_skeleton_maps:
-                net.render_fn = compiled_renderer(dynamic=True)  # same maps; ~6x faster over 10^5 frames
+            if cfg.eval.compile_renderer is not False and net.kind == "maps" and net.render_fn is render_skeleton_maps:
+                after = 0.0 if cfg.eval.compile_renderer else COMPILE_AFTER_SECONDS
+                net.render_fn = compiled_renderer(dynamic=True, after_seconds=after)  # same maps, faster
         if not members:
             def fn(sample):
                 return predict_sequence(model.network, sample, order, bs, flip=cfg.eval.flip)
