@@ -205,6 +205,13 @@ def test_training_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
             return True
 
     assert tr.show_progress(True, Terminal()) and not tr.show_progress(False, Terminal())
+    from _engine_toy import ToyDataset, make_net, toy_loss
+    from structnet.engine import ProgressBarHook, TrainConfig
+
+    cfg = TrainConfig(max_iters=2, batch_size=4, out_dir=str(tmp_path), progress_bar=True, tensorboard=False)
+    trainer = tr.Trainer(make_net(0), toy_loss, ToyDataset(), cfg)  # pytest's stderr is not a terminal
+    assert not any(isinstance(h, ProgressBarHook) for h in trainer.hooks)
+    assert [h.echo for h in trainer.hooks if type(h).__name__ == "CSVLogHook"] == [True]  # log lines instead
 
 
 # ------------------------------------------------------------------------------------------- start-up

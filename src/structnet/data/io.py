@@ -484,7 +484,7 @@ def list_images(paths_or_dirs: Union[PathLike, Iterable[PathLike]], exts: Sequen
         where = ", ".join(_show_path(d) for d in dirs)
         hint = ""
         if not recursive and any(q.is_dir() for d in dirs for q in d.iterdir()):
-            hint = "; sub-folders are not searched"
+            hint = "; sub-folders are not searched without --recursive"
         raise UserError(f"no images in {where} (looked for {looked}{hint})")
     return out
 

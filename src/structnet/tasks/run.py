@@ -61,12 +61,11 @@ def train(task: Task, cfg, resume: Union[bool, str] = True, previous: Optional[P
     finished run does no training and keeps its weights. ``previous``: the file ``model.init: previous`` means."""
     import torch
 
+    from ..data.io import check_output_dir
     from ..engine import Trainer
     from ..engine.config import config_to_dict
     from ..engine.distributed import barrier, is_main_process
     from ..nn.weights import save_weights
-
-    from ..data.io import check_output_dir
 
     check_output_dir(cfg.train.out_dir, "train.out_dir")
     task.check_config(cfg)
@@ -102,6 +101,7 @@ def load_stage_configs(task: Task, names: Sequence[str], overrides: Sequence[str
     """Configs of a stage chain: each a whole config (packaged name or path); ``overrides`` apply to every stage;
     with ``out_root`` stage k writes to ``out_root/<config stem>``. Stages must write to different folders and
     only a later stage may say ``model.init: previous``."""
+    from ..data.io import check_output_dir
     from ..engine.config import load_config
 
     if not names:
@@ -112,8 +112,6 @@ def load_stage_configs(task: Task, names: Sequence[str], overrides: Sequence[str
         if out_root is not None:
             cfg.train.out_dir = str(Path(out_root) / Path(str(n)).stem)
         cfgs.append(cfg)
-    from ..data.io import check_output_dir
-
     for c in cfgs:
         check_output_dir(c.train.out_dir, "train.out_dir")
     dirs = [str(Path(c.train.out_dir).resolve()) for c in cfgs]
@@ -207,8 +205,9 @@ class PredictReport:
 
 
 def existing_outputs(task: Task, out_dir: Path, name: str) -> List[Path]:
-    """The files in ``out_dir`` that belong to output name ``name`` of ``task``: ``<name><suffix>`` for the task's
-    ``output_suffixes``, or, for a task that declares none, the files named ``<name>_<task>`` + ``.``/``_`` ..."""
+    """The files in ``out_dir`` that belong to output name ``name`` of ``task``: ``<name><suffix>`` for each of the
+    task's ``output_suffixes``; for a task that declares none, the files whose names start with ``<name>_<task>.``
+    or ``<name>_<task>_``."""
     out_dir = Path(out_dir)
     if task.output_suffixes:
         return [out_dir / f"{name}{s}" for s in task.output_suffixes if (out_dir / f"{name}{s}").is_file()]
