@@ -215,20 +215,24 @@ def test_training_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------- start-up
-def _cli_seconds(*args) -> float:
+def _seconds(*args) -> float:
+    """Best of 3 wall times of ``python *args`` with this checkout's sources first on the path."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "structnet.cli", *args], capture_output=True, text=True, env=env)
+        r = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env)
         best = min(best, time.perf_counter() - t0)
         assert r.returncode == 0, r.stderr
     return best
 
 
 def test_version_and_top_level_help_start_fast():
-    assert _cli_seconds("--version") < 1.0
-    assert _cli_seconds("--help") < 1.0
+    # 0.1-0.2 s on a quiet machine (importing torch alone takes over 1 s); a busy machine slows every start-up,
+    # so the bound grows with the time a bare interpreter takes to start
+    bound = max(1.0, 5 * _seconds("-c", "pass"))
+    assert _seconds("-m", "structnet.cli", "--version") < bound
+    assert _seconds("-m", "structnet.cli", "--help") < bound
 
 
 def test_version_and_help_do_not_import_torch():

@@ -232,9 +232,10 @@ def test_predict_cli_round_trip_matches_eval(trained, shapes, tmp_path, capsys):
 
     r = predict_image(hub.load(str(w), task="hypercolumn").network, read_image(img))
     np.testing.assert_array_equal(r["labels"], lab)
-    # a second run (here with a box) into the same folder writes the same names: outputs are per input stem
+    # a second run (here with a box) into the same folder writes the same names: outputs are per input stem, and
+    # replacing an earlier run's files takes --overwrite
     assert main(["predict", "hypercolumn", str(img), "--weights", str(w), "--out", str(out), "--box", "8,4,56,44",
-                 "--threads", "2"]) == 0
+                 "--threads", "2", "--overwrite"]) == 0
     lab2 = cv2.imread(str(out / "s024_hypercolumn_parts.png"), cv2.IMREAD_UNCHANGED)
     assert (lab2[:, :8] == 0).all() and (lab2[:4] == 0).all()      # nothing outside the box
 
@@ -279,7 +280,8 @@ def test_bad_inputs_one_line(trained, shapes, tmp_path, capsys):
     assert "broken.jpg" in err and "Traceback" not in err
     assert (out / "s000_hypercolumn_parts.png").is_file()                      # the batch went on
     for box in ("10,10,5,20", "100,100,200,200"):
-        assert main(["predict", "hypercolumn", str(good), "--weights", w, "--out", str(out), "--box", box]) == 1
+        assert main(["predict", "hypercolumn", str(good), "--weights", w, "--out", str(out), "--box", box,
+                     "--overwrite"]) == 1
         err = capsys.readouterr().err
         assert "box" in err and "Traceback" not in err
     assert main(["predict", "hypercolumn", str(good), "--task", "figure-ground", "--weights", w,
