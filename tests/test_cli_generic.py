@@ -99,6 +99,14 @@ def test_json_into_a_folder_is_refused_before_any_work(verb, tmp_path, capsys, m
     assert "--json" in line and "folder" in line, line
 
 
+def test_score_plot_into_a_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "gt").mkdir()
+    assert main(["score", "skeleton", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--plot",
+                 str(tmp_path)]) == 2
+    assert "--plot" in _err_line(capsys)
+
+
 def test_json_in_a_read_only_folder_is_refused(tmp_path, capsys, monkeypatch):
     ro = tmp_path / "ro"
     ro.mkdir()

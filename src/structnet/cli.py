@@ -356,6 +356,10 @@ def _score(args) -> int:
 
     task = tasks.get(args.task)
     _check_json(args.json)
+    if getattr(args, "plot", None):
+        from .data.io import check_output_file
+
+        check_output_file(args.plot, "--plot")
     summary, evaluator, failures = task.score(args)
     if failures and not summary.get("n", summary.get("n_images", 1)):
         path, why = failures[0]
