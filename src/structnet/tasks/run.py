@@ -235,6 +235,7 @@ def predict(task: Task, model, inputs: Iterable[Union[str, Path]], out_dir: Unio
     out = check_output_dir(out_dir, "--out")
     paths = [Path(p) for p in list_images(list(inputs), recursive=recursive)]
     names = output_names(paths)
+    fn = task.predictor(model, options)  # refuses options that do not fit the model
     if not overwrite:
         for p in paths:
             clash = existing_outputs(task, out, names[p])
@@ -243,7 +244,6 @@ def predict(task: Task, model, inputs: Iterable[Union[str, Path]], out_dir: Unio
                                 f"the files of earlier runs, or another --out")
     report = PredictReport()
     report.renamed = dict(output_renamings(names))
-    fn = task.predictor(model, options)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out, prefix=f".structnet-{task.name}-"))
     try:
