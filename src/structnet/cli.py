@@ -301,10 +301,9 @@ def _eval(args) -> int:
 
 def _predict(args) -> int:
     from . import tasks
+    from .data.io import check_output_dir, images_in_sub_folders
     from .runtime import set_threads
     from .tasks import run
-
-    from .data.io import check_output_dir, images_in_sub_folders
 
     task = tasks.get(args.task)
     check_output_dir(args.out, "--out")
