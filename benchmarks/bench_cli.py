@@ -66,7 +66,7 @@ def main() -> None:
     res = {"machine": {"cores": cores, "platform": platform.platform(), "python": platform.python_version()},
            "repeats": a.repeats, "pose2d_5_images": {}, "skeleton_5000x4000": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        pose = exe + ["predict", "pose2d", *images, "--out", f"{tmp}/pose", "--quiet"]
+        pose = exe + ["predict", "pose2d", *images, "--out", f"{tmp}/pose", "--quiet", "--overwrite"]
         res["pose2d_5_images"]["quiet_all_cores"] = median_run(pose + ["--threads", str(cores)], env, a.repeats)
         res["pose2d_5_images"]["quiet_default"] = median_run(pose, env, a.repeats)
         busy = subprocess.Popen([sys.executable, "-c", BUSY.format(seconds=3600)],
@@ -83,7 +83,8 @@ def main() -> None:
                         "import cv2, skimage.data as d; from structnet.data.io import write_png; "
                         f"write_png({str(big)!r}, cv2.resize(d.astronaut(), (5000, 4000), "
                         "interpolation=cv2.INTER_CUBIC))"], env=env, check=True)
-        skel = exe + ["predict", "skeleton", str(big), "--out", f"{tmp}/skel", "--max-side", "512", "--quiet"]
+        skel = exe + ["predict", "skeleton", str(big), "--out", f"{tmp}/skel", "--max-side", "512", "--quiet",
+                      "--overwrite"]
         res["skeleton_5000x4000"]["max_side_512"] = median_run(skel, env, a.repeats)
     p = res["pose2d_5_images"]
     res["busy_slowdown_all_cores_vs_default"] = round(p["busy_all_cores"]["seconds"] / p["busy_default"]["seconds"], 2)

@@ -12,8 +12,8 @@ LSP=${STRUCTNET_DATA:-../shared/data}/lspet/images
 IMGS=(im04001 im04126 im04251 im04294 im04376 im04501 im04626 im04751 im04876)
 paths=()
 for i in "${IMGS[@]}"; do paths+=("$LSP/$i.jpg"); done
-structnet predict pose3d "${paths[@]}" --out "$OUT/image" --quiet ${MAPS_MODEL:+--maps-model "$MAPS_MODEL"}
-structnet predict pose3d "${paths[@]}" --out "$OUT/joints" --maps-model none --quiet
+structnet predict pose3d "${paths[@]}" --out "$OUT/image" --quiet --overwrite ${MAPS_MODEL:+--maps-model "$MAPS_MODEL"}
+structnet predict pose3d "${paths[@]}" --out "$OUT/joints" --maps-model none --quiet --overwrite
 python - "$OUT" "${IMGS[@]}" <<'PY'
 import sys
 from pathlib import Path

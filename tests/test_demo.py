@@ -25,7 +25,7 @@ def test_demo_writes_outputs(tmp_path):
     names = [r["image"] for r in summary["results"]["skeleton"]]
     assert len(names) == 6
     for stem in ("astronaut", "camera", "chelsea", "coffee", "rocket", "horse"):
-        for suffix in ("_skeleton.png", "_overlay.png", "_segments.png", ".npz"):
+        for suffix in ("_skeleton.png", "_skeleton_overlay.png", "_skeleton_segments.png", "_skeleton.npz"):
             assert (out / "skeleton" / f"{stem}{suffix}").is_file(), stem + suffix
     # the black-on-white horse silhouette is the easiest input: one connected skeleton, one object
     from structnet.demo import sample_images
@@ -36,16 +36,16 @@ def test_demo_writes_outputs(tmp_path):
     assert horse["skeleton_pixels"] > 300 and horse["segments"] == 1
     from scipy import ndimage as ndi
 
-    thin = np.load(out / "skeleton" / "horse.npz")["thin"]
+    thin = np.load(out / "skeleton" / "horse_skeleton.npz")["thin"]
     assert thin.shape == img.shape[:2] and ndi.label(thin, np.ones((3, 3), int))[1] == 1   # drawn connected
     # pose on the photos with a person (window as predict finds it): the JSON schema with the LSP joint names
     lsp = ["right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
            "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top"]
     assert len(summary["results"]["pose2d"]) == 2
-    assert not (out / "pose2d" / "chelsea_pose.json").exists()  # no pose on the cat
+    assert not (out / "pose2d" / "chelsea_pose2d.json").exists()  # no pose on the cat
     for stem in ("astronaut", "camera"):
-        assert (out / "pose2d" / f"{stem}_overlay.png").is_file(), stem
-        rec = json.loads((out / "pose2d" / f"{stem}_pose.json").read_text())
+        assert (out / "pose2d" / f"{stem}_pose2d_overlay.png").is_file(), stem
+        rec = json.loads((out / "pose2d" / f"{stem}_pose2d.json").read_text())
         assert set(rec) == {"image", "width", "height", "joints"}
         assert [j["name"] for j in rec["joints"]] == lsp
         for j in rec["joints"]:
@@ -56,7 +56,8 @@ def test_demo_writes_outputs(tmp_path):
             assert isinstance(j["score"], float) and abs(j["score"]) < 10.0
     # known answers, read off the photos by eye (512 x 512 px): the astronaut's head top in her hair, her neck
     # above the suit's collar ring, one shoulder on each side of it; the cameraman's head top on his head
-    at = {n: {j["name"]: (j["x"], j["y"]) for j in json.loads((out / "pose2d" / f"{n}_pose.json").read_text())["joints"]}
+    at = {n: {j["name"]: (j["x"], j["y"])
+              for j in json.loads((out / "pose2d" / f"{n}_pose2d.json").read_text())["joints"]}
           for n in ("astronaut", "camera")}
     a = at["astronaut"]
     assert 150 <= a["head_top"][0] <= 300 and 0 <= a["head_top"][1] <= 130
@@ -69,8 +70,8 @@ def test_demo_writes_outputs(tmp_path):
     import cv2
 
     for stem in ("astronaut", "camera"):
-        assert (out / "hypercolumn" / f"{stem}_overlay.png").is_file(), stem
-    parts = cv2.imread(str(out / "hypercolumn" / "astronaut_parts.png"), cv2.IMREAD_UNCHANGED)
+        assert (out / "hypercolumn" / f"{stem}_hypercolumn_overlay.png").is_file(), stem
+    parts = cv2.imread(str(out / "hypercolumn" / "astronaut_hypercolumn_parts.png"), cv2.IMREAD_UNCHANGED)
     assert parts.shape == (512, 512) and set(np.unique(parts)) <= set(range(7))
     hx, hy = a["head_top"]
     ys, xs = np.nonzero(parts == 1)                                # head pixels
@@ -78,10 +79,10 @@ def test_demo_writes_outputs(tmp_path):
     # the salient object of every sample: box, score and mask; on the horse silhouette the mask is the black horse
     assert len(summary["results"]["extraction"]) == 6
     for stem in ("astronaut", "camera", "chelsea", "coffee", "rocket", "horse"):
-        doc = json.loads((out / "extraction" / f"{stem}.json").read_text())
+        doc = json.loads((out / "extraction" / f"{stem}_extraction.json").read_text())
         assert len(doc["box"]) == 4 and 0.0 <= doc["score"] <= 1.0
-        assert (out / "extraction" / f"{stem}_overlay.png").is_file()
-    mask = cv2.imread(str(out / "extraction" / "horse_mask.png"), cv2.IMREAD_UNCHANGED) > 0
+        assert (out / "extraction" / f"{stem}_extraction_overlay.png").is_file()
+    mask = cv2.imread(str(out / "extraction" / "horse_extraction_mask.png"), cv2.IMREAD_UNCHANGED) > 0
     horse_px = img[..., 0] == 0
     assert (mask & horse_px).sum() / (mask | horse_px).sum() > 0.5           # measured: 0.586
 

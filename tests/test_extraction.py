@@ -373,13 +373,13 @@ def test_predict_writes_mask_overlay_json_and_score_matches_eval(trained, shapes
     imgs = [str(shapes / "images" / f"s{k:03d}.png") for k in range(96, 120)]
     out = tmp_path / "pred"
     assert main(["predict", "extraction", *imgs, "--weights", str(w), "--out", str(out), "--prob", "--quiet"]) == 0
-    m = cv2.imread(str(out / "s100_mask.png"), cv2.IMREAD_UNCHANGED)
+    m = cv2.imread(str(out / "s100_extraction_mask.png"), cv2.IMREAD_UNCHANGED)
     assert m.shape == (48, 64) and set(np.unique(m)) <= {0, 255}
-    doc = json.loads((out / "s100.json").read_text())
+    doc = json.loads((out / "s100_extraction.json").read_text())
     assert set(doc) >= {"box", "score"} and len(doc["box"]) == 4 and 0 <= doc["score"] <= 1
     x1, y1, x2, y2 = doc["box"]
     assert 0 <= x1 < x2 <= 64 and 0 <= y1 < y2 <= 48
-    assert (out / "s100_overlay.png").is_file() and (out / "s100_prob.png").is_file()
+    assert (out / "s100_extraction_overlay.png").is_file() and (out / "s100_extraction_prob.png").is_file()
     ys, xs = np.nonzero(m)                                              # the mask lies inside the box
     assert len(xs) == 0 or (xs.min() >= np.floor(x1) and xs.max() < np.ceil(x2))
     # score the files predict wrote == eval on the same images (same code path, 8-bit maps)
@@ -410,7 +410,7 @@ def test_bad_inputs(trained, shapes, tmp_path, capsys):
     bad.write_bytes(b"not a png")
     out = tmp_path / "o"
     assert main(["predict", "extraction", str(bad), str(good), "--weights", w, "--out", str(out), "--quiet"]) == 1
-    assert (out / "s000_mask.png").is_file() and not (out / "broken_mask.png").exists()
+    assert (out / "s000_extraction_mask.png").is_file() and not (out / "broken_extraction_mask.png").exists()
     assert "broken.png" in capsys.readouterr().err
     # eval: --images without --masks, a missing folder, a missing mask (listed as failed, the rest scored)
     assert main(["eval", "extraction", "--weights", w, "--images", str(shapes / "images"), "--quiet"]) == 2

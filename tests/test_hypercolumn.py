@@ -219,8 +219,8 @@ def test_predict_cli_round_trip_matches_eval(trained, shapes, tmp_path, capsys):
     out = tmp_path / "pred"
     assert main(["predict", "hypercolumn", str(img), "--task", "parts", "--weights", str(w), "--out", str(out),
                  "--threads", "2"]) == 0
-    lab = cv2.imread(str(out / "s024_parts.png"), cv2.IMREAD_UNCHANGED)
-    over = cv2.imread(str(out / "s024_overlay.png"))
+    lab = cv2.imread(str(out / "s024_hypercolumn_parts.png"), cv2.IMREAD_UNCHANGED)
+    over = cv2.imread(str(out / "s024_hypercolumn_overlay.png"))
     assert lab.shape == (48, 64) and lab.dtype == np.uint8 and over.shape == (48, 64, 3)
     assert set(np.unique(lab)) <= set(range(7))
     gt = cv2.imread(str(shapes / "masks" / "s024.png"), cv2.IMREAD_UNCHANGED)
@@ -232,10 +232,11 @@ def test_predict_cli_round_trip_matches_eval(trained, shapes, tmp_path, capsys):
 
     r = predict_image(hub.load(str(w), task="hypercolumn").network, read_image(img))
     np.testing.assert_array_equal(r["labels"], lab)
-    # a second run (here with a box) into the same folder writes the same names: outputs are per input stem
+    # a second run (here with a box) into the same folder writes the same names: outputs are per input stem, and
+    # replacing an earlier run's files takes --overwrite
     assert main(["predict", "hypercolumn", str(img), "--weights", str(w), "--out", str(out), "--box", "8,4,56,44",
-                 "--threads", "2"]) == 0
-    lab2 = cv2.imread(str(out / "s024_parts.png"), cv2.IMREAD_UNCHANGED)
+                 "--threads", "2", "--overwrite"]) == 0
+    lab2 = cv2.imread(str(out / "s024_hypercolumn_parts.png"), cv2.IMREAD_UNCHANGED)
     assert (lab2[:, :8] == 0).all() and (lab2[:4] == 0).all()      # nothing outside the box
 
 
@@ -261,7 +262,7 @@ train: {{batch_size: 8, max_iters: 80, checkpoint_every: 0, log_every: 1000, pro
     out = tmp_path / "pred"
     assert main(["predict", "hypercolumn", str(shapes / "images" / "s025.png"), "--task", "figure-ground",
                  "--weights", str(w), "--box", "4,2,60,46", "--out", str(out), "--threads", "2"]) == 0
-    m = cv2.imread(str(out / "s025_mask.png"), cv2.IMREAD_UNCHANGED)
+    m = cv2.imread(str(out / "s025_hypercolumn_mask.png"), cv2.IMREAD_UNCHANGED)
     assert m.shape == (48, 64) and set(np.unique(m)) <= {0, 255}
     # a parts model asked for figure-ground is refused in one line
     assert main(["eval", "hypercolumn", "--task", "parts", "--weights", str(w), "--data", str(shapes),
@@ -277,9 +278,10 @@ def test_bad_inputs_one_line(trained, shapes, tmp_path, capsys):
     assert main(["predict", "hypercolumn", str(bad), str(good), "--weights", w, "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "broken.jpg" in err and "Traceback" not in err
-    assert (out / "s000_parts.png").is_file()                      # the batch went on
+    assert (out / "s000_hypercolumn_parts.png").is_file()                      # the batch went on
     for box in ("10,10,5,20", "100,100,200,200"):
-        assert main(["predict", "hypercolumn", str(good), "--weights", w, "--out", str(out), "--box", box]) == 1
+        assert main(["predict", "hypercolumn", str(good), "--weights", w, "--out", str(out), "--box", box,
+                     "--overwrite"]) == 1
         err = capsys.readouterr().err
         assert "box" in err and "Traceback" not in err
     assert main(["predict", "hypercolumn", str(good), "--task", "figure-ground", "--weights", w,
@@ -308,7 +310,7 @@ def test_predict_then_score_equals_eval(trained, shapes, tmp_path, capsys):
     assert main(["eval", "hypercolumn", "--weights", w, "--data", str(shapes), "--quiet", "--json", str(js_e)]) == 0
     s, e = json.loads(js_s.read_text()), json.loads(js_e.read_text())
     assert s["n"] == e["n"] == 6 and s["miou"] == pytest.approx(e["miou"], abs=1e-9)
-    (out / "s025_parts.png").unlink()
+    (out / "s025_hypercolumn_parts.png").unlink()
     assert main(["score", "hypercolumn", "--pred", str(out), "--data", str(shapes)]) == 1
     assert "s025" in capsys.readouterr().err
 
@@ -412,10 +414,10 @@ def test_keypoints_cli_round_trip(tmp_path):
     out = tmp_path / "pred"
     assert main(["predict", "hypercolumn", str(data / "images" / "im00009.jpg"), "--task", "keypoints", "--weights",
                  w, "--box", "0,0,64,64", "--out", str(out)]) == 0
-    doc = json.loads((out / "im00009_keypoints.json").read_text())
+    doc = json.loads((out / "im00009_hypercolumn_keypoints.json").read_text())
     assert doc["layout"] == "lsp14" and len(doc["joints"]) == 14 and doc["box"] == [0, 0, 64, 64]
     assert all(0 <= j["x"] <= 64 and 0 <= j["y"] <= 64 for j in doc["joints"])
-    assert (out / "im00009_overlay.png").is_file()
+    assert (out / "im00009_hypercolumn_overlay.png").is_file()
     assert main(["predict", "hypercolumn", str(data / "images" / "im00009.jpg"), "--task", "parts", "--weights",
                  w, "--out", str(out)]) == 2
 

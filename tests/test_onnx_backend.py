@@ -151,7 +151,7 @@ def test_cli_predict_same_joints_with_both_backends(tmp_path, cache):
         out = tmp_path / b
         assert main(["predict", "pose2d", str(img), "--out", str(out), "--backend", b, "--threads", "1",
                      "--quiet"]) == 0
-        doc = json.loads((out / "astronaut_pose.json").read_text())
+        doc = json.loads((out / "astronaut_pose2d.json").read_text())
         joints[b] = np.array([[j["x"], j["y"], j["score"]] for j in doc["joints"]])
     np.testing.assert_allclose(joints["onnxruntime"], joints["torch"], atol=0.01)
     assert list((cache / "onnx").glob("mss_msr_efficientnet_lite0_lsp-*.onnx"))

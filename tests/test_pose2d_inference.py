@@ -452,15 +452,15 @@ def test_predict_file_writes_outputs_and_batch_reports_bad_files(tmp_path):
     net = RampFake(kp)
     out = tmp_path / "out"
     rec = W.predict_file(net, good, out, flip_test=False, precision="float32", dark_sigma=0)
-    data = json.loads((out / "person_pose.json").read_text())
+    data = json.loads((out / "person_pose2d.json").read_text())
     assert data == rec and data["width"] == 240 and data["height"] == 200 and data["image"] == str(good)
     assert [j["name"] for j in data["joints"]] == LSP_NAMES
     np.testing.assert_allclose([[j["x"], j["y"]] for j in data["joints"]], kp, atol=1e-3)
-    ov = read_image(out / "person_overlay.png")
+    ov = read_image(out / "person_pose2d_overlay.png")
     assert ov.shape == (200, 240, 3) and (ov != ramp_image()).any()
     with pytest.raises(ImageReadError, match="broken.jpg"):
         W.predict_file(net, bad, out)
-    assert not (out / "broken_pose.json").exists()
+    assert not (out / "broken_pose2d.json").exists()
     results, failures = process_batch([good, bad], lambda p: W.predict_file(net, p, out, flip_test=False,
                                                                              precision="float32"))
     assert len(results) == 1 and [f[0] for f in failures] == [str(bad)]

@@ -523,12 +523,12 @@ def test_cli_round_trip_train_predict_eval(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 1 and "broken.jpg" in err and "1 file(s) failed" in err
     for stem in ("im00001", "im00002"):
-        rec = json.loads((tmp_path / "pred" / f"{stem}_pose.json").read_text())
+        rec = json.loads((tmp_path / "pred" / f"{stem}_pose2d.json").read_text())
         assert (rec["width"], rec["height"]) == (64, 64)
         assert [j["name"] for j in rec["joints"]] == list(LSP.joints)
         assert all(isinstance(j["x"], float) and isinstance(j["score"], float) for j in rec["joints"])
-        assert (tmp_path / "pred" / f"{stem}_overlay.png").stat().st_size > 0
-    assert not (tmp_path / "pred" / "broken_pose.json").exists()
+        assert (tmp_path / "pred" / f"{stem}_pose2d_overlay.png").stat().st_size > 0
+    assert not (tmp_path / "pred" / "broken_pose2d.json").exists()
     # eval on the val split of the synthetic LSPET folder, JSON written
     rc = main(["eval", "pose2d", "--weights", str(weights), "--config", str(cfg_path), "--no-flip",
                "--json", str(tmp_path / "res.json")])

@@ -178,7 +178,7 @@ def test_predict_refuses_a_bad_model_in_one_line(name, photo_inputs, tmp_path, c
 
 # ------------------------------------------------------------------------------------- score of predict == eval
 def _skeleton_case(root: Path):
-    from structnet.skeleton.datasets import SyntheticShapesDataset
+    from structnet.skeleton.data import SyntheticShapesDataset
     from structnet.skeleton.gt import encode_sk_large_png
 
     ds = SyntheticShapesDataset(3, size=(48, 56), seed=5)

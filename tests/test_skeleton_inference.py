@@ -172,7 +172,8 @@ def test_write_result_names_and_contents(net, astronaut, tmp_path):
     res = I.predict_image(net, img, precision="float32", threshold=0.5)
     a = write_result(res, img, tmp_path, "photo")
     b = write_result(res, img, tmp_path, "photo-1")                 # a caller keeps colliding stems apart
-    assert [p.name for p in a] == ["photo_skeleton.png", "photo_overlay.png", "photo_segments.png", "photo.npz"]
+    assert [p.name for p in a] == ["photo_skeleton.png", "photo_skeleton_overlay.png", "photo_skeleton_segments.png",
+                                  "photo_skeleton.npz"]
     assert all(p.is_file() for p in a + b) and len({p.name for p in a + b}) == 8
     sk = cv2.imread(str(a[0]), cv2.IMREAD_UNCHANGED)
     assert sk.shape == (90, 120) and sk.dtype == np.uint16 and (sk == np.round(res["skeleton"] * 65535)).all()
@@ -195,10 +196,10 @@ def test_predict_file_name_and_threshold(net, astronaut, tmp_path):
     out = tmp_path / "out"
     r = I.predict_file(net, src, out, precision="float32", threshold=0.7, name="a_2")
     assert r["threshold"] == 0.7 and (r["height"], r["width"]) == (80, 100)
-    assert sorted(p.name for p in out.iterdir()) == ["a_2.npz", "a_2_overlay.png", "a_2_segments.png",
-                                                    "a_2_skeleton.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["a_2_skeleton.npz", "a_2_skeleton.png",
+                                                    "a_2_skeleton_overlay.png", "a_2_skeleton_segments.png"]
     r = I.predict_file(net, src, out, precision="float32")          # the loaded model's ODS threshold
-    assert r["threshold"] == pytest.approx(net.settings["threshold"]) and (out / "a.npz").is_file()
+    assert r["threshold"] == pytest.approx(net.settings["threshold"]) and (out / "a_skeleton.npz").is_file()
 
 
 # ---------------------------------------------------------------- evaluate.py progress bars

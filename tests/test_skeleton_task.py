@@ -102,9 +102,9 @@ def test_cli_round_trip(tmp_path, capsys):
     assert rc == 1 and "broken.jpg" in err
     for i in range(3):
         stem = ds.names[i]
-        for suffix in ("_skeleton.png", "_overlay.png", "_segments.png", ".npz"):
+        for suffix in ("_skeleton.png", "_skeleton_overlay.png", "_skeleton_segments.png", "_skeleton.npz"):
             assert (tmp_path / "pred" / f"{stem}{suffix}").is_file()
-        z = np.load(tmp_path / "pred" / f"{stem}.npz")
+        z = np.load(tmp_path / "pred" / f"{stem}_skeleton.npz")
         assert z["skeleton"].shape == (48, 56) and z["skeleton"].dtype == np.float32
         assert z["scale"].dtype == np.float32 and z["thin"].dtype == bool
     rc = main(["score", "skeleton", "--pred", str(tmp_path / "pred"), "--gt", str(gt_dir), "--thresholds", "10",

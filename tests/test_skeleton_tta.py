@@ -161,7 +161,7 @@ def test_cli_scales_and_flip(tmp_path, capsys, image):
         rc = main(["predict", "skeleton", str(tmp_path / "a.png"), "--out", str(tmp_path / name),
                    "--weights", str(weights), "--precision", "float32", *extra])
         assert rc == 0
-        outs[name] = np.load(tmp_path / name / "a.npz")["skeleton"]
+        outs[name] = np.load(tmp_path / name / "a_skeleton.npz")["skeleton"]
     want = I.predict_maps(net.eval(), image, precision="float32", scales=(1, 2), flip=True)["skeleton"]
     np.testing.assert_allclose(outs["stored"], want, atol=1e-6)
     np.testing.assert_allclose(outs["plain"], I.predict_maps(net, image, precision="float32")["skeleton"], atol=1e-6)

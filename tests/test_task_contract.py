@@ -296,11 +296,11 @@ def test_score_pose2d_equals_eval_on_the_same_predictions(tmp_path, capsys):
     # --backend auto: onnxruntime where installed and the precision (auto) resolves to float32 on this CPU
     fp32 = resolve_precision("cpu", "auto") == _torch.float32
     assert e["backend"] == ("onnxruntime" if onnxruntime_available() and fp32 else "torch")
-    (tmp_path / "pred" / f"{val[0].stem}_pose.json").unlink()
+    (tmp_path / "pred" / f"{val[0].stem}_pose2d.json").unlink()
     capsys.readouterr()
     assert main(["score", "pose2d", "--pred", str(tmp_path / "pred"), "--dataset", "lspet", "--root", str(root),
                  "--split", "val"]) == 1
-    assert f"{val[0].stem}_pose.json: no prediction file" in capsys.readouterr().err
+    assert f"{val[0].stem}_pose2d.json: no prediction file" in capsys.readouterr().err
 
 
 def test_model_init_names_a_file_a_bundled_model_or_the_previous_stage(tmp_path):

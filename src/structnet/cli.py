@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from . import __version__
-from .errors import UserError
+from .errors import UserError, a_or_an
 from .tasks.args import nonneg_int, positive_int
 
 __all__ = ["build_parser", "main"]
@@ -39,9 +39,19 @@ def _backend_arg(p) -> None:
                         "and the precision is float32 on the CPU (faster, same numbers), else PyTorch")
 
 
+def _thread_count(text: str) -> int:
+    from .runtime import max_threads
+
+    v = nonneg_int(text)
+    if v > max_threads():
+        raise argparse.ArgumentTypeError(f"at most {max_threads()} (4 x the cores of this machine), got {text}")
+    return v
+
+
 def _threads_arg(p) -> None:
-    p.add_argument("--threads", type=nonneg_int, default=None,
-                   help="CPU threads (default: $STRUCTNET_THREADS, else the cores idle right now)")
+    p.add_argument("--threads", type=_thread_count, default=None,
+                   help="CPU threads (default: $STRUCTNET_THREADS, else the cores idle right now; at most 4 x the "
+                        "cores)")
 
 
 def _model_args(p, task) -> None:
@@ -58,14 +68,15 @@ def _task_subparsers(verbs, verb: str, help: str, names):
 
 
 def _add_train(verbs, tasks) -> None:
-    sub = _task_subparsers(verbs, "train", "train a task's model", tasks.names())
+    sub = _task_subparsers(verbs, "train", VERBS["train"], tasks.names())
     for name in tasks.names():
         t = tasks.get(name)
         p = sub.add_parser(name, help=t.summary,
-                           description=f"Train a {name} model. One run: --config NAME_OR_FILE; stages trained in order: "
-                                       f"--stages a,b,c (a stage with model.init: previous starts from the previous "
-                                       f"stage's weights). Overrides are dotted keys, e.g. train.max_iters=100 "
-                                       f"optim.lr=1e-4. Packaged configs: 'structnet configs {name}'.")
+                           description=f"Train {a_or_an(name)} {name} model. One run: --config NAME_OR_FILE; stages "
+                                       f"trained in order: --stages a,b,c (a stage with model.init: previous starts "
+                                       f"from the previous stage's weights). Overrides are dotted keys, e.g. "
+                                       f"train.max_iters=100 optim.lr=1e-4. Packaged configs: 'structnet configs "
+                                       f"{name}'.")
         g = p.add_mutually_exclusive_group(required=True)
         g.add_argument("--config", help="packaged config name or YAML file")
         g.add_argument("--stages", help="comma-separated config names or files trained in order")
@@ -78,14 +89,13 @@ def _add_train(verbs, tasks) -> None:
 
 
 def _add_eval(verbs, tasks) -> None:
-    sub = _task_subparsers(verbs, "eval", "run a model on a dataset and score it with the published protocol",
-                           tasks.names())
+    sub = _task_subparsers(verbs, "eval", VERBS["eval"], tasks.names())
     for name in tasks.names():
         t = tasks.get(name)
-        p = sub.add_parser(name, help=f"evaluate a {name} model on a dataset",
-                           description=f"Run a {name} model on the dataset of the config's eval section (flags "
-                                       f"override it) and score it. Images that cannot be read are listed and the "
-                                       f"rest evaluated (exit status 1).")
+        p = sub.add_parser(name, help=f"evaluate {a_or_an(name)} {name} model on a dataset",
+                           description=f"Run {a_or_an(name)} {name} model on the dataset of the config's eval "
+                                       f"section (flags override it) and score it. Images that cannot be read are "
+                                       f"listed and the rest evaluated (exit status 1).")
         _model_args(p, t)
         p.add_argument("--config", default=None, help="packaged config name or YAML file whose eval section is used")
         p.add_argument("--dataset", default=None, help="eval dataset name (see the task's docs)")
@@ -103,15 +113,20 @@ def _add_eval(verbs, tasks) -> None:
 
 
 def _add_predict(verbs, tasks) -> None:
-    sub = _task_subparsers(verbs, "predict", "run a model on image files", tasks.names())
+    sub = _task_subparsers(verbs, "predict", VERBS["predict"], tasks.names())
     for name in tasks.names():
         t = tasks.get(name)
         p = sub.add_parser(name, help=t.summary,
                            description=f"Writes {t.outputs}. <name> is the input's stem, or stem_extension / the "
-                                       f"relative path where stems collide. Files that cannot be read are listed "
-                                       f"at the end (exit status 1); the others are written.")
+                                       f"relative path where stems collide; every file name starts with "
+                                       f"<name>_{name}, so tasks can share an output folder. Files of an earlier run "
+                                       f"are not replaced unless --overwrite is given. Files that cannot be read are "
+                                       f"listed at the end (exit status 1); the others are written.")
         p.add_argument("inputs", nargs="+", help="image files or folders")
         p.add_argument("--out", required=True, help="output folder")
+        p.add_argument("--overwrite", action="store_true",
+                       help="replace the files an earlier run wrote for the same inputs (each input's files as a set)")
+        p.add_argument("--recursive", action="store_true", help="also take the images in sub-folders of input folders")
         _model_args(p, t)
         p.add_argument("--precision", default="auto", choices=PRECISIONS,
                        help="auto = bfloat16 where the CPU/GPU runs it natively, else float32")
@@ -126,7 +141,7 @@ def _add_score(verbs, tasks) -> None:
     scorers = [n for n in tasks.names() if tasks.get(n).can_score]
     if not scorers:
         return
-    sub = _task_subparsers(verbs, "score", "score prediction files against ground truth", scorers)
+    sub = _task_subparsers(verbs, "score", VERBS["score"], scorers)
     for name in scorers:
         t = tasks.get(name)
         p = sub.add_parser(name, help=f"score {name} prediction files",
@@ -139,10 +154,10 @@ def _add_score(verbs, tasks) -> None:
 
 
 def _add_export(verbs, tasks) -> None:
-    sub = _task_subparsers(verbs, "export", "write a model's network as an ONNX graph", tasks.names())
+    sub = _task_subparsers(verbs, "export", VERBS["export"], tasks.names())
     for name in tasks.names():
         t = tasks.get(name)
-        p = sub.add_parser(name, help=f"export a {name} model to ONNX",
+        p = sub.add_parser(name, help=f"export {a_or_an(name)} {name} model to ONNX",
                            description="Write the network as float32 ONNX (opset 17, batch axis free): what "
                                        "--backend onnxruntime runs. Input 'input' (N, 3, H, W) RGB in [0, 1]; the "
                                        "outputs and the fixed H, W are printed.")
@@ -151,26 +166,42 @@ def _add_export(verbs, tasks) -> None:
         p.set_defaults(func=_export)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import tasks
+#: The verbs and their one-line help (the top-level ``--help`` lists them without importing any task).
+VERBS = {"train": "train a task's model",
+         "eval": "run a model on a dataset and score it with the published protocol",
+         "predict": "run a model on image files",
+         "score": "score prediction files against ground truth",
+         "export": "write a model's network as an ONNX graph",
+         "models": "list the bundled models",
+         "configs": "list the packaged training configs",
+         "demo": "run the bundled models on sample photos that need no download"}
 
+
+def build_parser(tasks_too: bool = True) -> argparse.ArgumentParser:
+    """The whole CLI; ``tasks_too=False``: the verbs without their task sub-commands, what ``--version``, the
+    top-level ``--help`` and a mistyped verb need (imports no task, hence no torch)."""
     p = _Parser(prog="structnet", description="Deep multi-scale structure extraction.")
     p.add_argument("--version", action="version", version=f"structnet {__version__}")
-    verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser,
-                             metavar="{train,eval,predict,score,export,models,configs,demo}")
+    verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser, metavar="{" + ",".join(VERBS) + "}")
+    if not tasks_too:
+        for verb, help in VERBS.items():
+            verbs.add_parser(verb, help=help)
+        return p
+    from . import tasks
+
     _add_train(verbs, tasks)
     _add_eval(verbs, tasks)
     _add_predict(verbs, tasks)
     _add_score(verbs, tasks)
     _add_export(verbs, tasks)
-    mp = verbs.add_parser("models", help="list the bundled models")
+    mp = verbs.add_parser("models", help=VERBS["models"])
     mp.add_argument("--task", default=None, help="only this task's models")
     mp.add_argument("--json", action="store_true", help="print JSON")
     mp.set_defaults(func=_models)
-    cp = verbs.add_parser("configs", help="list the packaged training configs")
+    cp = verbs.add_parser("configs", help=VERBS["configs"])
     cp.add_argument("task", nargs="?", default=None, help="only this task's configs")
     cp.set_defaults(func=_configs)
-    dp = verbs.add_parser("demo", help="run the bundled models on sample photos that need no download")
+    dp = verbs.add_parser("demo", help=VERBS["demo"])
     dp.add_argument("--out", default="structnet-demo", help="output folder (default: ./structnet-demo)")
     dp.add_argument("--precision", default="auto", choices=PRECISIONS)
     _threads_arg(dp)
@@ -179,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -------------------------------------------------------------------------------------------------- verbs
+def _check_json(path: Optional[str]) -> None:
+    """Refuse a ``--json`` path that cannot be written, before any work."""
+    if path:
+        from .data.io import check_output_file
+
+        check_output_file(path, "--json")
+
+
 def _write_json(path: Optional[str], obj) -> None:
     if path:
         from .data.io import write_json
@@ -236,6 +275,7 @@ def _eval(args) -> int:
     from .tasks import run
 
     task = tasks.get(args.task)
+    _check_json(args.json)
     set_threads(args.threads)
     config = args.config if args.config is not None else task.default_eval_config
     cfg = load_config(task.config_class, config, list(args.overrides), task=task.name)
@@ -261,10 +301,12 @@ def _eval(args) -> int:
 
 def _predict(args) -> int:
     from . import tasks
+    from .data.io import check_output_dir, images_in_sub_folders
     from .runtime import set_threads
     from .tasks import run
 
     task = tasks.get(args.task)
+    check_output_dir(args.out, "--out")
     set_threads(args.threads)
     model = _load_model(args, task, args.precision)
 
@@ -273,10 +315,15 @@ def _predict(args) -> int:
             line = task.describe(result)
             print(f"{path}: {line}" if line else str(path))
 
-    report = run.predict(task, model, args.inputs, args.out, args, quiet=args.quiet, on_result=say)
+    report = run.predict(task, model, args.inputs, args.out, args, quiet=args.quiet, on_result=say,
+                         overwrite=args.overwrite, recursive=args.recursive)
     for path, name in report.renamed.items():
         print(f"note: {path} is written as {name}* (its stem collides with another input's)", file=sys.stderr)
     print(f"{len(report.results)} image(s) written to {args.out}")
+    skipped = 0 if args.recursive else images_in_sub_folders(args.inputs)
+    if skipped:
+        print(f"note: {skipped} image(s) in sub-folders of the input folder(s) were skipped (--recursive takes them)",
+              file=sys.stderr)
     return _report(report.failures)
 
 
@@ -307,7 +354,16 @@ def _score(args) -> int:
     from . import tasks
 
     task = tasks.get(args.task)
+    _check_json(args.json)
+    if getattr(args, "plot", None):
+        from .data.io import check_output_file
+
+        check_output_file(args.plot, "--plot")
     summary, evaluator, failures = task.score(args)
+    if failures and not summary.get("n", summary.get("n_images", 1)):
+        path, why = failures[0]
+        raise UserError(f"no prediction could be scored: none of the {len(failures)} item(s) has a readable "
+                        f"prediction in {getattr(args, 'pred', 'the prediction folder')} (first: {path}: {why})")
     summary["failed"] = [list(f) for f in failures]
     print(evaluator.format(summary))
     _write_json(args.json, summary)
@@ -348,9 +404,11 @@ def _configs(args) -> int:
 
 
 def _demo(args) -> int:
+    from .data.io import check_output_dir
     from .demo import run_demo
     from .runtime import set_threads
 
+    check_output_dir(args.out, "--out")
     set_threads(args.threads)
     return run_demo(args.out, precision=args.precision)
 
@@ -358,7 +416,8 @@ def _demo(args) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     try:
         try:
-            args = build_parser().parse_args(argv)
+            argv = sys.argv[1:] if argv is None else list(argv)
+            args = build_parser(tasks_too=any(a in VERBS for a in argv)).parse_args(argv)
         except SystemExit as e:  # --help, --version, or a usage error already printed in one line
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
         return int(args.func(args) or 0)
@@ -369,8 +428,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    "data.root=PATH / eval.root=PATH / --root PATH)"
         print(f"structnet: error: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("structnet: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # training says where it saved its checkpoint
+        print("structnet: interrupted" + (f": {e}" if str(e) else ""), file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. 'structnet configs | head': the reader left, nothing to report
         try:

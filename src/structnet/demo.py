@@ -60,7 +60,8 @@ def run_demo(out: str = "structnet-demo", precision: str = "auto") -> int:
             rows.append({"image": str(path), **scalars, "summary": task.describe(result), "seconds": round(seconds, 3)})
             print(f"{task.name:9s} {path.stem:10s} {task.describe(result)}  {seconds:.2f} s")
 
-        report = run.predict(task, model, inputs_of[task_name], out_dir / task_name, options, on_result=say)
+        report = run.predict(task, model, inputs_of[task_name], out_dir / task_name, options, on_result=say,
+                             overwrite=True)  # a rerun replaces the demo's own earlier files
         for path, why in report.failures:
             print(f"{task_name}: {path}: {why}")
     write_json(out_dir / "summary.json", summary)

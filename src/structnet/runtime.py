@@ -4,7 +4,7 @@ Threads: with other processes busy on the machine, OpenMP threads that wait for 
 working (``predict pose2d`` on 5 images took 37 s with the default thread count and 2.6 s with one thread next to
 a busy neighbour). :func:`free_cores` measures how many cores are idle right now (two samples of ``/proc/stat``
 50 ms apart; the load average where that file does not exist) and :func:`set_threads` gives torch and OpenCV that
-many threads unless the user says otherwise (``--threads N`` or ``STRUCTNET_THREADS``).
+many threads unless the user says otherwise (``--threads N`` or ``STRUCTNET_THREADS``, at most :func:`max_threads`).
 
 Progress: :func:`progress` wraps a loop over images in a tqdm bar on stderr, shown only when stderr is a terminal
 and ``quiet`` is off, so logs and pipes stay clean.
@@ -18,7 +18,7 @@ from typing import Iterable, List, Optional, TypeVar
 
 from .errors import UserError
 
-__all__ = ["available_cores", "free_cores", "set_threads", "progress"]
+__all__ = ["available_cores", "max_threads", "free_cores", "set_threads", "progress"]
 
 T = TypeVar("T")
 
@@ -29,6 +29,12 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def max_threads() -> int:
+    """The most threads :func:`set_threads` accepts: 4 x the machine's cores (more only slows down, and tens of
+    thousands of threads crash the process)."""
+    return 4 * max(1, os.cpu_count() or 1)
 
 
 def _cpu_times() -> Optional[List[List[int]]]:
@@ -78,9 +84,9 @@ def set_threads(threads: Optional[int] = None) -> int:
     """Set torch's (and OpenCV's) thread count and return it.
 
     ``threads``: a positive number wins; ``None`` (or 0) means ``$STRUCTNET_THREADS`` if set, else
-    :func:`free_cores`. Interop threads are left alone (torch allows setting them once per process)."""
-    import torch
-
+    :func:`free_cores`. More than :func:`max_threads` is a UserError. Interop threads are left alone (torch allows
+    setting them once per process)."""
+    source = "--threads"
     if threads is None or threads == 0:
         env = os.environ.get("STRUCTNET_THREADS", "").strip()
         if env:
@@ -90,11 +96,16 @@ def set_threads(threads: Optional[int] = None) -> int:
                 raise UserError(f"STRUCTNET_THREADS must be a positive integer, got {env!r}") from None
             if threads < 1:
                 raise UserError(f"STRUCTNET_THREADS must be a positive integer, got {env!r}")
+            source = "STRUCTNET_THREADS"
         else:
             threads = free_cores()
     threads = int(threads)
     if threads < 1:
         raise UserError(f"--threads must be a positive integer, got {threads}")
+    if threads > max_threads():
+        raise UserError(f"{source} must be at most {max_threads()} (4 x the cores of this machine), got {threads}")
+    import torch
+
     torch.set_num_threads(threads)
     try:
         import cv2

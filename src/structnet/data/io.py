@@ -27,6 +27,9 @@ Conventions
   ``DecompressionBombError`` never reach the caller.
 * Output names: :func:`output_names` gives every input a distinct output name (its stem unless two inputs share
   it, also case-insensitively), so a batch never overwrites one image's results with another's.
+* Output paths: :func:`check_output_file` and :func:`check_output_dir` refuse a path that cannot be written (a
+  folder where a file is wanted, a file where a folder is wanted, a parent that is not writable) in one line,
+  before any work.
 * Coordinates: row = y down, column = x right, origin at the top-left pixel.
 """
 from __future__ import annotations
@@ -57,7 +60,8 @@ MAX_PIXELS = 100_000_000
 MAX_PIXELS_ENV = "STRUCTNET_MAX_PIXELS"
 
 __all__ = ["ImageReadError", "IMAGE_EXTS", "MAX_PIXELS", "MAX_PIXELS_ENV", "max_pixels_limit", "read_image",
-           "read_mask", "write_png", "write_json", "write_npz", "list_images", "output_names",
+           "read_mask", "write_png", "write_json", "write_npz", "check_output_file",
+           "check_output_dir", "list_images", "images_in_sub_folders", "output_names",
            "output_renamings", "report_renamings", "failure_reason", "process_batch", "report_failures",
            "image_to_tensor"]
 
@@ -339,6 +343,62 @@ def write_npz(path: PathLike, **arrays) -> Path:
     return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
+def _writable_ancestor(path: Path, what: str) -> None:
+    """UserError unless the nearest existing folder above ``path`` is a writable folder (``what`` names the path in
+    the message); a file on the way (``f.txt/sub``) is refused too."""
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{what}: {_show_path(parent)} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise UserError(f"{what}: folder {_show_path(parent)} is not writable")
+            return
+
+
+def check_output_file(path: PathLike, flag: str) -> Path:
+    """``path`` as a file to be written (``--json r.json``): UserError ``<flag> <path>: ...`` in one line when it
+    is a folder, an existing file that is not writable, or under a folder that is missing and cannot be made or is
+    not writable. Returns the path."""
+    p = Path(path)
+    what = f"{flag} {_show_path(p)}"
+    if p.is_dir():
+        raise UserError(f"{what}: is a folder; give a file name, e.g. {_show_path(p / 'result.json')}")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise UserError(f"{what}: the file is not writable")
+    _writable_ancestor(p, what)
+    return p
+
+
+def check_output_dir(path: PathLike, flag: str) -> Path:
+    """``path`` as a folder to write into (``--out``, ``train.out_dir``): UserError ``<flag> <path>: ...`` in one
+    line when it is a file, or a folder (or its nearest existing parent) that is not writable. Returns the path."""
+    p = Path(path)
+    what = f"{flag} {_show_path(p)}"
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{what}: is a file, not a folder")
+    if p.is_dir():
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise UserError(f"{what}: the folder is not writable")
+    else:
+        _writable_ancestor(p, what)
+    return p
+
+
+def images_in_sub_folders(paths_or_dirs: Union[PathLike, Iterable[PathLike]],
+                          exts: Sequence[str] = IMAGE_EXTS) -> int:
+    """How many image files (by extension) lie in sub-folders of the folders among ``paths_or_dirs``: what
+    :func:`list_images` leaves out without ``recursive``."""
+    if isinstance(paths_or_dirs, (str, os.PathLike)):
+        paths_or_dirs = [paths_or_dirs]
+    want = {e.lower() if e.startswith(".") else "." + e.lower() for e in exts}
+    n = 0
+    for item in paths_or_dirs:
+        p = Path(item)
+        if p.is_dir():
+            n += sum(1 for q in p.rglob("*") if q.parent != p and q.suffix.lower() in want and q.is_file())
+    return n
+
+
 def list_images(paths_or_dirs: Union[PathLike, Iterable[PathLike]], exts: Sequence[str] = IMAGE_EXTS,
                 recursive: bool = False) -> List[Path]:
     """Expand a path or a list of paths into image files.
@@ -378,13 +438,14 @@ def list_images(paths_or_dirs: Union[PathLike, Iterable[PathLike]], exts: Sequen
         where = ", ".join(_show_path(d) for d in dirs)
         hint = ""
         if not recursive and any(q.is_dir() for d in dirs for q in d.iterdir()):
-            hint = "; sub-folders are not searched"
+            hint = "; sub-folders are not searched without --recursive"
         raise UserError(f"no images in {where} (looked for {looked}{hint})")
     return out
 
 
 def output_names(paths: Iterable[PathLike]) -> Dict[Path, str]:
-    """A distinct output name (file stem for ``<name>_skeleton.png``, ``<name>.npz``, ...) for every input path.
+    """A distinct output name (file stem for ``<name>_skeleton.png``, ``<name>_skeleton.npz``, ...) for every input
+    path.
 
     * an input whose stem no other input shares keeps its stem: ``photos/cat.jpg -> "cat"``;
     * inputs sharing a stem -- compared case-insensitively, as macOS / Windows file systems do -- get

@@ -18,7 +18,7 @@ _LAZY = {
                     "world_size"),
     "logging": ("CSVLogHook", "HookBase", "ProgressBarHook", "TensorBoardHook"),
     "optim": ("build_optimizer", "build_scheduler"),
-    "trainer": ("KeyBatchSampler", "NonFiniteLossError", "Trainer", "collate_samples"),
+    "trainer": ("KeyBatchSampler", "NonFiniteLossError", "Trainer", "TrainingInterrupted", "collate_samples"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 

@@ -163,7 +163,8 @@ class TensorBoardHook(HookBase):
 
 
 class ProgressBarHook(HookBase):
-    """A tqdm bar over the steps (rank 0 only), showing the latest total loss."""
+    """A tqdm bar over the steps (rank 0 only), showing the latest total loss; the trainer adds it only when
+    stderr is a terminal (:func:`structnet.engine.trainer.show_progress`)."""
 
     def __init__(self):
         self.bar = None

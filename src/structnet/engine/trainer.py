@@ -4,13 +4,16 @@ A task gives the trainer a model, a dataset following the key convention (``ds[(
 function of its key; a sample is a dict of numpy arrays / scalars) and ``loss_fn(model, batch)`` returning a
 dict of named scalar terms. The trainer sums the terms, backpropagates, steps, logs each term, checkpoints and
 resumes exactly: the data stream is a pure function of (seed, position), so resuming at step k regenerates it
-from position k without loading what was consumed before.
+from position k without loading what was consumed before. Ctrl-C (KeyboardInterrupt) during training saves a
+checkpoint of the last completed step (single process) and raises :class:`TrainingInterrupted` saying where; the
+same command run again resumes from it.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
@@ -31,10 +34,22 @@ from .config import OptimConfig, ScheduleConfig, TrainConfig, config_to_dict, sa
 from .logging import CSVLogHook, ProgressBarHook, TensorBoardHook, get_logger
 from .optim import build_optimizer, build_scheduler
 
-__all__ = ["Trainer", "KeyBatchSampler", "collate_samples", "resolve_device", "NonFiniteLossError", "INIT_ONLY_KEYS"]
+__all__ = ["Trainer", "KeyBatchSampler", "collate_samples", "resolve_device", "NonFiniteLossError", "INIT_ONLY_KEYS",
+           "TrainingInterrupted", "show_progress"]
 
 #: ``model`` config keys that only choose the starting weights (a resume replaces them): not compared on resume.
 INIT_ONLY_KEYS = ("init", "pretrained")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C; the message says which checkpoint holds the last completed step."""
+
+
+def show_progress(wanted: bool, stream=None) -> bool:
+    """Whether to draw the training progress bar: ``train.progress_bar`` and ``stream`` (default stderr) is a
+    terminal; a redirected log gets the CSV log's lines instead."""
+    stream = sys.stderr if stream is None else stream
+    return bool(wanted) and bool(getattr(stream, "isatty", lambda: False)())
 
 
 class NonFiniteLossError(UserError, FloatingPointError):
@@ -204,12 +219,15 @@ class Trainer:
         self.out_dir = Path(cfg.out_dir)
         self.step = self.start_step = self.last_saved_step = 0
         self.last_checkpoint: Optional[Path] = None  # the checkpoint this run saved or resumed from last
+        self._rng_at_step: Optional[dict] = None  # RNG states before the running step (None: between steps)
+        self._updating = False  # inside optimizer/scheduler step: the weights are between two steps
         self.elapsed, self.completed, self.metrics, self.lr, self.grad_norm = 0.0, False, {}, self.optim_cfg.lr, 0.0
         self.log = get_logger()
         main = du.is_main_process()
-        builtin = [CSVLogHook(self.out_dir / "log.csv", cfg.log_every, echo=not cfg.progress_bar)] if main else []
+        bar = show_progress(cfg.progress_bar)
+        builtin = [CSVLogHook(self.out_dir / "log.csv", cfg.log_every, echo=not bar)] if main else []
         builtin += [TensorBoardHook(self.out_dir / "tb", cfg.log_every)] if main and cfg.tensorboard else []
-        builtin += [ProgressBarHook()] if main and cfg.progress_bar else []
+        builtin += [ProgressBarHook()] if main and bar else []
         self.hooks = builtin + [CheckpointHook(cfg.checkpoint_every)] + list(hooks)
 
     # ------------------------------------------------------------------------------------------ state
@@ -282,8 +300,11 @@ class Trainer:
         np.random.seed(int(s[1]))
         random.seed(int(s[1]))
 
-    def save_checkpoint(self) -> Optional[Path]:
+    def save_checkpoint(self, rng: Optional[dict] = None) -> Optional[Path]:
+        """Save the state of ``self.step`` (``rng``: the RNG states to store instead of the current ones)."""
         state = self.state_dict()  # every rank (collective); rank 0 writes
+        if rng is not None:
+            state["rng"] = [rng]
         self.last_saved_step = self.step
         self.last_checkpoint = checkpoint_path(self.out_dir, self.step)
         if not du.is_main_process():
@@ -357,9 +378,23 @@ class Trainer:
                     self.evaluate()
                 self._call("after_step", self.step, losses)
             self.completed = not self.stopped_early
+        except KeyboardInterrupt as e:
+            raise self._interrupted() from e
         finally:
             self._call("after_train")
         return {"step": self.step, "losses": losses, "metrics": self.metrics}
+
+    def _interrupted(self) -> TrainingInterrupted:
+        """After Ctrl-C: save the last completed step (single process, not in the middle of a weight update) and
+        say where it is."""
+        again = "run the same command again to continue"
+        if self.last_saved_step != self.step and self.world == 1 and not self._updating:
+            self.save_checkpoint(rng=self._rng_at_step)
+            self.log.info(f"interrupted: step {self.step} saved to {self.last_checkpoint}")
+        if self.last_checkpoint is not None:
+            return TrainingInterrupted(f"training stopped at step {self.step} of {self.max_iters}; checkpoint of "
+                                       f"step {self.last_saved_step}: {self.last_checkpoint} ({again})")
+        return TrainingInterrupted(f"training stopped at step {self.step} of {self.max_iters}; no checkpoint written")
 
     def _past_limit(self, mine: bool) -> bool:
         """Whether to stop at the time limit now: at least one step done here and, under DDP, any rank past it
@@ -373,6 +408,7 @@ class Trainer:
     def run_step(self, batches) -> Dict[str, float]:
         """One optimizer step over ``iter_size`` micro-batches; returns the mean of each term and ``total``."""
         t, k = self.step + 1, self.cfg.iter_size
+        self._rng_at_step = capture_rng() if self.world == 1 else None  # what an interrupted step saves
         self.optimizer.zero_grad(set_to_none=True)
         sums = None
         for m in range(k):
@@ -407,9 +443,11 @@ class Trainer:
                                      f"updated and {self._kept()}; lower optim.lr (or set train.grad_clip) and check "
                                      f"the loss for operations without a finite gradient (sqrt/log at 0)")
         self.lr = self.optimizer.param_groups[0]["lr"]  # the lr this step used (logged by hooks)
+        self._updating = True
         self.optimizer.step()
         self.scheduler.step()
         self.step = t
+        self._updating, self._rng_at_step = False, None
         return {name: v / k for name, v in zip(["total"] + names, sums)}
 
     def _kept(self) -> str:

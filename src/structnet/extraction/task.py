@@ -1,9 +1,9 @@
 """The extraction task (Wang et al. 2014: a localization net and a segmentation net trained jointly with latent box
 adjustments) in the task contract.
 
-* ``structnet predict extraction IMG... --out DIR``: ``<stem>_mask.png`` (0 / 255 at the input's size),
-  ``<stem>_overlay.png`` and ``<stem>.json`` (``{"box": [x1, y1, x2, y2], "score": s}`` in input pixels); ``--prob``
-  adds ``<stem>_prob.png``.
+* ``structnet predict extraction IMG... --out DIR``: ``<stem>_extraction_mask.png`` (0 / 255 at the input's
+  size), ``<stem>_extraction_overlay.png`` and ``<stem>_extraction.json`` (``{"box": [x1, y1, x2, y2], "score": s}``
+  in input pixels); ``--prob`` adds ``<stem>_extraction_prob.png``.
 * ``structnet eval extraction --images DIR --masks DIR --json OUT`` (or ``--data DIR [--split S] [--holdout N]``;
   default ECSSD test): the same prediction on whole images, scored with P, J, MAE and max F.
 * ``structnet score extraction --pred DIR --images DIR --masks DIR``: scores the files ``predict`` wrote.
@@ -64,7 +64,9 @@ class ExtractionTask(Task):
     config_class = ExtractionConfig
     default_model = "extraction_joint_duts"
     default_eval_config = None
-    outputs = "<name>_mask.png, <name>_overlay.png and <name>.json (box, score) per image; --prob: <name>_prob.png"
+    outputs = ("<name>_extraction_mask.png, <name>_extraction_overlay.png and <name>_extraction.json (box, score) "
+               "per image; --prob: <name>_extraction_prob.png")
+    output_suffixes = ("_extraction_mask.png", "_extraction_overlay.png", "_extraction.json", "_extraction_prob.png")
 
     # ----------------------------------------------------------------------------------------------- model
     def build_model(self, cfg: ExtractionConfig):
@@ -216,7 +218,7 @@ class ExtractionTask(Task):
 
     # ------------------------------------------------------------------------------------------ prediction
     def add_predict_arguments(self, p) -> None:
-        p.add_argument("--prob", action="store_true", help="also write <name>_prob.png (8-bit probability)")
+        p.add_argument("--prob", action="store_true", help="also write <name>_extraction_prob.png (8-bit probability)")
         p.add_argument("--threshold", type=float, default=0.5, help="foreground where the probability > this")
         _refine_arguments(p, "default")
 
@@ -272,8 +274,9 @@ class ExtractionTask(Task):
         p.add_argument("--holdout", type=int, default=None, help="only every N-th id of the split")
 
     def score(self, args):
-        """Scores ``<name>_mask.png`` (J, P) and ``<name>_prob.png`` (MAE, max F; the mask when there is no
-        probability file) of ``--pred`` against the masks; images without a readable mask file are failures."""
+        """Scores ``<name>_extraction_mask.png`` (J, P) and ``<name>_extraction_prob.png`` (MAE, max F; the mask
+        when there is no probability file) of ``--pred`` against the masks; images without a readable mask file are
+        failures."""
         import numpy as np
 
         from ..data.segfolder import read_labels
@@ -298,12 +301,12 @@ class ExtractionTask(Task):
         for i in range(len(ds)):
             name = ds.records[i].name
             try:
-                f = pred / f"{name}_mask.png"
+                f = pred / f"{name}_extraction_mask.png"
                 if not f.is_file():
                     raise UserError(f"{f}: no prediction file")
                 mask = read_labels(f, "figure-ground").astype(bool)
                 gt = ds.load_gt(i, mask.shape)
-                pf = pred / f"{name}_prob.png"
+                pf = pred / f"{name}_extraction_prob.png"
                 if pf.is_file():
                     import cv2
 

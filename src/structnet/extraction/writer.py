@@ -1,13 +1,13 @@
 """Files of ``structnet predict extraction`` per image:
 
-* ``<name>_mask.png``: 8-bit, 0 / 255 at the input's size (255 = the object);
-* ``<name>_overlay.png``: the object tinted over the photo, its box outlined;
-* ``<name>.json``: ``{"box": [x1, y1, x2, y2], "score": s}`` in pixels of the input (edges on pixel edges; the box
-  the mask was cut from; ``score``: the mean foreground probability over the mask's pixels), plus ``image``,
-  ``size`` [width, height] and ``loc_box`` (the localization net's box after its relocation passes, before the
-  segmentation refinement);
-* with ``--prob``: ``<name>_prob.png``, the 8-bit foreground probability (what ``structnet score extraction`` reads
-  for MAE and max F).
+* ``<name>_extraction_mask.png``: 8-bit, 0 / 255 at the input's size (255 = the object);
+* ``<name>_extraction_overlay.png``: the object tinted over the photo, its box outlined;
+* ``<name>_extraction.json``: ``{"box": [x1, y1, x2, y2], "score": s}`` in pixels of the input (edges on pixel
+  edges; the box the mask was cut from; ``score``: the mean foreground probability over the mask's pixels), plus
+  ``image``, ``size`` [width, height] and ``loc_box`` (the localization net's box after its relocation passes,
+  before the segmentation refinement);
+* with ``--prob``: ``<name>_extraction_prob.png``, the 8-bit foreground probability (what
+  ``structnet score extraction`` reads for MAE and max F).
 
 All files of an image are built before any is written (each atomically)."""
 from __future__ import annotations
@@ -44,8 +44,9 @@ def write_result(result: Mapping[str, Any], image, out_dir, name: str, source=No
     if "loc_box" in result:
         doc["loc_box"] = [float(v) for v in result["loc_box"]]
     p8 = prob_to_uint8(result["prob"]) if prob else None
-    files = [write_png(out / f"{name}_mask.png", m8), write_png(out / f"{name}_overlay.png", over),
-             write_json(out / f"{name}.json", doc)]
+    files = [write_png(out / f"{name}_extraction_mask.png", m8),
+             write_png(out / f"{name}_extraction_overlay.png", over),
+             write_json(out / f"{name}_extraction.json", doc)]
     if p8 is not None:
-        files.append(write_png(out / f"{name}_prob.png", p8))
+        files.append(write_png(out / f"{name}_extraction_prob.png", p8))
     return files

@@ -6,9 +6,9 @@ Two labelling tasks, one network each: ``parts`` (PASCAL-Person-Part's 7 classes
 by ``--model`` / ``--weights``).
 
 * ``structnet predict hypercolumn IMG... --task parts --out DIR``: the whole image is the box (or ``--box``);
-  writes ``<stem>_parts.png`` and ``<stem>_overlay.png``.
-* ``structnet predict hypercolumn IMG --task figure-ground --box x1,y1,x2,y2 --out DIR``: ``<stem>_mask.png`` and
-  ``<stem>_overlay.png`` (without ``--box`` the whole image).
+  writes ``<stem>_hypercolumn_parts.png`` and ``<stem>_hypercolumn_overlay.png``.
+* ``structnet predict hypercolumn IMG --task figure-ground --box x1,y1,x2,y2 --out DIR``:
+  ``<stem>_hypercolumn_mask.png`` and ``<stem>_hypercolumn_overlay.png`` (without ``--box`` the whole image).
 * ``structnet eval hypercolumn --task parts|figure-ground [--data DIR] --json OUT``: the same prediction code on
   the images of a folder (default: PASCAL-Person-Part test on whole images; ECSSD test in its ground-truth boxes).
 
@@ -43,8 +43,10 @@ class HypercolumnTask(Task):
     config_class = HypercolumnConfig
     default_model = DEFAULT_MODELS["parts"]
     default_eval_config = None
-    outputs = ("<name>_parts.png (--task parts) or <name>_mask.png (--task figure-ground), and <name>_overlay.png "
-               "per image")
+    outputs = ("<name>_hypercolumn_parts.png (--task parts), <name>_hypercolumn_mask.png (--task figure-ground) or "
+               "<name>_hypercolumn_keypoints.json (--task keypoints), and <name>_hypercolumn_overlay.png per image")
+    output_suffixes = ("_hypercolumn_parts.png", "_hypercolumn_mask.png", "_hypercolumn_keypoints.json",
+                       "_hypercolumn_overlay.png")
 
     def default_model_for(self, options) -> Optional[str]:
         t = getattr(options, "target", None)
@@ -220,7 +222,8 @@ class HypercolumnTask(Task):
     # ------------------------------------------------------------------------------------------- scoring
     def add_score_arguments(self, p) -> None:
         p.add_argument("--task", dest="target", default="parts", choices=["parts", "figure-ground"],
-                       help="labelling task of the files: parts (<stem>_parts.png) or figure-ground (<stem>_mask.png)")
+                       help="labelling task of the files: parts (<stem>_hypercolumn_parts.png) or figure-ground "
+                            "(<stem>_hypercolumn_mask.png)")
         p.add_argument("--pred", required=True, help="folder of the files 'structnet predict hypercolumn' wrote")
         p.add_argument("--data", default=None, help="folder with images/, masks/ and <split>.txt (default: the "
                                                     "task's eval data)")
@@ -253,7 +256,7 @@ class HypercolumnTask(Task):
         ds = EvalDataset(cfg.eval, task)
         ev = self.build_evaluator(cfg)
         ev.settings["pred"] = str(pred)
-        suffix = "_parts.png" if task == "parts" else "_mask.png"
+        suffix = "_hypercolumn_parts.png" if task == "parts" else "_hypercolumn_mask.png"
         failures = []
         for i in range(len(ds)):
             name = ds.records[i].name

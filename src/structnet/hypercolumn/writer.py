@@ -1,11 +1,12 @@
 """Files of ``structnet predict hypercolumn``:
 
-* ``--task parts``: ``<name>_parts.png`` (8-bit label map at the input's size: 0 background, 1 head, 2 torso,
-  3 upper arm, 4 lower arm, 5 upper leg, 6 lower leg) and ``<name>_overlay.png`` (the parts in colour over the
-  photo, the box drawn when it is not the whole image);
-* ``--task figure-ground``: ``<name>_mask.png`` (0 / 255 at the input's size) and ``<name>_overlay.png``;
-* ``--task keypoints``: ``<name>_keypoints.json`` (``box``, ``layout`` lsp14, ``joints``: [{name, x, y, score}] in
-  input pixels) and ``<name>_overlay.png`` (joints and limbs drawn).
+* ``--task parts``: ``<name>_hypercolumn_parts.png`` (8-bit label map at the input's size: 0 background, 1 head,
+  2 torso, 3 upper arm, 4 lower arm, 5 upper leg, 6 lower leg) and ``<name>_hypercolumn_overlay.png`` (the parts
+  in colour over the photo, the box drawn when it is not the whole image);
+* ``--task figure-ground``: ``<name>_hypercolumn_mask.png`` (0 / 255 at the input's size) and
+  ``<name>_hypercolumn_overlay.png``;
+* ``--task keypoints``: ``<name>_hypercolumn_keypoints.json`` (``box``, ``layout`` lsp14, ``joints``:
+  [{name, x, y, score}] in input pixels) and ``<name>_hypercolumn_overlay.png`` (joints and limbs drawn).
 
 Both files of an image are built before either is written (atomically), so a failure writes nothing."""
 from __future__ import annotations
@@ -39,7 +40,8 @@ def _keypoints(result: Mapping[str, Any], image, out: Path, name: str, source) -
         cv2.circle(img, (int(round(x)), int(round(y))), r, tuple(int(c) for c in PART_COLOURS[1 + j % 6]), -1)
     x1, y1, x2, y2 = [int(round(v)) for v in result["box"]]
     cv2.rectangle(img, (x1, y1), (x2 - 1, y2 - 1), (255, 255, 255), 1)
-    return [write_json(out / f"{name}_keypoints.json", doc), write_png(out / f"{name}_overlay.png", img)]
+    return [write_json(out / f"{name}_hypercolumn_keypoints.json", doc),
+            write_png(out / f"{name}_hypercolumn_overlay.png", img)]
 
 
 def write_result(result: Mapping[str, Any], image, out_dir, name: str, source=None) -> List[Path]:
@@ -49,7 +51,7 @@ def write_result(result: Mapping[str, Any], image, out_dir, name: str, source=No
     over = overlay(image, lab, result.get("box"), parts=result["task"] == "parts")
     out = Path(out_dir)
     if result["task"] == "parts":
-        first = write_png(out / f"{name}_parts.png", lab)
+        first = write_png(out / f"{name}_hypercolumn_parts.png", lab)
     else:
-        first = write_png(out / f"{name}_mask.png", (lab > 0).astype(np.uint8) * 255)
-    return [first, write_png(out / f"{name}_overlay.png", over)]
+        first = write_png(out / f"{name}_hypercolumn_mask.png", (lab > 0).astype(np.uint8) * 255)
+    return [first, write_png(out / f"{name}_hypercolumn_overlay.png", over)]

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_write
-from ..errors import UserError
+from ..errors import UserError, a_or_an
 from .modules import unwrap
 
 __all__ = ["save_weights", "half_kernels", "read_metadata", "read_tensor_shapes", "load_state_dict", "load_weights",
@@ -229,7 +229,7 @@ def load_weights(model: nn.Module, path: PathLike, strict: bool = True, decode: 
     problem = state_dict_mismatch(own, sd)
     if strict and problem:
         task = meta.get("structnet_task") or meta.get("task")
-        made = f" (the file holds a {task} model)" if isinstance(task, str) else ""
+        made = f" (the file holds {a_or_an(task)} {task} model)" if isinstance(task, str) else ""
         raise UserError(f"{path}: weights do not fit {type(net).__name__}{made}: {problem}; pass weights saved "
                         f"from this architecture/method")
     with torch.no_grad():

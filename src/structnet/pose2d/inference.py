@@ -1,6 +1,6 @@
 """2D pose inference: person crop -> network -> heatmaps -> keypoints in image coordinates, with the flip test,
 the multi-scale test and the conditional testing of Ke et al. 2018 (Sec. 4.1), plus the saved-model format and
-the per-image outputs (``<stem>_pose.json``, ``<stem>_overlay.png``).
+the per-image outputs (``<stem>_pose2d.json``, ``<stem>_pose2d_overlay.png``).
 
 Conventions
 -----------

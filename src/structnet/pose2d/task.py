@@ -5,7 +5,7 @@ Slots: config :class:`~structnet.pose2d.config.Pose2DConfig`; model, training da
 reduce-on-plateau hook in :mod:`structnet.pose2d.train`; evaluation (PCK / PCKh, AUC) in
 :mod:`structnet.pose2d.evaluate`; prediction (crop, flip and multi-scale test, conditional testing) in
 :mod:`structnet.pose2d.inference`; files in :mod:`structnet.pose2d.writer`. ``structnet score pose2d`` scores a
-folder of ``<stem>_pose.json`` files against a dataset's annotations.
+folder of ``<stem>_pose2d.json`` files against a dataset's annotations.
 
 Saved models
 ------------
@@ -106,7 +106,8 @@ class Pose2DTask(Task):
                "masking) on a pretrained encoder or a stacked hourglass")
     config_class = Pose2DConfig
     default_model = DEFAULT_MODEL
-    outputs = "<name>_pose.json and <name>_overlay.png per image"
+    outputs = "<name>_pose2d.json and <name>_pose2d_overlay.png per image"
+    output_suffixes = ("_pose2d.json", "_pose2d_overlay.png")
 
     # ----------------------------------------------------------------------------------------------- model
     def build_model(self, cfg: Pose2DConfig):
@@ -329,7 +330,8 @@ class Pose2DTask(Task):
 
     # ---------------------------------------------------------------------------------------------- scoring
     def add_score_arguments(self, p) -> None:
-        p.add_argument("--pred", required=True, help="folder of <stem>_pose.json files from 'structnet predict pose2d'")
+        p.add_argument("--pred", required=True,
+                       help="folder of <stem>_pose2d.json files from 'structnet predict pose2d'")
         p.add_argument("--config", default=None, help="config (name or YAML) whose eval section names the dataset")
         p.add_argument("--dataset", default=None, choices=["lspet", "mpii", "coco", "lsp-mat"])
         p.add_argument("--root", default=None, help="dataset folder / annotation file")
@@ -339,7 +341,7 @@ class Pose2DTask(Task):
         p.add_argument("--protocol", default=None, help="PCKh protocol: official|matlab|hrnet|mmpose")
 
     def score(self, args):
-        """Match each annotated person to ``<pred>/<image stem>_pose.json`` (one person per image, as LSP) and
+        """Match each annotated person to ``<pred>/<image stem>_pose2d.json`` (one person per image, as LSP) and
         score with :class:`PoseEvaluator`; persons without a readable JSON are listed as failures."""
         from ..engine.config import load_config
         from .evaluate import PoseEvaluator
@@ -362,7 +364,7 @@ class Pose2DTask(Task):
         failures = []
         for r in recs:
             stem = Path(str(r.image_path or r.name)).stem
-            f = pred_dir / f"{stem}_pose.json"
+            f = pred_dir / f"{stem}_pose2d.json"
             try:
                 doc = json.loads(f.read_text())
                 joints = doc["joints"]
@@ -380,7 +382,7 @@ class Pose2DTask(Task):
             ev.process({"keypoints": r.keypoints, "annotated": r.annotated, "norm": r.norm},
                        {"keypoints": kp, "scores": sc})
         if not ev.arrays()[0].shape[0]:
-            raise UserError(f"no <stem>_pose.json in {pred_dir} matches a person of {e.dataset} {e.split} "
+            raise UserError(f"no <stem>_pose2d.json in {pred_dir} matches a person of {e.dataset} {e.split} "
                             f"({len(recs)} persons)")
         return ev.summarize(), ev, failures
 

@@ -1,5 +1,5 @@
-"""Per-image pose outputs: ``<name>_pose.json`` (joint names, x, y, score in image pixels) and
-``<name>_overlay.png`` (the skeleton drawn on the photo), written atomically (:mod:`structnet.data.io`)."""
+"""Per-image pose outputs: ``<name>_pose2d.json`` (joint names, x, y, score in image pixels) and
+``<name>_pose2d_overlay.png`` (the skeleton drawn on the photo), written atomically (:mod:`structnet.data.io`)."""
 from __future__ import annotations
 
 import math
@@ -108,15 +108,15 @@ def draw_pose_overlay(image: np.ndarray, keypoints, scores, layout,
 
 def write_result(result: Mapping[str, Any], image: np.ndarray, out_dir, name: str, layout, source=None,
                  score_threshold: float = DEFAULT_DRAW_THRESHOLD) -> List[Path]:
-    """Write ``<out_dir>/<name>_pose.json`` (:func:`pose_to_json`; ``image`` field = ``source``) and
-    ``<out_dir>/<name>_overlay.png`` (:func:`draw_pose_overlay`) for a :func:`predict_pose` result; returns the
+    """Write ``<out_dir>/<name>_pose2d.json`` (:func:`pose_to_json`; ``image`` field = ``source``) and
+    ``<out_dir>/<name>_pose2d_overlay.png`` (:func:`draw_pose_overlay`) for a :func:`predict_pose` result; returns the
     paths."""
     lay = get_layout(layout)
     record = pose_to_json(result, source if source is not None else name, image.shape[1], image.shape[0], lay)
     out_dir = Path(out_dir)
-    j = write_json(out_dir / f"{name}_pose.json", record)
-    o = write_png(out_dir / f"{name}_overlay.png", draw_pose_overlay(image, result["keypoints"], result["scores"],
-                                                                     lay, score_threshold))
+    j = write_json(out_dir / f"{name}_pose2d.json", record)
+    o = write_png(out_dir / f"{name}_pose2d_overlay.png",
+                  draw_pose_overlay(image, result["keypoints"], result["scores"], lay, score_threshold))
     return [j, o]
 
 

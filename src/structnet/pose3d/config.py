@@ -101,8 +101,9 @@ class Pose3DEvalConfig:
     # stand-in for Martinez et al.'s training on the training subjects' detections, which are not in this data.
     sh_offsets: Literal["none", "cross-subject"] = "none"
     # draw the maps with a torch.compile'd renderer: the same maps, ~6x faster over the 10^5 test frames, after a
-    # compile of ~30 s (tests and quick looks: false)
-    compile_renderer: bool = True
+    # compile of ~30 s. null (auto): the plain renderer until it has drawn for render.COMPILE_AFTER_SECONDS, then
+    # the compiled one (a short run never compiles); true: compiled from the start; false: never
+    compile_renderer: Optional[bool] = None
     max_images: Optional[int] = None  # sequences (subject / sequence / camera) evaluated
     # inputs gt2d / sh: other lifters (bundled names or weights files) whose chosen poses are averaged with the
     # model's, equal weights (ours; the paper ensembles regressors of one kind, its Table 9). The skeleton-map lifter

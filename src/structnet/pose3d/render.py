@@ -13,6 +13,10 @@ Coordinates are map pixels ``(x, y)`` with pixel centres at integers (pixel ``(0
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
+import warnings
 from typing import Sequence, Tuple, Union
 
 import numpy as np
@@ -20,7 +24,12 @@ import torch
 
 from .joints import PART_COLORS, STICK_PART, STICKS
 
-__all__ = ["render_skeleton_maps", "compiled_renderer", "person_box", "crop_to_map", "map_to_crop", "crop_person"]
+__all__ = ["render_skeleton_maps", "compiled_renderer", "COMPILE_AFTER_SECONDS", "person_box", "crop_to_map",
+           "map_to_crop", "crop_person"]
+
+#: :func:`compiled_renderer` with ``after_seconds``: how long the plain renderer draws before the compiled one takes
+#: over (about what compiling costs, so that a short run never compiles and a long one loses at most this).
+COMPILE_AFTER_SECONDS = 30.0
 
 _A = [a for a, _ in STICKS]
 _B = [b for _, b in STICKS]
@@ -69,17 +78,35 @@ def render_skeleton_maps(joints2d, depth, size: Union[int, Tuple[int, int]], wid
     return out * drawn
 
 
+@contextlib.contextmanager
+def _quiet_compiler():
+    """The compiler's log warnings (e.g. ``recompile_limit`` reached: that call runs uncompiled, same result) and
+    Python warnings silenced."""
+    loggers = [logging.getLogger(n) for n in ("torch._dynamo", "torch._inductor")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _compiled(function, dynamic: bool = False):
-    """``function`` through ``torch.compile``, falling back to the plain function for good if compiling or running
-    the compiled code fails (no C++ compiler, old torch)."""
+    """``function`` through ``torch.compile`` (quietly), falling back to the plain function for good if compiling
+    or running the compiled code fails (no C++ compiler, old torch)."""
     state = {"fn": None, "failed": False}
 
     def fn(*args):
         if not state["failed"]:
             try:
-                if state["fn"] is None:
-                    state["fn"] = torch.compile(function, dynamic=dynamic)
-                return state["fn"](*args)
+                with _quiet_compiler():
+                    if state["fn"] is None:
+                        state["fn"] = torch.compile(function, dynamic=dynamic)
+                    return state["fn"](*args)
             except Exception:  # noqa: BLE001 -- any compile/backend failure: same result the slow way
                 state["failed"] = True
         return function(*args)
@@ -87,13 +114,21 @@ def _compiled(function, dynamic: bool = False):
     return fn
 
 
-def compiled_renderer(dynamic: bool = False):
+def compiled_renderer(dynamic: bool = False, after_seconds: float = 0.0):
     """:func:`render_skeleton_maps` through ``torch.compile`` (``dynamic=True`` for batches of varying size) (one
     fused loop instead of ~20 passes over ``(N, sticks, H, W)``: 0.55 instead of 4 ms per 64 x 64 map pair on one
-    core, the same maps), falling back to the plain function if compiling fails."""
+    core, the same maps), falling back to the plain function if compiling fails. ``after_seconds``: the plain
+    function draws until it has spent that long, so that only a run long enough to repay the compile (tens of
+    seconds) compiles."""
     inner = _compiled(render_skeleton_maps, dynamic)
+    spent = [0.0]
 
     def fn(joints2d, depth, size, width, colors=None):
+        if spent[0] < after_seconds:
+            t0 = time.perf_counter()
+            out = render_skeleton_maps(joints2d, depth, size, width, colors)
+            spent[0] += time.perf_counter() - t0
+            return out
         return inner(joints2d, depth, size, width, colors)
 
     return fn

@@ -44,6 +44,7 @@ class Pose3DTask(Task):
     default_model = DEFAULT_MODEL
     default_eval_config = None
     outputs = "<name>_pose3d.json and <name>_pose3d.png per image"
+    output_suffixes = ("_pose3d.json", "_pose3d.png")
 
     # ----------------------------------------------------------------------------------------------- model
     def build_model(self, cfg: Pose3DConfig):
@@ -159,7 +160,7 @@ class Pose3DTask(Task):
         return Pose3DEvaluator(settings, hyps)
 
     def eval_predictor(self, model, cfg: Pose3DConfig):
-        from .render import compiled_renderer, render_skeleton_maps
+        from .render import COMPILE_AFTER_SECONDS, compiled_renderer, render_skeleton_maps
         from .inference import average_lifters, predict_sequence
 
         self._check_lifter(model)
@@ -172,8 +173,9 @@ class Pose3DTask(Task):
         bs = cfg.eval.batch_size
         members = [(m.network, self._depth_order(cfg, m.network)) for m in self._load_members(cfg.eval.ensemble)]
         for net in [model.network] + [n for n, _ in members]:
-            if cfg.eval.compile_renderer and net.kind == "maps" and net.render_fn is render_skeleton_maps:
-                net.render_fn = compiled_renderer(dynamic=True)  # same maps; ~6x faster over 10^5 frames
+            if cfg.eval.compile_renderer is not False and net.kind == "maps" and net.render_fn is render_skeleton_maps:
+                after = 0.0 if cfg.eval.compile_renderer else COMPILE_AFTER_SECONDS
+                net.render_fn = compiled_renderer(dynamic=True, after_seconds=after)  # same maps, faster
         if not members:
             def fn(sample):
                 return predict_sequence(model.network, sample, order, bs, flip=cfg.eval.flip)

@@ -219,10 +219,10 @@ def predict_image(net, image: np.ndarray, *, max_side: Optional[int] = None, pre
 def predict_file(net, path: Path, out_dir: Path, max_side: Optional[int] = None,
                  precision: str = "auto", threshold: Optional[float] = None, name: Optional[str] = None
                  ) -> Dict[str, object]:
-    """Run on one image file and write ``<name>_skeleton.png``, ``<name>_overlay.png``, ``<name>_segments.png``
-    and ``<name>.npz`` (skeleton, scale, thin) into ``out_dir`` (:func:`~.writer.write_result`); ``name``
-    defaults to the file's stem.  Returns ``{"image", "height", "width", "skeleton_pixels", "segments",
-    "threshold", "outputs"}``.
+    """Run on one image file and write ``<name>_skeleton.png``, ``<name>_skeleton_overlay.png``,
+    ``<name>_skeleton_segments.png`` and ``<name>_skeleton.npz`` (skeleton, scale, thin) into ``out_dir``
+    (:func:`~.writer.write_result`); ``name`` defaults to the file's stem.  Returns ``{"image", "height",
+    "width", "skeleton_pixels", "segments", "threshold", "outputs"}``.
 
     ``net``: a :class:`~structnet.hub.LoadedModel` (its ODS threshold is the default) or a bare network
     (default threshold :data:`DEFAULT_THRESHOLD`)."""

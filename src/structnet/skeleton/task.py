@@ -27,7 +27,9 @@ class SkeletonTask(Task):
     summary = "object skeletons with per-pixel scale and object segments (LMSDS / FSDS / HED)"
     config_class = SkeletonConfig
     default_model = "lmsds_efficientnet_lite0"
-    outputs = "<name>_skeleton.png, <name>_overlay.png, <name>_segments.png and <name>.npz per image"
+    outputs = ("<name>_skeleton.png, <name>_skeleton_overlay.png, <name>_skeleton_segments.png and "
+               "<name>_skeleton.npz per image")
+    output_suffixes = ("_skeleton.png", "_skeleton_overlay.png", "_skeleton_segments.png", "_skeleton.npz")
 
     # ----------------------------------------------------------------------------------------------- model
     def build_model(self, cfg: SkeletonConfig):

@@ -86,11 +86,11 @@ def _write_npz(path: Path, stored: Dict[str, np.ndarray], deflated: Dict[str, np
 
 def write_result(result: Dict[str, object], image: np.ndarray, out_dir: Path, name: str) -> List[Path]:
     """Write one prediction: ``<name>_skeleton.png`` (16-bit grey skeleton map, see :func:`map_to_png16`),
-    ``<name>_overlay.png``,
-    ``<name>_segments.png`` (colour-coded labels) and ``<name>.npz`` (``skeleton`` float32, ``scale`` float32,
-    ``thin`` bool, all (H, W); ``skeleton`` stored uncompressed, see :func:`_write_npz`) into ``out_dir``
-    (created).  ``result``: a ``predict_image`` dict; ``image``: the RGB uint8 image it was computed from;
-    ``name``: the file-name stem, chosen by the caller (so that inputs with the same stem can be kept apart).
+    ``<name>_skeleton_overlay.png``, ``<name>_skeleton_segments.png`` (colour-coded labels) and
+    ``<name>_skeleton.npz`` (``skeleton`` float32, ``scale`` float32, ``thin`` bool, all (H, W); ``skeleton``
+    stored uncompressed, see :func:`_write_npz`) into ``out_dir`` (created).  ``result``: a ``predict_image`` dict;
+    ``image``: the RGB uint8 image it was computed from; ``name``: the file-name stem, chosen by the caller (so that
+    inputs with the same stem can be kept apart).
     The four files are encoded in parallel threads (PNG and zlib encoders release the GIL).  Returns the paths."""
     out_dir = Path(out_dir)
     if not name or "/" in name or "\\" in name or name in (".", ".."):
@@ -103,9 +103,9 @@ def write_result(result: Dict[str, object], image: np.ndarray, out_dir: Path, na
     colors = colorize_labels(labels)
     jobs = [
         lambda: write_png(out_dir / f"{name}_skeleton.png", map_to_png16(skel)),
-        lambda: write_png(out_dir / f"{name}_overlay.png", overlay(image, thin, labels, colors)),
-        lambda: write_png(out_dir / f"{name}_segments.png", colors),
-        lambda: _write_npz(out_dir / f"{name}.npz", {"skeleton": np.asarray(skel, np.float32)},
+        lambda: write_png(out_dir / f"{name}_skeleton_overlay.png", overlay(image, thin, labels, colors)),
+        lambda: write_png(out_dir / f"{name}_skeleton_segments.png", colors),
+        lambda: _write_npz(out_dir / f"{name}_skeleton.npz", {"skeleton": np.asarray(skel, np.float32)},
                            {"scale": np.asarray(result["scale"], np.float32), "thin": np.asarray(thin, bool)}),
     ]
     with ThreadPoolExecutor(max_workers=len(jobs)) as ex:

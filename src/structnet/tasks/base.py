@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 __all__ = ["Task", "Evaluator"]
 
@@ -58,7 +58,10 @@ class Task:
     with ``model``, ``train``, ``optim``, ``schedule`` and ``eval`` sections), ``default_model`` (bundled model
     name used when ``--model`` is not given, or None), ``default_eval_config`` (packaged config name whose
     ``eval`` section ``structnet eval`` uses when no ``--config`` is given; None = the dataclass defaults),
-    ``outputs`` (what ``predict`` writes per image, for ``--help``)."""
+    ``outputs`` (what ``predict`` writes per image, for ``--help``), ``output_suffixes`` (the ends of every file name
+    ``write`` may give an output name: ``("_skeleton.png", "_skeleton_overlay.png", ...)``; each starts with
+    ``_<task name>``, so that tasks sharing an output folder never write the same file, and ``predict`` refuses or
+    replaces an earlier run's files by them)."""
 
     name: str = ""
     summary: str = ""
@@ -66,6 +69,7 @@ class Task:
     default_model: Optional[str] = None
     default_eval_config: Optional[str] = None
     outputs: str = ""
+    output_suffixes: Tuple[str, ...] = ()
 
     REQUIRED = ("build_model", "model_metadata", "model_from_metadata", "build_train_dataset", "build_loss",
                 "build_eval_dataset", "eval_predictor", "build_evaluator", "predictor", "write")
@@ -161,7 +165,8 @@ class Task:
         raise NotImplementedError
 
     def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None) -> List[Path]:
-        """Write ``result`` for one image as ``out_dir/<name>...`` files; returns their paths."""
+        """Write ``result`` for one image as ``out_dir/<name>_<task name>...`` files (``output_suffixes``); returns
+        their paths."""
         raise NotImplementedError
 
     def describe(self, result) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 from ..bundled import bundled_path
-from ..errors import UserError
+from ..errors import UserError, a_or_an
 
 __all__ = ["LoadedModel", "load", "task_of"]
 
@@ -112,7 +112,7 @@ def load(name_or_path: Optional[PathLike] = None, *, task: Optional[str] = None,
         raise UserError(f"{path}: a model of task {owner!r}, which this structnet does not have "
                         f"(tasks: {', '.join(tasks.names())})")
     if task is not None and owner != task:
-        raise UserError(f"{path}: a {owner} model, not a {task} model")
+        raise UserError(f"{path}: {a_or_an(owner)} {owner} model, not {a_or_an(task)} {task} model")
     model = tasks.get(owner).model_from_metadata(meta, path)
     model.metadata = meta
     if not model.name:

@@ -8,10 +8,15 @@
   cannot be read (a missing image) are listed and the rest evaluated. :func:`run_evaluation` is the loop itself
   (tasks reuse it for their own ``evaluate_*`` functions).
 - :func:`predict` runs the task's predictor over image files and writes each result with the task's writer,
-  under distinct output names (colliding stems keep their extension or relative path).
+  under distinct output names (colliding stems keep their extension or relative path). It never replaces a file
+  that an earlier run wrote unless asked (``overwrite``), and replaces an input's files as a set: the writer writes
+  into a staging folder inside the output folder, and only a complete set is moved into place.
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -56,11 +61,13 @@ def train(task: Task, cfg, resume: Union[bool, str] = True, previous: Optional[P
     finished run does no training and keeps its weights. ``previous``: the file ``model.init: previous`` means."""
     import torch
 
+    from ..data.io import check_output_dir
     from ..engine import Trainer
     from ..engine.config import config_to_dict
     from ..engine.distributed import barrier, is_main_process
     from ..nn.weights import save_weights
 
+    check_output_dir(cfg.train.out_dir, "train.out_dir")
     task.check_config(cfg)
     torch.manual_seed(cfg.train.seed)
     net = task.build_model(cfg)
@@ -94,6 +101,7 @@ def load_stage_configs(task: Task, names: Sequence[str], overrides: Sequence[str
     """Configs of a stage chain: each a whole config (packaged name or path); ``overrides`` apply to every stage;
     with ``out_root`` stage k writes to ``out_root/<config stem>``. Stages must write to different folders and
     only a later stage may say ``model.init: previous``."""
+    from ..data.io import check_output_dir
     from ..engine.config import load_config
 
     if not names:
@@ -104,6 +112,8 @@ def load_stage_configs(task: Task, names: Sequence[str], overrides: Sequence[str
         if out_root is not None:
             cfg.train.out_dir = str(Path(out_root) / Path(str(n)).stem)
         cfgs.append(cfg)
+    for c in cfgs:
+        check_output_dir(c.train.out_dir, "train.out_dir")
     dirs = [str(Path(c.train.out_dir).resolve()) for c in cfgs]
     dup = sorted({d for d in dirs if dirs.count(d) > 1})
     if dup:
@@ -194,31 +204,82 @@ class PredictReport:
         self.renamed: Dict[Path, str] = {}
 
 
+def existing_outputs(task: Task, out_dir: Path, name: str) -> List[Path]:
+    """The files in ``out_dir`` that belong to output name ``name`` of ``task``: ``<name><suffix>`` for each of the
+    task's ``output_suffixes``; for a task that declares none, the files whose names start with ``<name>_<task>.``
+    or ``<name>_<task>_``."""
+    out_dir = Path(out_dir)
+    if task.output_suffixes:
+        return [out_dir / f"{name}{s}" for s in task.output_suffixes if (out_dir / f"{name}{s}").is_file()]
+    if not out_dir.is_dir():
+        return []
+    prefix = f"{name}_{task.name}"
+    return sorted(q for q in out_dir.iterdir()
+                  if q.name.startswith(prefix) and q.name[len(prefix):][:1] in (".", "_") and q.is_file())
+
+
 def predict(task: Task, model, inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path], options,
-            quiet: bool = True, on_result: Optional[Callable[[Path, Any], None]] = None) -> PredictReport:
-    """Run ``task``'s predictor on every image of ``inputs`` (files or folders) and write the results to
-    ``out_dir`` with the task's writer.
+            quiet: bool = True, on_result: Optional[Callable[[Path, Any], None]] = None, overwrite: bool = False,
+            recursive: bool = False) -> PredictReport:
+    """Run ``task``'s predictor on every image of ``inputs`` (files or folders; ``recursive``: with their
+    sub-folders) and write the results to ``out_dir`` with the task's writer.
 
     Output names are the input stems, made distinct where stems collide (:func:`structnet.data.io.output_names`),
-    so no two inputs write the same file. An image that cannot be read, predicted or written is reported in
-    ``failures`` (one line) and the batch goes on. UserError when ``inputs`` hold no image."""
-    from ..data.io import failure_reason, list_images, output_names, output_renamings, read_image
+    so no two inputs write the same file. Files an earlier run left for these names (:func:`existing_outputs`)
+    are a UserError naming the first one before any image is run, unless ``overwrite``; with ``overwrite`` an
+    input's earlier files are replaced as a set (a file of the earlier set that this run does not write is
+    removed), and an input that fails keeps its earlier files. An image that cannot be read, predicted or written
+    is reported in ``failures`` (one line) and the batch goes on. UserError when ``inputs`` hold no image."""
+    from ..data.io import check_output_dir, failure_reason, list_images, output_names, output_renamings, read_image
 
-    paths = [Path(p) for p in list_images(list(inputs))]
+    out = check_output_dir(out_dir, "--out")
+    paths = [Path(p) for p in list_images(list(inputs), recursive=recursive)]
     names = output_names(paths)
+    fn = task.predictor(model, options)  # refuses options that do not fit the model
+    if not overwrite:
+        for p in paths:
+            clash = existing_outputs(task, out, names[p])
+            if clash:
+                raise UserError(f"{clash[0]} exists (an earlier run's output for {p}); give --overwrite to replace "
+                                f"the files of earlier runs, or another --out")
     report = PredictReport()
     report.renamed = dict(output_renamings(names))
-    fn = task.predictor(model, options)
-    out = Path(out_dir)
-    for p in progress(paths, total=len(paths), desc=f"predict {task.name}", quiet=quiet):
-        try:
-            image = read_image(p)
-            result = fn(image)
-            files = task.write(result, image, out, names[p], source=Path(p))
-        except Exception as e:  # noqa: BLE001 -- one image's failure (bad file, bad box, model error) ends only it
-            report.failures.append((str(p), failure_reason(p, e)))
-            continue
-        report.results.append((Path(p), result, files))
-        if on_result is not None:
-            on_result(Path(p), result)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=f".structnet-{task.name}-"))
+    try:
+        for p in progress(paths, total=len(paths), desc=f"predict {task.name}", quiet=quiet):
+            try:
+                image = read_image(p)
+                result = fn(image)
+                staged = task.write(result, image, staging, names[p], source=Path(p))
+                files = _move_into_place(task, staged, staging, out, names[p], overwrite)
+            except Exception as e:  # noqa: BLE001 -- one image's failure (bad file, bad box, model error) ends only it
+                report.failures.append((str(p), failure_reason(p, e)))
+                continue
+            finally:
+                for q in staging.iterdir():
+                    q.unlink() if not q.is_dir() else shutil.rmtree(q, ignore_errors=True)
+            report.results.append((Path(p), result, files))
+            if on_result is not None:
+                on_result(Path(p), result)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return report
+
+
+def _move_into_place(task: Task, staged: Sequence[Path], staging: Path, out: Path, name: str,
+                     overwrite: bool) -> List[Path]:
+    """Move one input's complete set of written files from ``staging`` into ``out``; with ``overwrite`` the files
+    of the input's earlier set that this set lacks are removed, without it an existing file is an error."""
+    moves = [(Path(f), out / Path(f).name) for f in staged if Path(f).parent == staging]
+    if not overwrite:
+        clash = [dst for _, dst in moves if dst.exists()]
+        if clash:
+            raise UserError(f"{clash[0]} exists (an earlier run's output); give --overwrite to replace it")
+    new = {dst.name for _, dst in moves}
+    stale = [q for q in existing_outputs(task, out, name) if q.name not in new] if overwrite else []
+    for src, dst in moves:
+        os.replace(src, dst)
+    for q in stale:
+        q.unlink(missing_ok=True)
+    return [dst for _, dst in moves] + [Path(f) for f in staged if Path(f).parent != staging]
