@@ -159,7 +159,7 @@ class ToyTask(Task):
 
         return fn
 
-    def write(self, result, image, out_dir, name, source=None):
+    def write(self, result, image, out_dir, name, source=None, options=None):
         return [write_png(Path(out_dir) / f"{name}_mask.png", result["mask"])]
 
     def describe(self, result):

@@ -2,7 +2,7 @@
 
 ``structnet train|eval|predict <task>`` exists for every registered task and ``structnet score <task>`` for tasks
 that score prediction files; the flags common to all tasks are defined here once, each task adds its own through
-its ``add_*_arguments`` slots. ``structnet models`` lists the bundled models, ``structnet configs`` the packaged
+its ``add_*_arguments`` slots (generated from its option dataclasses, :mod:`structnet.tasks.options`). ``structnet models`` lists the bundled models, ``structnet configs`` the packaged
 configs, ``structnet demo`` runs the bundled models on sample photos. A new task needs no edit of this file.
 
 Every user error ends in one line ``structnet: error: ...`` on stderr and exit status 2; a batch where some inputs
@@ -19,6 +19,7 @@ from typing import List, Optional
 from . import __version__
 from .errors import UserError
 from .tasks.args import nonneg_int, positive_int
+from .tasks.options import join_negative_values
 
 __all__ = ["build_parser", "main"]
 
@@ -113,8 +114,8 @@ def _add_predict(verbs, tasks) -> None:
         p.add_argument("inputs", nargs="+", help="image files or folders")
         p.add_argument("--out", required=True, help="output folder")
         _model_args(p, t)
-        p.add_argument("--precision", default="auto", choices=PRECISIONS,
-                       help="auto = bfloat16 where the CPU/GPU runs it natively, else float32")
+        p.add_argument("--precision", default=None, choices=PRECISIONS,
+                       help="auto (default) = bfloat16 where the CPU/GPU runs it natively, else float32")
         _backend_arg(p)
         p.add_argument("--quiet", action="store_true", help="no progress bar and no per-image lines")
         _threads_arg(p)
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"structnet {__version__}")
     verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser,
                              metavar="{train,eval,predict,score,export,models,configs,demo}")
+    p.negative_value_flags = sorted({f for n in tasks.names() for f in tasks.get(n).negative_value_flags()})
     _add_train(verbs, tasks)
     _add_eval(verbs, tasks)
     _add_predict(verbs, tasks)
@@ -195,14 +197,14 @@ def _report(failures, what: str = "file(s)") -> int:
     return 1
 
 
-def _load_model(args, task, precision: str = "auto"):
+def _load_model(args, task, precision: str = "auto", options=None):
     from . import hub
 
     if args.model is not None and args.weights is not None:
         raise UserError("give --model or --weights, not both")
     name = args.weights if args.weights is not None else args.model
     if name is None:
-        name = task.default_model_for(args)
+        name = task.default_model_for(options)
     return hub.load(name, task=task.name,
                     backend=getattr(args, "backend", "torch"), precision=precision or "auto")
 
@@ -247,7 +249,7 @@ def _eval(args) -> int:
                 raise UserError(f"--{key.replace('_', '-')}: the {task.name} eval config has no {key!r}")
             setattr(e, key, v)
     task.apply_eval_arguments(cfg, args)
-    model = _load_model(args, task, getattr(e, "precision", "auto"))
+    model = _load_model(args, task, getattr(e, "precision", "auto"), e)
     res = run.evaluate(task, model, cfg, max_images=getattr(e, "max_images", None), quiet=args.quiet)
     res["model"] = model.name
     res["weights"] = str(model.source)
@@ -266,14 +268,15 @@ def _predict(args) -> int:
 
     task = tasks.get(args.task)
     set_threads(args.threads)
-    model = _load_model(args, task, args.precision)
+    options = task.predict_options_from(args)
+    model = _load_model(args, task, options.precision, options)
 
     def say(path, result):
         if not args.quiet:
             line = task.describe(result)
             print(f"{path}: {line}" if line else str(path))
 
-    report = run.predict(task, model, args.inputs, args.out, args, quiet=args.quiet, on_result=say)
+    report = run.predict(task, model, args.inputs, args.out, options, quiet=args.quiet, on_result=say)
     for path, name in report.renamed.items():
         print(f"note: {path} is written as {name}* (its stem collides with another input's)", file=sys.stderr)
     print(f"{len(report.results)} image(s) written to {args.out}")
@@ -307,7 +310,7 @@ def _score(args) -> int:
     from . import tasks
 
     task = tasks.get(args.task)
-    summary, evaluator, failures = task.score(args)
+    summary, evaluator, failures = task.score(task.score_options_from(args))
     summary["failed"] = [list(f) for f in failures]
     print(evaluator.format(summary))
     _write_json(args.json, summary)
@@ -358,7 +361,9 @@ def _demo(args) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     try:
         try:
-            args = build_parser().parse_args(argv)
+            parser = build_parser()
+            argv = sys.argv[1:] if argv is None else list(argv)
+            args = parser.parse_args(join_negative_values(argv, parser.negative_value_flags))
         except SystemExit as e:  # --help, --version, or a usage error already printed in one line
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
         return int(args.func(args) or 0)

@@ -19,6 +19,7 @@ from ..data.io import image_to_tensor
 from ..nn.precision import inference_context
 from .model import SkeletonNet
 from .postprocess import resize_nearest, thin_skeleton, upscale_thin
+from ..tasks.options import MAX_SCALE, MIN_SCALE
 from .segments import DEFAULT_MIN_AREA, object_segments
 from .writer import write_result
 
@@ -95,8 +96,9 @@ def check_scales(scales) -> Tuple[float, ...]:
         out = tuple(float(v) for v in scales)
     except (TypeError, ValueError):
         raise ValueError(f"test-time scales must be numbers, got {scales!r}") from None
-    if not out or not all(np.isfinite(v) and 0.1 <= v <= 8.0 for v in out):
-        raise ValueError(f"test-time scales must be one or more numbers in [0.1, 8], got {scales!r}")
+    if not out or not all(np.isfinite(v) and MIN_SCALE <= v <= MAX_SCALE for v in out):
+        raise ValueError(f"test-time scales must be one or more numbers in [{MIN_SCALE:g}, {MAX_SCALE:g}], "
+                         f"got {scales!r}")
     return out
 
 

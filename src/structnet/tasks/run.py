@@ -68,10 +68,10 @@ def train(task: Task, cfg, resume: Union[bool, str] = True, previous: Optional[P
     if init is not None:
         task.load_init(net, init)
     task.prepare_model(cfg, net)
-    ds = task.build_train_dataset(cfg)
+    training = task.build_training(cfg)
     eval_fn = task.train_eval_fn(cfg) if cfg.train.eval_every > 0 else None
-    trainer = Trainer(net, task.build_loss(cfg), ds, cfg.train, cfg.optim, cfg.schedule, config=cfg,
-                      eval_fn=eval_fn, hooks=task.train_hooks(cfg))
+    trainer = Trainer(net, training.loss, training.dataset, cfg.train, cfg.optim, cfg.schedule, config=cfg,
+                      eval_fn=eval_fn, hooks=training.hooks)
     t0 = time.time()
     trainer.train(resume=resume)
     out = Path(cfg.train.out_dir) / "model.safetensors"
@@ -197,7 +197,8 @@ class PredictReport:
 def predict(task: Task, model, inputs: Iterable[Union[str, Path]], out_dir: Union[str, Path], options,
             quiet: bool = True, on_result: Optional[Callable[[Path, Any], None]] = None) -> PredictReport:
     """Run ``task``'s predictor on every image of ``inputs`` (files or folders) and write the results to
-    ``out_dir`` with the task's writer.
+    ``out_dir`` with the task's writer; ``options``: the task's ``predict_options`` instance (None: its defaults),
+    given to its predictor and writer.
 
     Output names are the input stems, made distinct where stems collide (:func:`structnet.data.io.output_names`),
     so no two inputs write the same file. An image that cannot be read, predicted or written is reported in
@@ -208,13 +209,14 @@ def predict(task: Task, model, inputs: Iterable[Union[str, Path]], out_dir: Unio
     names = output_names(paths)
     report = PredictReport()
     report.renamed = dict(output_renamings(names))
+    options = task.options_or_defaults(options)
     fn = task.predictor(model, options)
     out = Path(out_dir)
     for p in progress(paths, total=len(paths), desc=f"predict {task.name}", quiet=quiet):
         try:
             image = read_image(p)
             result = fn(image)
-            files = task.write(result, image, out, names[p], source=Path(p))
+            files = task.write(result, image, out, names[p], source=Path(p), options=options)
         except Exception as e:  # noqa: BLE001 -- one image's failure (bad file, bad box, model error) ends only it
             report.failures.append((str(p), failure_reason(p, e)))
             continue

@@ -1,0 +1,158 @@
+"""Task options: one dataclass per verb and task, the flags generated from it, every numeric flag's range."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from structnet import cli, tasks
+from structnet.data.io import write_png
+from structnet.errors import UserError
+from structnet.tasks import options as opts
+
+VERBS = ("predict", "eval", "score")
+
+
+def _options_class(task, verb):
+    return {"predict": task.predict_options, "eval": task.eval_options, "score": task.score_options}[verb]
+
+
+def _required(task, verb, tmp):
+    """Arguments a parse of ``verb task`` needs besides the flag under test."""
+    if verb == "predict":
+        return [str(tmp / "x.png"), "--out", str(tmp / "out")]
+    if verb == "score":
+        return [a for f, s in opts.option_fields(task.score_options) if s.required
+                for a in (opts.flag_of(f, s), str(tmp))]
+    return []
+
+
+def _numeric_cases():
+    out = []
+    for name in tasks.names():
+        task = tasks.get(name)
+        for verb in VERBS:
+            cls = _options_class(task, verb)
+            if cls is None:
+                continue
+            for f, spec, kind in opts.numeric_fields(cls):
+                out.append(pytest.param(name, verb, f.name, id=f"{verb}-{name}-{f.name}"))
+    return out
+
+
+def _edges(spec, kind):
+    """(accepted, refused) values at the low end, and at the high end where there is one."""
+    cases = []
+    step = 1 if kind is int else 1e-3
+    if spec.low is not None:
+        accepted = spec.low + step if spec.low_open else spec.low
+        refused = spec.low if spec.low_open else spec.low - step
+        cases.append((kind(accepted), kind(refused)))
+    if spec.high is not None:
+        accepted = spec.high - step if spec.high_open else spec.high
+        refused = spec.high if spec.high_open else spec.high + step
+        cases.append((kind(accepted), kind(refused)))
+    return cases
+
+
+def _text(v):
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def test_every_task_has_typed_options_and_numeric_flags_have_ranges():
+    for name in tasks.names():
+        task = tasks.get(name)
+        assert dataclasses.is_dataclass(task.predict_options), name
+        assert dataclasses.is_dataclass(task.eval_options), name
+        for verb in VERBS:
+            cls = _options_class(task, verb)
+            for f, spec, kind in opts.numeric_fields(cls) if cls is not None else []:
+                assert spec.low is not None or spec.high is not None, f"{verb} {name} {f.name}: no range"
+
+
+@pytest.mark.parametrize("name,verb,field_name", _numeric_cases())
+def test_numeric_flag_edges(name, verb, field_name, tmp_path, capsys):
+    """The edge value of every numeric flag is accepted and arrives unchanged; one step outside is refused by the
+    parser in one line (exit status 2, nothing run)."""
+    task = tasks.get(name)
+    cls = _options_class(task, verb)
+    f, spec, kind = next(x for x in opts.numeric_fields(cls) if x[0].name == field_name)
+    flag = opts.flag_of(f, spec)
+    cases = _edges(spec, kind)
+    assert cases
+    parser = cli.build_parser()
+    for accepted, refused in cases:
+        argv = [verb, name, *_required(task, verb, tmp_path), flag, _text(accepted)]
+        args = parser.parse_args(opts.join_negative_values(argv, parser.negative_value_flags))
+        if verb == "eval":
+            target = task.eval_options()
+            task.apply_eval_arguments(type("C", (), {"eval": target})(), args)
+        elif verb == "predict":
+            target = task.predict_options_from(args)
+        else:
+            target = task.score_options_from(args)
+        got = getattr(target, field_name)
+        got = got[0] if isinstance(got, (list, tuple)) else got
+        assert got == accepted and type(got) is kind, (flag, accepted, got)
+        opts.check(target)
+        capsys.readouterr()
+        rc = cli.main([verb, name, *_required(task, verb, tmp_path), flag, _text(refused)])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and flag in err, (flag, refused, err)
+
+
+def _bool_cases():
+    out = []
+    for name in tasks.names():
+        task = tasks.get(name)
+        for verb in VERBS:
+            cls = _options_class(task, verb)
+            for f, spec in opts.option_fields(cls) if cls is not None else []:
+                if opts._is_bool(f, spec):
+                    out.append(pytest.param(name, verb, opts.flag_of(f, spec), id=f"{verb}-{name}-{f.name}"))
+    return out
+
+
+@pytest.mark.parametrize("name,verb,flag", _bool_cases())
+def test_bool_flag_and_its_negation_together_are_refused(name, verb, flag, tmp_path, capsys):
+    task = tasks.get(name)
+    base = [verb, name, *_required(task, verb, tmp_path)]
+    parser = cli.build_parser()
+    assert parser.parse_args(base + [flag]) and parser.parse_args(base + ["--no-" + flag[2:]])
+    rc = cli.main(base + [flag, "--no-" + flag[2:]])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "not allowed with" in err
+
+
+def test_option_defaults_are_the_dataclass_defaults(tmp_path):
+    """A predict without flags gives the dataclass's defaults: the Python API and the CLI start from one place."""
+    parser = cli.build_parser()
+    for name in tasks.names():
+        task = tasks.get(name)
+        args = parser.parse_args(["predict", name, *_required(task, "predict", tmp_path)])
+        assert task.predict_options_from(args) == task.predict_options(), name
+
+
+def test_options_built_in_python_are_checked():
+    with pytest.raises(UserError, match="--threshold: must be a number in \\[0, 1\\], got 1.5"):
+        tasks.get("extraction").predictor(None, tasks.get("extraction").predict_options(threshold=1.5))
+
+
+# ------------------------------------------------------------------------------------------------ extraction
+def test_extraction_threshold_zero_means_zero(tmp_path, monkeypatch):
+    """``--threshold 0`` reaches the extraction as 0 (foreground wherever the probability is above 0)."""
+    import structnet.extraction.inference as inference
+
+    seen = []
+    real = inference.extract
+
+    def spy(*a, **kw):
+        seen.append(kw["threshold"])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(inference, "extract", spy)
+    img = write_png(tmp_path / "x.png", np.full((40, 50, 3), 128, np.uint8))
+    assert cli.main(["predict", "extraction", str(img), "--out", str(tmp_path / "o"), "--threshold", "0",
+                     "--quiet", "--precision", "float32", "--backend", "torch"]) == 0
+    assert seen == [0.0]
