@@ -37,7 +37,8 @@ def _numeric_cases():
             if cls is None:
                 continue
             for f, spec, kind in opts.numeric_fields(cls):
-                out.append(pytest.param(name, verb, f.name, id=f"{verb}-{name}-{f.name}"))
+                if spec.count is None:  # (boxes: coordinates, any number; test_negative_box_values_parse)
+                    out.append(pytest.param(name, verb, f.name, id=f"{verb}-{name}-{f.name}"))
     return out
 
 
@@ -68,7 +69,7 @@ def test_every_task_has_typed_options_and_numeric_flags_have_ranges():
         for verb in VERBS:
             cls = _options_class(task, verb)
             for f, spec, kind in opts.numeric_fields(cls) if cls is not None else []:
-                assert spec.low is not None or spec.high is not None, f"{verb} {name} {f.name}: no range"
+                assert spec.count is not None or spec.low is not None or spec.high is not None, f"{verb} {name} {f.name}: no range"
 
 
 @pytest.mark.parametrize("name,verb,field_name", _numeric_cases())
@@ -156,3 +157,88 @@ def test_extraction_threshold_zero_means_zero(tmp_path, monkeypatch):
     assert cli.main(["predict", "extraction", str(img), "--out", str(tmp_path / "o"), "--threshold", "0",
                      "--quiet", "--precision", "float32", "--backend", "torch"]) == 0
     assert seen == [0.0]
+
+
+def test_negative_box_values_parse(tmp_path):
+    """``--box -100,5,200,300`` (a box reaching left of the image) needs no ``=``."""
+    parser = cli.build_parser()
+    seen = 0
+    for name in tasks.names():
+        task = tasks.get(name)
+        if "box" not in {f.name for f in dataclasses.fields(task.predict_options)}:
+            continue
+        argv = ["predict", name, *_required(task, "predict", tmp_path), "--box", "-100,5,200,300"]
+        args = parser.parse_args(opts.join_negative_values(argv, parser.negative_value_flags))
+        assert task.predict_options_from(args).box == (-100.0, 5.0, 200.0, 300.0)
+        seen += 1
+    assert seen == 3  # pose2d, pose3d, hypercolumn
+
+
+def test_negative_box_through_main(tmp_path, capsys):
+    img = write_png(tmp_path / "x.png", np.full((30, 40, 3), 90, np.uint8))
+    rc = cli.main(["predict", "pose2d", str(img), "--box", "-100,-50,-60,-10", "--out", str(tmp_path / "o"),
+                   "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "lies outside the 40x30 image" in err and "expected one argument" not in err
+
+
+# ------------------------------------------------------------------------------------------------ pose3d
+def _coffee(tmp_path):
+    import skimage.data
+
+    return write_png(tmp_path / "coffee.png", skimage.data.coffee())
+
+
+def test_pose3d_without_a_person_gives_no_pose(tmp_path, capsys):
+    """A coffee cup and a 1x1 image: no person, no 3D pose; one line each, the batch goes on (exit status 1)."""
+    cup = _coffee(tmp_path)
+    dot = write_png(tmp_path / "dot.png", np.zeros((1, 1, 3), np.uint8))
+    rc = cli.main(["predict", "pose3d", str(cup), str(dot), "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    for p in (cup, dot):
+        lines = [ln for ln in err.splitlines() if ln.strip().startswith(f"{p}: ")]
+        assert len(lines) == 1 and "no person found" in lines[0], err
+    assert not (tmp_path / "o" / "coffee_pose3d.json").exists()
+
+
+def test_pose3d_refuses_a_box_outside_the_image_as_pose2d_does(tmp_path, capsys):
+    cup = _coffee(tmp_path)
+    for task in ("pose2d", "pose3d"):
+        rc = cli.main(["predict", task, str(cup), "--box", "1000,1000,1200,1300", "--out", str(tmp_path / task),
+                       "--quiet"])
+        err = capsys.readouterr().err
+        assert rc == 1 and "--box 1000,1000,1200,1300 lies outside the 600x400 image" in err, (task, err)
+
+
+def test_pose3d_picture_size_is_bounded():
+    from structnet.pose3d.writer import MAX_PHOTO_ASPECT, PANEL_GAP, draw_panel
+
+    res = {"joints2d": np.zeros((17, 2)), "joints3d": np.zeros((17, 3))}
+    wide = draw_panel(np.zeros((20, 5000, 3), np.uint8), res)
+    assert wide.shape == (400, MAX_PHOTO_ASPECT * 400 + PANEL_GAP + 400, 3)
+    normal = draw_panel(np.zeros((300, 200, 3), np.uint8), res)
+    assert normal.shape == (400, 267 + PANEL_GAP + 400, 3)
+
+
+# ------------------------------------------------------------------------------------------------ pose2d
+def test_pose2d_says_when_joints_lie_outside_the_image(tmp_path, capsys):
+    from structnet.pose2d.task import joints_outside
+
+    assert joints_outside([[-741.0, 3.0], [5.0, 5.0], [np.nan, np.nan], [19.4, 4999.4]], (5000, 20)) == [0]
+    strip = write_png(tmp_path / "strip.png", np.random.default_rng(0).integers(0, 255, (5000, 20, 3), np.uint8))
+    rc = cli.main(["predict", "pose2d", str(strip), "--out", str(tmp_path / "o")])
+    out = capsys.readouterr().out
+    doc = __import__("json").loads((tmp_path / "o" / "strip_pose.json").read_text())
+    n = sum(1 for j in doc["joints"] if j["x"] is not None and not (-0.5 <= j["x"] <= 19.5 and -0.5 <= j["y"] <= 4999.5))
+    assert rc == 0 and n > 0 and f"{n} joint(s) placed outside the image" in out
+
+
+# ------------------------------------------------------------------------------------------------ hypercolumn
+def test_hypercolumn_keypoints_needs_a_box(tmp_path, capsys):
+    img = write_png(tmp_path / "x.png", np.full((30, 40, 3), 90, np.uint8))
+    rc = cli.main(["predict", "hypercolumn", str(img), "--task", "keypoints", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--box" in err and len(err.strip().splitlines()) == 1
+    assert cli.main(["predict", "hypercolumn", str(img), "--task", "keypoints", "--box", "0,0,40,30", "--out",
+                     str(tmp_path / "o"), "--quiet"]) == 0
