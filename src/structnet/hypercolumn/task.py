@@ -177,7 +177,6 @@ class HypercolumnTask(Task):
 
         o = self.options_or_defaults(options)
         check(o)
-        check_box(o.box)
         if o.task is not None and _kind(model) != o.task:
             raise UserError(f"--task {o.task}: {model.name} labels {_kind(model)}")
         if _kind(model) == "keypoints" and o.box is None:
