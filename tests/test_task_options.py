@@ -242,3 +242,16 @@ def test_hypercolumn_keypoints_needs_a_box(tmp_path, capsys):
     assert rc == 2 and "--box" in err and len(err.strip().splitlines()) == 1
     assert cli.main(["predict", "hypercolumn", str(img), "--task", "keypoints", "--box", "0,0,40,30", "--out",
                      str(tmp_path / "o"), "--quiet"]) == 0
+
+
+# ------------------------------------------------------------------------------------------------ no task state
+def test_extraction_training_pieces_come_together_and_the_task_keeps_no_state(monkeypatch):
+    """The latent hook runs on the very loss the trainer gets, handed over by ``build_training`` (not stashed on the
+    shared task object between slots)."""
+    task = tasks.get("extraction")
+    monkeypatch.setattr(type(task), "build_train_dataset", lambda self, cfg: "dataset")
+    a, b = task.build_training(task.config_class()), task.build_training(task.config_class())
+    assert a.dataset == "dataset" and len(a.hooks) == 1 and a.hooks[0].loss is a.loss
+    assert b.hooks[0].loss is b.loss and b.loss is not a.loss
+    for name in tasks.names():
+        assert vars(tasks.get(name)) == {}, name
