@@ -1,7 +1,7 @@
 """Typed configuration of the 3D pose task (YAML files under ``structnet/configs/pose3d/``).
 
 One file trains one *lifter*: 2D joints -> skeleton maps (one per hypothesis) -> 3D joints (Wan et al. 2017,
-Sec. 3.2-3.4, with the maps rendered from 2D joints: issue 10's "real lifting"), or the keypoint-MLP baseline of
+Sec. 3.2-3.4, with the maps rendered from 2D joints), or the keypoint-MLP baseline of
 Martinez et al. 2017 (``model.kind: keypoints``). Published values are the defaults where the paper gives them;
 the rest say "ours".
 """
@@ -83,8 +83,7 @@ class Pose3DLiftOptions:
     """How 2D joints are lifted: the defaults of ``predict`` and of the ``eval`` section."""
 
     # test-time mirroring: each hypothesis the mean of its pose and the mirrored pose of the mirrored 2D joints (ours;
-    # the paper has none). With the bundled lifter on every frame of S9/S11 from GT 2D 58.9 -> 57.8 mm (README); 2x
-    # the time
+    # the paper has none; README has the bundled lifter's MPJPE with and without); 2x the time
     flip: bool = option(True, "test-time mirroring: each pose averaged with the mirrored pose of the mirrored 2D "
                               "joints (2x the time; --no-flip: the plain model; predict: no effect with --maps-model)")
     # other lifters (bundled names or weights files) whose chosen poses are averaged with the model's, equal weights
