@@ -157,8 +157,9 @@ def numbers(spec: OptionSpec, kind: type, as_list: bool) -> Callable[[str], Any]
             raise argparse.ArgumentTypeError(f"expected {n or 'one or more'} comma-separated numbers, got {text!r}")
         try:
             vals = [one(t) for t in parts]
-        except argparse.ArgumentTypeError as e:
-            raise argparse.ArgumentTypeError(f"{e} (each of the comma-separated values)") from None
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"each comma-separated value must be {_range_text(spec, kind)}, got "
+                                             f"{text}") from None
         return vals if as_list else tuple(vals)
 
     return parse
