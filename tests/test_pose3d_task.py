@@ -174,7 +174,7 @@ def test_predict_cli_writes_json_and_png(trained, tmp_path, capsys):
     img = (rng.uniform(0, 255, (120, 90, 3))).astype(np.uint8)
     write_png(tmp_path / "person.png", img)
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
-    rc = main(["predict", "pose3d", str(tmp_path / "person.png"), str(tmp_path / "broken.jpg"),
+    rc = main(["predict", "pose3d", str(tmp_path / "person.png"), str(tmp_path / "broken.jpg"), "--min-joints", "0",
                "--weights", str(weights), "--out", str(tmp_path / "out"), "--threads", "1", "--quiet"])
     err = capsys.readouterr().err
     assert rc == 1 and "broken.jpg" in err and "Traceback" not in err
@@ -185,7 +185,7 @@ def test_predict_cli_writes_json_and_png(trained, tmp_path, capsys):
     assert doc["flip_test"] is True and doc["maps_from"] == "2d joints"
     assert (tmp_path / "out" / "person_pose3d.png").is_file()
     assert main(["predict", "pose3d", str(tmp_path / "person.png"), "--no-flip", "--weights", str(weights),
-                 "--out", str(tmp_path / "plain"), "--threads", "1", "--quiet"]) == 0
+                 "--min-joints", "0", "--out", str(tmp_path / "plain"), "--threads", "1", "--quiet"]) == 0
     plain = json.loads((tmp_path / "plain" / "person_pose3d.json").read_text())
     assert plain["flip_test"] is False and plain["joints_2d"] == doc["joints_2d"]
     assert max(abs(a[k] - b[k]) for a, b in zip(plain["joints"], doc["joints"]) for k in "xyz") > 1e-3
@@ -357,7 +357,7 @@ def test_eval_and_predict_ensemble_cli(trained, h36m, tmp_path, capsys):
     write_png(tmp_path / "person.png", rng.uniform(0, 255, (100, 80, 3)).astype(np.uint8))
     for out, extra in (("one", []), ("two", ["--ensemble", str(weights)])):
         assert main(["predict", "pose3d", *extra, str(tmp_path / "person.png"), "--weights", str(weights), "--out",
-                     str(tmp_path / out), "--threads", "1", "--quiet"]) == 0    # the option before the image
+                     str(tmp_path / out), "--min-joints", "0", "--threads", "1", "--quiet"]) == 0  # option first
     one = json.loads((tmp_path / "one" / "person_pose3d.json").read_text())
     two = json.loads((tmp_path / "two" / "person_pose3d.json").read_text())
     assert "ensemble" not in one and two["ensemble"] == [weights.stem, str(weights)]

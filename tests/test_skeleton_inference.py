@@ -249,11 +249,10 @@ def test_fast_network_input_matches_float_resize(astronaut):
 
 
 def test_model_max_side_from_metadata_is_predicts_default(net, tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
     from structnet import hub
     from structnet.errors import UserError
     from structnet.nn.weights import read_metadata, save_weights
+    from structnet.skeleton.config import SkeletonPredictOptions as Options
     from structnet.skeleton.task import TASK
 
     meta = dict(read_metadata(net.source))
@@ -263,10 +262,10 @@ def test_model_max_side_from_metadata_is_predicts_default(net, tmp_path, monkeyp
     seen = []
     monkeypatch.setattr(I, "predict_image", lambda net_, image, **kw: seen.append(kw["max_side"]))
     img = np.zeros((8, 8, 3), np.uint8)
-    TASK.predictor(m, SimpleNamespace(max_side=None, precision="float32"))(img)
-    TASK.predictor(m, SimpleNamespace(max_side=256, precision="float32"))(img)     # the flag wins
+    TASK.predictor(m, Options(max_side=None, precision="float32"))(img)
+    TASK.predictor(m, Options(max_side=256, precision="float32"))(img)     # the flag wins
     bare = save_weights(net.network, tmp_path / "plain.safetensors", {k: v for k, v in meta.items() if k != "max_side"})
-    TASK.predictor(hub.load(bare, task="skeleton"), SimpleNamespace(max_side=None, precision="float32"))(img)
+    TASK.predictor(hub.load(bare, task="skeleton"), Options(max_side=None, precision="float32"))(img)
     assert seen == [400, 256, None]                                                  # no metadata: full size
     bad = save_weights(net.network, tmp_path / "bad.safetensors", {**meta, "max_side": "-3"})
     with pytest.raises(UserError, match="max_side"):

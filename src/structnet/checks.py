@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 from typing import Tuple
 
-import numpy as np
-
-__all__ = ["check_int", "positive_int", "finite_number", "check_scales", "check_window_scales"]
+__all__ = ["MIN_SCALE", "MAX_SCALE", "check_int", "positive_int", "finite_number", "check_scales", "check_window_scales"]
 
 
 def check_int(name: str, v, low: int) -> int:
@@ -39,19 +37,26 @@ def finite_number(v, name: str, positive: bool = False) -> float:
     return f
 
 
+#: The range of test-time image scales every task accepts (``--scales``).
+MIN_SCALE, MAX_SCALE = 0.1, 8.0
+
+
 def check_scales(scales) -> Tuple[float, ...]:
-    """Test-time image scales as a tuple of floats in [0.1, 8]."""
+    """Test-time image scales as a tuple of floats in [MIN_SCALE, MAX_SCALE]."""
     try:
         out = tuple(float(v) for v in scales)
     except (TypeError, ValueError):
         raise ValueError(f"test-time scales must be numbers, got {scales!r}") from None
-    if not out or not all(np.isfinite(v) and 0.1 <= v <= 8.0 for v in out):
-        raise ValueError(f"test-time scales must be one or more numbers in [0.1, 8], got {scales!r}")
+    if not out or not all(math.isfinite(v) and MIN_SCALE <= v <= MAX_SCALE for v in out):
+        raise ValueError(f"test-time scales must be one or more numbers in [{MIN_SCALE:g}, {MAX_SCALE:g}], "
+                         f"got {scales!r}")
     return out
 
 
 def check_window_scales(scales) -> Tuple[float, ...]:
     """Person-window factors (a number or a non-empty sequence) as a tuple of finite positive floats."""
+    import numpy as np
+
     vals = (scales,) if np.isscalar(scales) else tuple(scales) if isinstance(scales, (tuple, list, np.ndarray)) \
         else None
     if not vals:

@@ -2,7 +2,7 @@
 
 ``structnet train|eval|predict <task>`` exists for every registered task and ``structnet score <task>`` for tasks
 that score prediction files; the flags common to all tasks are defined here once, each task adds its own through
-its ``add_*_arguments`` slots. ``structnet models`` lists the bundled models, ``structnet configs`` the packaged
+its ``add_*_arguments`` slots (generated from its option dataclasses, :mod:`structnet.tasks.options`). ``structnet models`` lists the bundled models, ``structnet configs`` the packaged
 configs, ``structnet demo`` runs the bundled models on sample photos. A new task needs no edit of this file.
 
 Every user error ends in one line ``structnet: error: ...`` on stderr and exit status 2; a batch where some inputs
@@ -19,6 +19,7 @@ from typing import List, Optional
 from . import __version__
 from .errors import UserError, a_or_an
 from .tasks.args import nonneg_int, positive_int
+from .tasks.options import join_negative_values
 
 __all__ = ["build_parser", "main"]
 
@@ -128,8 +129,8 @@ def _add_predict(verbs, tasks) -> None:
                        help="replace the files an earlier run wrote for the same inputs (each input's files as a set)")
         p.add_argument("--recursive", action="store_true", help="also take the images in sub-folders of input folders")
         _model_args(p, t)
-        p.add_argument("--precision", default="auto", choices=PRECISIONS,
-                       help="auto = bfloat16 where the CPU/GPU runs it natively, else float32")
+        p.add_argument("--precision", default=None, choices=PRECISIONS,
+                       help="auto (default) = bfloat16 where the CPU/GPU runs it natively, else float32")
         _backend_arg(p)
         p.add_argument("--quiet", action="store_true", help="no progress bar and no per-image lines")
         _threads_arg(p)
@@ -183,12 +184,14 @@ def build_parser(tasks_too: bool = True) -> argparse.ArgumentParser:
     p = _Parser(prog="structnet", description="Deep multi-scale structure extraction.")
     p.add_argument("--version", action="version", version=f"structnet {__version__}")
     verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser, metavar="{" + ",".join(VERBS) + "}")
+    p.negative_value_flags = []
     if not tasks_too:
         for verb, help in VERBS.items():
             verbs.add_parser(verb, help=help)
         return p
     from . import tasks
 
+    p.negative_value_flags = sorted({f for n in tasks.names() for f in tasks.get(n).negative_value_flags()})
     _add_train(verbs, tasks)
     _add_eval(verbs, tasks)
     _add_predict(verbs, tasks)
@@ -234,14 +237,14 @@ def _report(failures, what: str = "file(s)") -> int:
     return 1
 
 
-def _load_model(args, task, precision: str = "auto"):
+def _load_model(args, task, precision: str = "auto", options=None):
     from . import hub
 
     if args.model is not None and args.weights is not None:
         raise UserError("give --model or --weights, not both")
     name = args.weights if args.weights is not None else args.model
     if name is None:
-        name = task.default_model_for(args)
+        name = task.default_model_for(options)
     return hub.load(name, task=task.name,
                     backend=getattr(args, "backend", "torch"), precision=precision or "auto")
 
@@ -287,7 +290,7 @@ def _eval(args) -> int:
                 raise UserError(f"--{key.replace('_', '-')}: the {task.name} eval config has no {key!r}")
             setattr(e, key, v)
     task.apply_eval_arguments(cfg, args)
-    model = _load_model(args, task, getattr(e, "precision", "auto"))
+    model = _load_model(args, task, getattr(e, "precision", "auto"), e)
     res = run.evaluate(task, model, cfg, max_images=getattr(e, "max_images", None), quiet=args.quiet)
     res["model"] = model.name
     res["weights"] = str(model.source)
@@ -308,14 +311,15 @@ def _predict(args) -> int:
     task = tasks.get(args.task)
     check_output_dir(args.out, "--out")
     set_threads(args.threads)
-    model = _load_model(args, task, args.precision)
+    options = task.predict_options_from(args)
+    model = _load_model(args, task, options.precision, options)
 
     def say(path, result):
         if not args.quiet:
             line = task.describe(result)
             print(f"{path}: {line}" if line else str(path))
 
-    report = run.predict(task, model, args.inputs, args.out, args, quiet=args.quiet, on_result=say,
+    report = run.predict(task, model, args.inputs, args.out, options, quiet=args.quiet, on_result=say,
                          overwrite=args.overwrite, recursive=args.recursive)
     for path, name in report.renamed.items():
         print(f"note: {path} is written as {name}* (its stem collides with another input's)", file=sys.stderr)
@@ -359,7 +363,7 @@ def _score(args) -> int:
         from .data.io import check_output_file
 
         check_output_file(args.plot, "--plot")
-    summary, evaluator, failures = task.score(args)
+    summary, evaluator, failures = task.score(task.score_options_from(args))
     if failures and not summary.get("n", summary.get("n_images", 1)):
         path, why = failures[0]
         raise UserError(f"no prediction could be scored: none of the {len(failures)} item(s) has a readable "
@@ -417,7 +421,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         try:
             argv = sys.argv[1:] if argv is None else list(argv)
-            args = build_parser(tasks_too=any(a in VERBS for a in argv)).parse_args(argv)
+            parser = build_parser(tasks_too=any(a in VERBS for a in argv))
+            args = parser.parse_args(join_negative_values(argv, parser.negative_value_flags))
         except SystemExit as e:  # --help, --version, or a usage error already printed in one line
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
         return int(args.func(args) or 0)

@@ -8,7 +8,6 @@ waist up; the person window is found as ``predict`` finds it without ``--box``),
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -47,9 +46,7 @@ def run_demo(out: str = "structnet-demo", precision: str = "auto") -> int:
         task = tasks.get(task_name)
         model = hub.load(None, task=task_name)
         summary["models"][task_name] = model.name
-        options = argparse.Namespace(precision=precision)
-        task.add_predict_arguments(parser := argparse.ArgumentParser(add_help=False))
-        options = parser.parse_args([], namespace=options)
+        options = task.predict_options(precision=precision)
         rows = summary["results"][task_name] = []
         t0 = [time.perf_counter()]
 

@@ -2,6 +2,7 @@
 from dataclasses import dataclass, field
 
 from structnet.engine.config import OptimConfig, ScheduleConfig, TrainConfig
+from structnet.tasks.options import PredictOptions, option
 
 
 @dataclass
@@ -32,3 +33,8 @@ class ToyConfig:
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(name="constant"))
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: ToyEvalConfig = field(default_factory=ToyEvalConfig)
+
+
+@dataclass
+class ToyPredictOptions(PredictOptions):
+    threshold: float = option(0.5, "mask where the probability >= this", low=0.0, high=1.0)

@@ -5,12 +5,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from structnet import hub
 from structnet.data.io import write_png
 from structnet.tasks import Task
-from structnet.tasks.args import fraction
+from structnet.tasks.loading import LoadedModel
 
-from .config import ToyConfig
+from .config import ToyConfig, ToyPredictOptions
 from .data import ToyDataset
 from .metrics import IoUEvaluator
 from .model import ToyNet
@@ -25,7 +24,9 @@ class ToyTask(Task):
     name = "toy"
     summary = "bright-square masks (a test task)"
     config_class = ToyConfig
-    outputs = "<name>_mask.png per image"
+    predict_options = ToyPredictOptions
+    outputs = "<name>_toy_mask.png per image"
+    output_suffixes = ("_toy_mask.png",)
 
     def build_model(self, cfg):
         return ToyNet(cfg.model.width)
@@ -38,7 +39,7 @@ class ToyTask(Task):
 
         net = ToyNet(int(meta["model_config"]["width"]))
         load_weights(net, path)
-        return hub.LoadedModel(network=net, task=self.name, name=Path(path).stem, source=Path(path))
+        return LoadedModel(network=net, task=self.name, name=Path(path).stem, source=Path(path))
 
     def build_train_dataset(self, cfg):
         return ToyDataset(cfg.data.n, cfg.data.size, cfg.data.seed)
@@ -58,18 +59,17 @@ class ToyTask(Task):
     def build_evaluator(self, cfg, model=None):
         return IoUEvaluator(cfg.eval.threshold)
 
-    def add_predict_arguments(self, p):
-        p.add_argument("--threshold", type=fraction, default=0.5)
+    def predictor(self, model, options=None):
+        options = self.options_or_defaults(options)
 
-    def predictor(self, model, options):
         def fn(image):
             prob = _run(model.network, image.transpose(2, 0, 1).astype(np.float32) / 255.0)
             return {"mask": prob >= options.threshold}
 
         return fn
 
-    def write(self, result, image, out_dir, name, source=None):
-        return [write_png(Path(out_dir) / f"{name}_mask.png", result["mask"])]
+    def write(self, result, image, out_dir, name, source=None, options=None):
+        return [write_png(Path(out_dir) / f"{name}_toy_mask.png", result["mask"])]
 
     def describe(self, result):
         return f"{int(result['mask'].sum())} mask px"

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import List, Literal, Optional
 
 from ..engine.config import OptimConfig, ScheduleConfig, TrainConfig
+from ..tasks.options import PredictOptions, option
 
 __all__ = ["ExtractionModelConfig", "ExtractionDataConfig", "LatentConfig", "ExtractionLossConfig",
-           "ExtractionEvalConfig", "ExtractionConfig"]
+           "ExtractionInferenceOptions", "ExtractionPredictOptions", "ExtractionEvalConfig", "ExtractionScoreOptions",
+           "ExtractionConfig"]
 
 
 @dataclass
@@ -72,21 +74,55 @@ class ExtractionLossConfig:
 
 
 @dataclass
-class ExtractionEvalConfig:
-    root: Optional[str] = "${data}/ecssd"  # a folder with images/, masks/ and <split>.txt
+class ExtractionInferenceOptions(PredictOptions):
+    """How a box and mask are extracted from an image: the defaults of ``predict`` and of the ``eval`` section."""
+
+    threshold: float = option(0.5, "foreground where the probability > this (the paper: 0.5)", low=0.0, high=1.0)
+    # passes re-segmenting the mask's box widened by refine_margin (ours; 0 = the paper's inference); refine and its
+    # margin chosen on DUTS-TR-2k val
+    refine: int = option(1, "passes that re-segment the tight box of the mask widened by --refine-margin (chosen on "
+                            "DUTS-TR-2k val; 0 = the paper's single pass)", low=0, high=10)
+    refine_margin: float = option(6.0, "that widening in units of 1/224 of the image side", low=0.0, high=112.0)
+    relocate: int = option(1, "passes of the localization net on the window of its own box (chosen on DUTS-TR-2k "
+                              "val; 0 = the paper's single look)", low=0, high=10)
+    relocate_context: float = option(0.08, "that window: the box widened by this fraction of its size on each side",
+                                     low=0.0, high=2.0)
+    flip_seg: bool = option(True, "masks averaged with the mirrored crop's (chosen on DUTS-TR-2k val; "
+                                  "--no-flip-seg: from the crop alone, the paper's)")
+    flip: bool = option(False, "test-time mirroring: box and mask averaged with the mirrored image's (2x the time; "
+                               "with the bundled model no gain over flip_seg)")
+
+
+@dataclass
+class ExtractionPredictOptions(ExtractionInferenceOptions):
+    """The options of ``structnet predict extraction`` (the Python API takes the same)."""
+
+    prob: bool = option(False, "also write <name>_prob.png (8-bit probability)")
+
+
+@dataclass
+class ExtractionEvalConfig(ExtractionInferenceOptions):
+    root: Optional[str] = option("${data}/ecssd", "folder with images/, masks/ and <split>.txt (= --root)",
+                                 flag="--data")
     split: str = "test"
-    holdout: int = 0  # > 0: only every holdout-th id of the split (the validation ids data.holdout leaves out)
-    images: Optional[str] = None  # or: a folder of images ...
-    masks: Optional[str] = None  # ... and one of masks named <image stem>.png
-    threshold: float = 0.5  # the paper: foreground where the output > 0.5
-    refine: int = 1  # passes re-segmenting the mask's box widened by refine_margin (ours; 0 = the paper's inference)
-    refine_margin: float = 6.0  # units (1/224 of the image side); refine and margin chosen on DUTS-TR-2k val
-    relocate: int = 1  # localization passes on the window of the box (ours; 0 = the paper's single look)
-    relocate_context: float = 0.08  # the window: the box widened by this fraction of its size on each side
-    flip_seg: bool = True  # mask = mean of the crop's and the mirrored crop's (ours; chosen on DUTS-TR-2k val)
-    flip: bool = False  # test-time mirroring of box and mask (ours; with the bundled model no gain over flip_seg)
-    precision: str = "auto"
+    holdout: int = option(0, "only every N-th id of the split (0: all): the validation ids that data.holdout = N "
+                             "leaves out of training", low=0)
+    images: Optional[str] = option(None, "or: a folder of images (with --masks: <image stem>.png each)")
+    masks: Optional[str] = option(None, "... and a folder of ground-truth masks (> 127 = object)")
     max_images: Optional[int] = None
+
+
+@dataclass
+class ExtractionScoreOptions:
+    """The options of ``structnet score extraction``."""
+
+    pred: str = option(help="folder of the files 'structnet predict extraction' wrote")
+    images: Optional[str] = option(None, "folder of the images predicted (with --masks)")
+    masks: Optional[str] = option(None, "folder of ground-truth masks named <image stem>.png")
+    data: Optional[str] = option(None, "or: folder with images/, masks/ and <split>.txt (default: the eval "
+                                       "section's, ECSSD)")
+    split: Optional[str] = option(None, "split file name (default: the eval section's, test)")
+    holdout: Optional[int] = option(None, "only every N-th id of the split", kind=int, low=0)
 
 
 @dataclass

@@ -35,20 +35,23 @@ import torch.nn.functional as F
 
 from ..data.transforms import max_side_factor
 from ..errors import UserError
+from .config import ExtractionInferenceOptions as _Defaults
 from .model import ExtractionNet, clamp_boxes, units_to_pixels
 
 __all__ = ["extract", "paste_mask", "WORK_SIDE", "REFINE", "REFINE_MARGIN", "RELOCATE", "RELOCATE_CONTEXT", "FLIP",
            "FLIP_SEG"]
 
 WORK_SIDE = 512
-#: default number of refinement passes and their margin (units of 1/224 of the image side)
-REFINE = 1
-REFINE_MARGIN = 6.0
-#: default number of relocation passes and their context (fraction of the box's size added on each side)
-RELOCATE = 1
-RELOCATE_CONTEXT = 0.08
-FLIP = False
-FLIP_SEG = True
+#: defaults of the number of refinement passes and their margin (units of 1/224 of the image side), of the number
+#: of relocation passes and their context (fraction of the box's size added on each side) and of the mirrorings:
+#: those of the task's options (config.ExtractionInferenceOptions)
+REFINE = _Defaults.refine
+REFINE_MARGIN = _Defaults.refine_margin
+RELOCATE = _Defaults.relocate
+RELOCATE_CONTEXT = _Defaults.relocate_context
+FLIP = _Defaults.flip
+FLIP_SEG = _Defaults.flip_seg
+THRESHOLD = _Defaults.threshold
 
 
 def paste_mask(prob: torch.Tensor, box, hw) -> torch.Tensor:
@@ -128,7 +131,7 @@ def _segment(net: ExtractionNet, x: torch.Tensor, box: torch.Tensor, flip: bool)
     return p.cpu()
 
 
-def extract(net: ExtractionNet, image: np.ndarray, precision: str = "auto", threshold: float = 0.5,
+def extract(net: ExtractionNet, image: np.ndarray, precision: str = "auto", threshold: float = THRESHOLD,
             refine: int = REFINE, refine_margin: float = REFINE_MARGIN, flip: bool = FLIP,
             relocate: int = RELOCATE, relocate_context: float = RELOCATE_CONTEXT,
             flip_seg: bool = FLIP_SEG) -> Dict[str, Any]:

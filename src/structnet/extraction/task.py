@@ -18,43 +18,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..errors import UserError
-from ..tasks.base import Task
-from .config import ExtractionConfig
+from ..tasks.base import Task, Training
+from ..tasks.options import check
+from .config import ExtractionConfig, ExtractionPredictOptions, ExtractionScoreOptions
 
 __all__ = ["ExtractionTask", "TASK"]
-
-
-def _refine_arguments(p, default) -> None:
-    p.add_argument("--refine", type=int, default=None,
-                   help="passes that re-segment the tight box of the mask widened by --refine-margin (default 1, "
-                        "chosen on DUTS-TR-2k val; 0 = the paper's single pass)")
-    p.add_argument("--refine-margin", type=float, default=None,
-                   help="the widening in units of 1/224 of the image side (default 6)")
-    p.add_argument("--relocate", type=int, default=None,
-                   help="passes of the localization net on the window of its own box (default 1, chosen on "
-                        "DUTS-TR-2k val; 0 = the paper's single look)")
-    p.add_argument("--relocate-context", type=float, default=None,
-                   help="that window: the box widened by this fraction of its size on each side (default 0.08)")
-    p.add_argument("--flip", action="store_true",
-                   help="test-time mirroring: box and mask averaged with the mirrored image's (2x the time)")
-    p.add_argument("--no-flip-seg", action="store_true",
-                   help="masks from the crop alone (default: averaged with the mirrored crop's; the paper: alone)")
-
-
-def _check_refine(refine: int, margin: float) -> int:
-    if refine < 0 or refine > 10:
-        raise UserError(f"--refine must be in 0..10, got {refine}")
-    if not 0 <= margin <= 112:
-        raise UserError(f"--refine-margin must be in 0..112 units, got {margin}")
-    return int(refine)
-
-
-def _check_relocate(relocate: int, context: float) -> int:
-    if relocate < 0 or relocate > 10:
-        raise UserError(f"--relocate must be in 0..10, got {relocate}")
-    if not 0 <= context <= 2:
-        raise UserError(f"--relocate-context must be in 0..2 (a fraction of the box's size), got {context}")
-    return int(relocate)
 
 
 class ExtractionTask(Task):
@@ -62,6 +30,8 @@ class ExtractionTask(Task):
     summary = ("salient object box + mask: a localization net and a segmentation net trained jointly with latent "
                "box adjustments (EM + MCMC)")
     config_class = ExtractionConfig
+    predict_options = ExtractionPredictOptions
+    score_options = ExtractionScoreOptions
     default_model = "extraction_joint_duts"
     default_eval_config = None
     outputs = ("<name>_extraction_mask.png, <name>_extraction_overlay.png and <name>_extraction.json (box, score) "
@@ -130,18 +100,15 @@ class ExtractionTask(Task):
     def build_loss(self, cfg: ExtractionConfig):
         from .train import JointLoss
 
-        loss = JointLoss(cfg)
-        self._losses = getattr(self, "_losses", {})
-        self._losses[id(cfg)] = loss
-        return loss
+        return JointLoss(cfg)
 
-    def train_hooks(self, cfg: ExtractionConfig):
+    def build_training(self, cfg: ExtractionConfig) -> Training:
+        """The dataset, the joint loss and the hook that runs the latent E-step on that loss."""
         from .train import LatentHook
 
-        loss = getattr(self, "_losses", {}).pop(id(cfg), None)
-        if loss is None:
-            return []
-        return [LatentHook(loss, cfg.train.out_dir, cfg.train.checkpoint_every, cfg.train.log_every)]
+        loss = self.build_loss(cfg)
+        hook = LatentHook(loss, cfg.train.out_dir, cfg.train.checkpoint_every, cfg.train.log_every)
+        return Training(self.build_train_dataset(cfg), loss, [hook])
 
     # ------------------------------------------------------------------------------------------ evaluation
     def build_eval_dataset(self, cfg: ExtractionConfig, max_images: Optional[int] = None):
@@ -153,6 +120,7 @@ class ExtractionTask(Task):
         from .inference import extract
 
         e = cfg.eval
+        check(e)
 
         def fn(sample):
             return extract(model.network, sample["image"], precision=e.precision, threshold=e.threshold,
@@ -176,87 +144,25 @@ class ExtractionTask(Task):
             settings.update(model.network.config())
         return ExtractionEvaluator(settings)
 
-    def add_eval_arguments(self, p) -> None:
-        p.add_argument("--images", default=None, help="folder of images (with --masks: <image stem>.png each)")
-        p.add_argument("--masks", default=None, help="folder of ground-truth masks (> 127 = object)")
-        p.add_argument("--data", default=None, help="folder with images/, masks/ and <split>.txt (= --root; "
-                                                    "default ECSSD test)")
-        p.add_argument("--holdout", type=int, default=None,
-                       help="only every N-th id of the split: the validation ids that data.holdout = N leaves out "
-                            "of training")
-        p.add_argument("--threshold", type=float, default=None, help="foreground where the probability > this "
-                                                                     "(default 0.5, the paper's)")
-        _refine_arguments(p, None)
-
-    def apply_eval_arguments(self, cfg: ExtractionConfig, args) -> None:
-        e = cfg.eval
-        if getattr(args, "images", None) is not None:
-            e.images = args.images
-        if getattr(args, "masks", None) is not None:
-            e.masks = args.masks
-        if getattr(args, "data", None) is not None:
-            e.root = args.data
-        if getattr(args, "holdout", None) is not None:
-            e.holdout = args.holdout
-        if getattr(args, "threshold", None) is not None:
-            if not 0.0 < args.threshold < 1.0:
-                raise UserError(f"--threshold must be in (0, 1), got {args.threshold}")
-            e.threshold = args.threshold
-        if getattr(args, "refine", None) is not None:
-            e.refine = _check_refine(args.refine, getattr(args, "refine_margin", None) or e.refine_margin)
-        if getattr(args, "refine_margin", None) is not None:
-            e.refine_margin = float(args.refine_margin)
-        if getattr(args, "relocate_context", None) is not None:
-            e.relocate_context = float(args.relocate_context)
-        if getattr(args, "relocate", None) is not None:
-            e.relocate = args.relocate
-        _check_relocate(e.relocate, e.relocate_context)
-        if getattr(args, "flip", False):
-            e.flip = True
-        if getattr(args, "no_flip_seg", False):
-            e.flip_seg = False
-
-    # ------------------------------------------------------------------------------------------ prediction
-    def add_predict_arguments(self, p) -> None:
-        p.add_argument("--prob", action="store_true", help="also write <name>_extraction_prob.png (8-bit probability)")
-        p.add_argument("--threshold", type=float, default=0.5, help="foreground where the probability > this")
-        _refine_arguments(p, "default")
-
-    def predictor(self, model, options):
+    def predictor(self, model, options: Optional[ExtractionPredictOptions] = None):
         from .inference import extract
 
-        thr = float(getattr(options, "threshold", 0.5) or 0.5)
-        if not 0.0 < thr < 1.0:
-            raise UserError(f"--threshold must be in (0, 1), got {thr}")
-        precision = getattr(options, "precision", None) or "auto"
-        self._write_prob = bool(getattr(options, "prob", False))
-        from .inference import REFINE, REFINE_MARGIN
-
-        margin = getattr(options, "refine_margin", None)
-        margin = REFINE_MARGIN if margin is None else float(margin)
-        refine = getattr(options, "refine", None)
-        refine = _check_refine(REFINE if refine is None else refine, margin)
-        flip = bool(getattr(options, "flip", False))
-        from .inference import RELOCATE, RELOCATE_CONTEXT
-
-        context = getattr(options, "relocate_context", None)
-        context = RELOCATE_CONTEXT if context is None else float(context)
-        relocate = getattr(options, "relocate", None)
-        relocate = _check_relocate(RELOCATE if relocate is None else relocate, context)
-
-        flip_seg = not bool(getattr(options, "no_flip_seg", False))
+        o = self.options_or_defaults(options)
+        check(o)
 
         def fn(image):
-            return extract(model.network, image, precision=precision, threshold=thr, refine=refine,
-                           refine_margin=margin, flip=flip, relocate=relocate, relocate_context=context,
-                           flip_seg=flip_seg)
+            return extract(model.network, image, precision=o.precision, threshold=o.threshold, refine=o.refine,
+                           refine_margin=o.refine_margin, flip=o.flip, relocate=o.relocate,
+                           relocate_context=o.relocate_context, flip_seg=o.flip_seg)
 
         return fn
 
-    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None) -> List[Path]:
+    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None,
+              options: Optional[ExtractionPredictOptions] = None) -> List[Path]:
         from .writer import write_result
 
-        return write_result(result, image, out_dir, name, source=source, prob=getattr(self, "_write_prob", False))
+        o = self.options_or_defaults(options)
+        return write_result(result, image, out_dir, name, source=source, prob=o.prob)
 
     def describe(self, result) -> str:
         x1, y1, x2, y2 = result["box"]
@@ -264,16 +170,7 @@ class ExtractionTask(Task):
                 f"{100.0 * float(result['mask'].mean()):.1f} % of the image")
 
     # ------------------------------------------------------------------------------------------- scoring
-    def add_score_arguments(self, p) -> None:
-        p.add_argument("--pred", required=True, help="folder of the files 'structnet predict extraction' wrote")
-        p.add_argument("--images", default=None, help="folder of the images predicted (with --masks)")
-        p.add_argument("--masks", default=None, help="folder of ground-truth masks named <image stem>.png")
-        p.add_argument("--data", default=None, help="or: folder with images/, masks/ and <split>.txt (default "
-                                                    "ECSSD test)")
-        p.add_argument("--split", default=None, help="split file name (default test)")
-        p.add_argument("--holdout", type=int, default=None, help="only every N-th id of the split")
-
-    def score(self, args):
+    def score(self, options: ExtractionScoreOptions):
         """Scores ``<name>_extraction_mask.png`` (J, P) and ``<name>_extraction_prob.png`` (MAE, max F; the mask
         when there is no probability file) of ``--pred`` against the masks; images without a readable mask file are
         failures."""
@@ -284,15 +181,15 @@ class ExtractionTask(Task):
 
         cfg = ExtractionConfig()
         e = cfg.eval
-        if args.images is not None or args.masks is not None:
-            e.images, e.masks = args.images, args.masks
-        if args.data is not None:
-            e.root = args.data
-        if args.split is not None:
-            e.split = args.split
-        if args.holdout is not None:
-            e.holdout = args.holdout
-        pred = Path(args.pred)
+        if options.images is not None or options.masks is not None:
+            e.images, e.masks = options.images, options.masks
+        if options.data is not None:
+            e.root = options.data
+        if options.split is not None:
+            e.split = options.split
+        if options.holdout is not None:
+            e.holdout = options.holdout
+        pred = Path(options.pred)
         if not pred.is_dir():
             raise UserError(f"prediction folder not found: {pred}")
         ds = EvalDataset(e)

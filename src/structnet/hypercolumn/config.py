@@ -8,12 +8,14 @@ say "ours".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Literal, Optional
+from typing import List, Literal, Optional, Tuple
 
 from ..engine.config import OptimConfig, ScheduleConfig, TrainConfig
+from ..tasks.options import PredictOptions, option
 
-__all__ = ["HypercolumnModelConfig", "HypercolumnDataConfig", "HypercolumnEvalConfig", "HypercolumnConfig", "HypercolumnLossConfig",
-           "TASKS", "EVAL_DEFAULTS"]
+__all__ = ["HypercolumnModelConfig", "HypercolumnDataConfig", "HypercolumnInferenceOptions", "HypercolumnPredictOptions",
+           "HypercolumnEvalConfig", "HypercolumnScoreOptions", "HypercolumnConfig", "HypercolumnLossConfig", "TASKS",
+           "EVAL_DEFAULTS"]
 
 #: the labelling tasks and their number of classifier outputs per grid cell
 TASKS = {"parts": 7, "figure-ground": 1, "keypoints": 14}
@@ -65,16 +67,55 @@ EVAL_DEFAULTS = {"parts": ("${data}/pascal-person-part", "test", "image"),
 
 
 @dataclass
-class HypercolumnEvalConfig:
-    task: Optional[Literal["parts", "figure-ground", "keypoints"]] = None  # None: the model's task
+class HypercolumnInferenceOptions(PredictOptions):
+    """How a box is labelled: the defaults of ``predict`` and of the ``eval`` section."""
+
+    # test-time mirroring: the mean of the box's and the mirrored box's probabilities (ours)
+    flip: bool = option(False, "test-time mirroring (mean of both probabilities)")
+
+
+@dataclass(kw_only=True)
+class HypercolumnPredictOptions(HypercolumnInferenceOptions):
+    """The options of ``structnet predict hypercolumn`` (the Python API takes the same)."""
+
+    task: Optional[Literal["parts", "figure-ground", "keypoints"]] = option(
+        None, "labelling task (default: parts): picks its bundled model; a --model must label it. keypoints needs "
+              "the person's --box", dest="target")
+    box: Optional[Tuple[float, float, float, float]] = option(
+        None, "x1,y1,x2,y2 in pixels: the box to label (default: the whole image; keypoints: required)", kind=float,
+        count=4)
+
+
+@dataclass(kw_only=True)
+class HypercolumnEvalConfig(HypercolumnInferenceOptions):
+    task: Optional[Literal["parts", "figure-ground", "keypoints"]] = option(
+        None, "labelling task: its bundled model and its default data (parts: PASCAL-Person-Part test, whole images; "
+              "figure-ground: ECSSD test in GT boxes; keypoints: LSP-extended val in the boxes of the GT joints; "
+              "default: the model's task)", dest="target")
     # None: the task's default (EVAL_DEFAULTS: PASCAL-Person-Part test on whole images; ECSSD in its GT boxes)
-    root: Optional[str] = None
+    root: Optional[str] = option(None, "folder with images/, masks/ and <split>.txt (= --root; default: the "
+                                       "task's)", flag="--data")
     split: Optional[str] = None
-    box: Optional[Literal["image", "object"]] = None  # as data.box; None: the task's default
-    margin: float = 0.1
-    flip: bool = False  # test-time mirroring: the mean of the box's and the mirrored box's probabilities (ours)
-    precision: str = "auto"
+    box: Optional[Literal["image", "object"]] = option(
+        None, "the box of each image: the whole image, or the mask's box widened by --margin (default: the task's)",
+        flag="--box-kind")
+    margin: float = option(0.1, "object boxes: the widening, a fraction of the box's size on each side", low=0.0,
+                           high=2.0)
     max_images: Optional[int] = None
+
+
+@dataclass(kw_only=True)
+class HypercolumnScoreOptions:
+    """The options of ``structnet score hypercolumn``."""
+
+    task: Literal["parts", "figure-ground"] = option(
+        "parts", "labelling task of the files: parts (<stem>_parts.png) or figure-ground (<stem>_mask.png)",
+        dest="target")
+    pred: str = option(help="folder of the files 'structnet predict hypercolumn' wrote")
+    data: Optional[str] = option(None, "folder with images/, masks/ and <split>.txt (default: the task's eval data)")
+    split: Optional[str] = option(None, "split file name (default test)")
+    box_kind: Optional[Literal["image", "object"]] = option(
+        None, "figure-ground: the region scored, the GT box widened by 10 % (object, default) or the whole image")
 
 
 @dataclass

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ..errors import UserError
-from ..tasks.args import floats
 from ..tasks.base import Task
-from .config import EVAL_DEFAULTS, TASKS, HypercolumnConfig
+from ..tasks.options import check, check_box
+from .config import EVAL_DEFAULTS, TASKS, HypercolumnConfig, HypercolumnPredictOptions, HypercolumnScoreOptions
 
 __all__ = ["HypercolumnTask", "TASK", "DEFAULT_MODELS"]
 
@@ -41,6 +41,8 @@ class HypercolumnTask(Task):
     summary = ("pixel labels in a box from hypercolumns with a K x K grid of location-specific classifiers: "
                "person parts, figure-ground")
     config_class = HypercolumnConfig
+    predict_options = HypercolumnPredictOptions
+    score_options = HypercolumnScoreOptions
     default_model = DEFAULT_MODELS["parts"]
     default_eval_config = None
     outputs = ("<name>_hypercolumn_parts.png (--task parts), <name>_hypercolumn_mask.png (--task figure-ground) or "
@@ -49,7 +51,8 @@ class HypercolumnTask(Task):
                        "_hypercolumn_overlay.png")
 
     def default_model_for(self, options) -> Optional[str]:
-        t = getattr(options, "target", None)
+        """The bundled model of the labelling task ``options.task`` (predict options or the eval section)."""
+        t = None if options is None else options.task
         return DEFAULT_MODELS.get(t, self.default_model) if t else self.default_model
 
     # ----------------------------------------------------------------------------------------------- model
@@ -151,6 +154,7 @@ class HypercolumnTask(Task):
         from .inference import predict_image
 
         e = cfg.eval
+        check(e)
 
         def fn(sample):
             return predict_image(model.network, sample["image"], sample["box"], flip=e.flip, precision=e.precision)
@@ -169,70 +173,32 @@ class HypercolumnTask(Task):
             settings.update(grid=net.grid, taps=list(net.taps), global_feature=net.global_feature)
         return HypercolumnEvaluator(task, settings)
 
-    def add_eval_arguments(self, p) -> None:
-        p.add_argument("--task", dest="target", default=None, choices=list(TASKS),
-                       help="labelling task: its bundled model and its default data (parts: PASCAL-Person-Part "
-                            "test, whole images; figure-ground: ECSSD test in GT boxes; keypoints: LSP-extended val "
-                            "in the boxes of the GT joints)")
-        p.add_argument("--data", default=None, help="folder with images/, masks/ and <split>.txt (= --root)")
-        p.add_argument("--box-kind", default=None, choices=["image", "object"],
-                       help="the box of each image: the whole image, or the mask's box widened by 10 %%")
-        p.add_argument("--flip", action="store_true", help="test-time mirroring (mean of both probabilities)")
-
-    def apply_eval_arguments(self, cfg: HypercolumnConfig, args) -> None:
-        e = cfg.eval
-        if getattr(args, "target", None):
-            e.task = args.target
-        if getattr(args, "data", None) is not None:
-            e.root = args.data
-        if getattr(args, "box_kind", None) is not None:
-            e.box = args.box_kind
-        if getattr(args, "flip", False):
-            e.flip = True
-
     # ------------------------------------------------------------------------------------------ prediction
-    def add_predict_arguments(self, p) -> None:
-        p.add_argument("--task", dest="target", default=None, choices=list(TASKS),
-                       help="labelling task (default parts): picks its bundled model; a --model must label it. "
-                            "keypoints: give the person's --box")
-        p.add_argument("--box", type=floats(4), default=None,
-                       help="x1,y1,x2,y2 in pixels: the box to label (default: the whole image)")
-        p.add_argument("--flip", action="store_true", help="test-time mirroring (mean of both probabilities)")
-
-    def predictor(self, model, options):
+    def predictor(self, model, options: Optional[HypercolumnPredictOptions] = None):
         from .inference import predict_image
 
-        want = getattr(options, "target", None)
-        if want is not None and _kind(model) != want:
-            raise UserError(f"--task {want}: {model.name} labels {_kind(model)}")
-        box = getattr(options, "box", None)
-        flip = bool(getattr(options, "flip", False))
-        precision = getattr(options, "precision", None) or "auto"
+        o = self.options_or_defaults(options)
+        check(o)
+        if o.task is not None and _kind(model) != o.task:
+            raise UserError(f"--task {o.task}: {model.name} labels {_kind(model)}")
+        if _kind(model) == "keypoints" and o.box is None:
+            raise UserError(f"{model.name} finds the joints of one person in a box: give the person's --box "
+                            f"x1,y1,x2,y2")
 
         def fn(image):
-            return predict_image(model.network, image, box, flip=flip, precision=precision)
+            check_box(o.box, image.shape)
+            return predict_image(model.network, image, o.box, flip=o.flip, precision=o.precision)
 
         return fn
 
-    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None) -> List[Path]:
+    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None,
+              options: Optional[HypercolumnPredictOptions] = None) -> List[Path]:
         from .writer import write_result
 
         return write_result(result, image, out_dir, name, source=source)
 
     # ------------------------------------------------------------------------------------------- scoring
-    def add_score_arguments(self, p) -> None:
-        p.add_argument("--task", dest="target", default="parts", choices=["parts", "figure-ground"],
-                       help="labelling task of the files: parts (<stem>_hypercolumn_parts.png) or figure-ground "
-                            "(<stem>_hypercolumn_mask.png)")
-        p.add_argument("--pred", required=True, help="folder of the files 'structnet predict hypercolumn' wrote")
-        p.add_argument("--data", default=None, help="folder with images/, masks/ and <split>.txt (default: the "
-                                                    "task's eval data)")
-        p.add_argument("--split", default=None, help="split file name (default test)")
-        p.add_argument("--box-kind", default=None, choices=["image", "object"],
-                       help="figure-ground: the region scored, the GT box widened by 10 %% (object, default) or "
-                            "the whole image")
-
-    def score(self, args):
+    def score(self, options: HypercolumnScoreOptions):
         """Score the label files of ``predict`` against a folder's masks with :class:`HypercolumnEvaluator`
         (images without a readable prediction file are listed as failures)."""
         import numpy as np
@@ -241,16 +207,17 @@ class HypercolumnTask(Task):
         from .data import image_box, object_box
         from .evaluate import EvalDataset
 
+        o = options
         cfg = HypercolumnConfig()
-        cfg.eval.task = args.target
-        if args.data is not None:
-            cfg.eval.root = args.data
-        if args.split is not None:
-            cfg.eval.split = args.split
-        if args.box_kind is not None:
-            cfg.eval.box = args.box_kind
+        cfg.eval.task = o.task
+        if o.data is not None:
+            cfg.eval.root = o.data
+        if o.split is not None:
+            cfg.eval.split = o.split
+        if o.box_kind is not None:
+            cfg.eval.box = o.box_kind
         task = self._resolve_eval(cfg)
-        pred = Path(args.pred)
+        pred = Path(o.pred)
         if not pred.is_dir():
             raise UserError(f"prediction folder not found: {pred}")
         ds = EvalDataset(cfg.eval, task)

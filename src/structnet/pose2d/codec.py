@@ -63,9 +63,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import Pose2DInferenceOptions
+
 __all__ = ["HeatmapCodec", "REFINEMENTS", "flip_heatmaps", "average_flip", "gaussian_maps"]
 
 REFINEMENTS = ("quarter", "dark", "none")
+#: the sub-pixel decoding used when none is given: the task's option default
+DEFAULT_REFINE = Pose2DInferenceOptions.refine
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 
@@ -274,7 +278,7 @@ class HeatmapCodec:
         return {k: v[0].numpy() for k, v in res.items()}
 
     # -------------------------------------------------------------------------------------------- decode
-    def decode(self, heatmaps: ArrayLike, refine: str = "dark", dark_sigma: Optional[float] = None,
+    def decode(self, heatmaps: ArrayLike, refine: str = DEFAULT_REFINE, dark_sigma: Optional[float] = None,
                ) -> Tuple[ArrayLike, ArrayLike]:
         """Heatmaps ``(N, K, h, w)`` (numpy or torch; any map size, e.g. any of :attr:`map_sizes`) ->
         ``keypoints (N, K, 2)`` in input pixel coordinates and ``scores (N, K)`` (peak values), same type as the
@@ -316,7 +320,7 @@ class HeatmapCodec:
         return pts, score
 
     def decode_flip_test(self, heatmaps: ArrayLike, heatmaps_of_flipped: ArrayLike, flip_perm,
-                         refine: str = "dark", dark_sigma: Optional[float] = None):
+                         refine: str = DEFAULT_REFINE, dark_sigma: Optional[float] = None):
         """Flip test: :func:`average_flip` then :meth:`decode` (same returns)."""
         return self.decode(average_flip(heatmaps, heatmaps_of_flipped, flip_perm), refine, dark_sigma)
 

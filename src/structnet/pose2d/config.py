@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import List, Literal, Optional, Tuple
 
 from ..engine.config import OptimConfig, ScheduleConfig, TrainConfig
+from ..tasks.options import MAX_SCALE, MIN_SCALE, PredictOptions, option
 
 __all__ = ["Pose2DModelConfig", "KeypointMaskingConfig", "Pose2DDataConfig", "Pose2DLossConfig",
-           "PlateauConfig", "Pose2DEvalConfig", "Pose2DConfig", "DATASETS", "DATASET_LAYOUTS"]
+           "PlateauConfig", "Pose2DInferenceOptions", "Pose2DPredictOptions", "Pose2DEvalConfig", "Pose2DScoreOptions",
+           "Pose2DConfig", "DATASETS", "DATASET_LAYOUTS"]
 
 #: Dataset names of ``data.dataset`` / ``eval.dataset`` and their joint layouts.
 DATASET_LAYOUTS = {"lspet": "lsp14", "lsp-mat": "lsp14", "mpii": "mpii16", "coco": "coco17", "synthetic": "lsp14"}
@@ -110,25 +112,62 @@ class PlateauConfig:
 
 
 @dataclass
-class Pose2DEvalConfig:
+class Pose2DInferenceOptions(PredictOptions):
+    """How joints are decoded from a person window: the defaults of ``predict`` and of the ``eval`` section."""
+
+    flip_test: bool = option(True, "flip test: heatmaps averaged with the mirrored window's", flag="--flip")
+    scales: List[float] = option([1.0], "comma-separated person-window factors whose heatmaps are averaged, e.g. "
+                                        "0.75,1,1.25", kind=float, low=MIN_SCALE, high=MAX_SCALE, many=True)
+    refine: Literal["dark", "quarter", "none"] = option("dark", "sub-pixel decoding (codec.py)")
+
+
+@dataclass(kw_only=True)
+class Pose2DPredictOptions(Pose2DInferenceOptions):
+    """The options of ``structnet predict pose2d`` (the Python API takes the same)."""
+
+    box: Optional[Tuple[float, float, float, float]] = option(
+        None, "person box x1,y1,x2,y2 in pixels (default: found by --window)", kind=float, count=4)
+    window: Literal["auto", "image"] = option(
+        "auto", "without --box: 'auto' runs the whole image, then the box of the joints it found (x 1.4); 'image' "
+                "stops after the whole-image pass. One person per image")
+    conditional: bool = option(False, "the paper's conditional testing (re-trials on perturbed windows for "
+                                      "low-score joints)")
+
+
+@dataclass(kw_only=True)
+class Pose2DEvalConfig(Pose2DInferenceOptions):
     dataset: Literal["lspet", "mpii", "coco", "lsp-mat", "synthetic"] = "lspet"
     root: str = "${data}/lspet"
-    image_dir: Optional[str] = None
+    image_dir: Optional[str] = option(None, "image folder (mpii, coco, lsp-mat)")
     split: str = "val"
-    metric: Literal["auto", "pck", "pckh"] = "auto"  # auto: pckh for mpii16, torso PCK otherwise
-    threshold: Optional[float] = None  # None: 0.2 (PCK, LSP) / 0.5 (PCKh, MPII)
-    protocol: str = "official"  # PCKh reference implementation (metrics.PCKH_PROTOCOLS)
-    flip_test: bool = True
-    scales: List[float] = field(default_factory=lambda: [1.0])  # crop-window scale factors averaged at test time
-    refine: Literal["dark", "quarter", "none"] = "dark"  # sub-pixel decoding (codec.py)
+    metric: Literal["auto", "pck", "pckh"] = option("auto", "pckh for mpii16, torso PCK otherwise")
+    threshold: Optional[float] = option(None, "PCK threshold (default 0.2 PCK, 0.5 PCKh)", kind=float, low=0.0,
+                                        low_open=True)
+    protocol: str = option("official", "PCKh reference implementation: official|matlab|hrnet|mmpose "
+                                       "(metrics.PCKH_PROTOCOLS)")
     # person window: "annotation" = the record's centre / scale (MPII: annotated; LSP: box of the GT joints x 1.25,
     # the usual person-centric LSP protocol); "image" = the whole image, as `structnet predict` without --box
     # "auto" = the whole image, then the box of its joints x 1.4 (inference.predict_pose_auto; predict's default)
-    window: Literal["annotation", "image", "auto"] = "annotation"
-    # inference precision (nn/precision.py); "auto" as `structnet predict`'s default, so that predict + score gives
-    # eval's numbers on every CPU (auto = bfloat16 where the CPU has AMX or AVX512-BF16, else float32)
-    precision: Literal["float32", "bfloat16", "auto"] = "auto"
+    window: Literal["annotation", "image", "auto"] = option(
+        "annotation", "person window: the annotation's, the whole image, or the whole image and then the box of its "
+                      "joints x 1.4 (what predict does without --box)")
+    # inference precision: the inherited ``precision`` ("auto" as `structnet predict`'s default, so that predict +
+    # score gives eval's numbers on every CPU: bfloat16 where the CPU has AMX or AVX512-BF16, else float32)
     max_images: Optional[int] = None  # evaluate the first N persons only (quick checks, in-training evaluation)
+
+
+@dataclass(kw_only=True)
+class Pose2DScoreOptions:
+    """The options of ``structnet score pose2d`` (None: the config's eval section)."""
+
+    pred: str = option(help="folder of <stem>_pose.json files from 'structnet predict pose2d'")
+    config: Optional[str] = option(None, "config (name or YAML) whose eval section names the dataset")
+    dataset: Optional[Literal["lspet", "mpii", "coco", "lsp-mat"]] = option(None, "")
+    root: Optional[str] = option(None, "dataset folder / annotation file")
+    image_dir: Optional[str] = option(None, "image folder (mpii, coco, lsp-mat)")
+    split: Optional[str] = option(None, "dataset split (lspet: train|val|all)")
+    metric: Optional[Literal["auto", "pck", "pckh"]] = option(None, "")
+    protocol: Optional[str] = option(None, "PCKh protocol: official|matlab|hrnet|mmpose")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from ..errors import UserError
 from ..keypoints.layouts import get_layout
 from ..tasks.base import Evaluator
 from ..tasks.run import run_evaluation
-from .codec import HeatmapCodec
+from .codec import DEFAULT_REFINE, HeatmapCodec
 
 __all__ = ["PoseEvaluator", "evaluate_pose2d", "sample_predictor", "format_results"]
 
@@ -129,7 +129,7 @@ def sample_predictor(model, window: str, **kwargs):
 
 def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = None,
                     metric: str = "auto", threshold: Optional[float] = None, protocol: str = "official",
-                    flip_test: bool = True, scales: Sequence[float] = (1.0,), refine: str = "dark",
+                    flip_test: bool = True, scales: Sequence[float] = (1.0,), refine: str = DEFAULT_REFINE,
                     window: str = "annotation", precision: str = "float32", max_images: Optional[int] = None,
                     progress: bool = False, return_predictions: bool = False) -> Dict[str, Any]:
     """Accuracy of a pose model on a dataset of raw samples (a :class:`PoseDataset` without transform, e.g.

@@ -117,8 +117,8 @@ from ..checks import check_window_scales, finite_number
 from ..data.io import image_to_tensor
 from ..keypoints.layouts import KeypointLayout, get_layout, list_layouts
 from ..nn.precision import inference_context
-from .augment import PIXEL_STD, center_scale_from_box, crop_matrix
-from .codec import REFINEMENTS, HeatmapCodec, average_flip
+from .augment import PIXEL_STD, _finite_number, center_scale_from_box, crop_matrix
+from .codec import DEFAULT_REFINE, REFINEMENTS, HeatmapCodec, average_flip
 from .config import DEFAULT_MODEL
 
 __all__ = [
@@ -478,7 +478,7 @@ class _EvalMode:
 
 
 def predict_pose(net, image: np.ndarray, box=None, flip_test: bool = True,
-                 scales: Sequence[float] = (1.0,), refine: str = "dark",
+                 scales: Sequence[float] = (1.0,), refine: str = DEFAULT_REFINE,
                  conditional: Optional[ConditionalTesting] = None, *, center=None, scale: Optional[float] = None,
                  padding: Optional[float] = None, layout=None, codec: Optional[HeatmapCodec] = None,
                  dark_sigma: Optional[float] = None, precision: str = "auto",
@@ -550,7 +550,7 @@ def predict_pose(net, image: np.ndarray, box=None, flip_test: bool = True,
     return result
 
 
-def predict_batch(net, crops, flip_test: bool = True, refine: str = "dark", *, layout=None,
+def predict_batch(net, crops, flip_test: bool = True, refine: str = DEFAULT_REFINE, *, layout=None,
                   codec: Optional[HeatmapCodec] = None, dark_sigma: Optional[float] = None, precision: str = "auto",
                   batch_size: int = DEFAULT_BATCH_SIZE) -> Dict[str, np.ndarray]:
     """Batched inference on crops that a dataset pipeline already made (evaluation).

@@ -24,10 +24,10 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 
 from ..errors import UserError
-from ..tasks.args import floats
 from ..tasks.base import Task
+from ..tasks.options import apply_args, check, check_box
 from .codec import HeatmapCodec
-from .config import DEFAULT_MODEL, Pose2DConfig
+from .config import DEFAULT_MODEL, Pose2DConfig, Pose2DPredictOptions, Pose2DScoreOptions
 from ..keypoints.layouts import KeypointLayout, get_layout
 
 __all__ = ["Pose2DTask", "TASK", "pose_model_metadata", "save_pose_model", "RESERVED_META"]
@@ -105,6 +105,8 @@ class Pose2DTask(Task):
     summary = ("2D human pose: multi-scale supervision and regression (MSS, MSR, structure-aware loss, keypoint "
                "masking) on a pretrained encoder or a stacked hourglass")
     config_class = Pose2DConfig
+    predict_options = Pose2DPredictOptions
+    score_options = Pose2DScoreOptions
     default_model = DEFAULT_MODEL
     outputs = "<name>_pose2d.json and <name>_pose2d_overlay.png per image"
     output_suffixes = ("_pose2d.json", "_pose2d_overlay.png")
@@ -241,80 +243,41 @@ class Pose2DTask(Task):
         from .evaluate import sample_predictor
 
         e = cfg.eval
+        check(e)
         return sample_predictor(model, e.window, flip_test=e.flip_test, scales=tuple(e.scales), refine=e.refine,
                                 precision=e.precision)
 
-    def add_eval_arguments(self, p) -> None:
-        p.add_argument("--image-dir", default=None, help="image folder (mpii, coco, lsp-mat)")
-        p.add_argument("--metric", default=None, choices=["auto", "pck", "pckh"])
-        p.add_argument("--threshold", type=floats(1, lambda v: v > 0, "must be > 0"), default=None,
-                       help="PCK threshold (default 0.2 PCK, 0.5 PCKh)")
-        p.add_argument("--protocol", default=None, help="PCKh protocol: official|matlab|hrnet|mmpose")
-        p.add_argument("--flip", dest="flip", action="store_true", default=None, help="flip test (default: on)")
-        p.add_argument("--no-flip", dest="flip", action="store_false", help="no flip test")
-        p.add_argument("--scales", type=floats(None, lambda v: v > 0, "window factors must be > 0"), default=None,
-                       help="comma-separated window factors, e.g. 1.0 or 0.75,1,1.25")
-        p.add_argument("--window", default=None, choices=["annotation", "image", "auto"],
-                       help="person window: the annotation's (default), the whole image, or the whole image and then "
-                            "the box of its joints x 1.4 (what predict does without --box)")
-
     def apply_eval_arguments(self, cfg: Pose2DConfig, args) -> None:
-        e = cfg.eval
-        for key in ("image_dir", "metric", "protocol", "window"):
-            v = getattr(args, key, None)
-            if v is not None:
-                setattr(e, key, v)
-        if getattr(args, "threshold", None) is not None:
-            e.threshold = float(args.threshold[0])
-        if getattr(args, "flip", None) is not None:
-            e.flip_test = bool(args.flip)
-        if getattr(args, "scales", None) is not None:
-            e.scales = list(args.scales)
         from .train import layout_of
 
-        layout_of(e.dataset)  # validates the name
+        apply_args(cfg.eval, args)
+        layout_of(cfg.eval.dataset)  # validates the name
 
     # ------------------------------------------------------------------------------------------ prediction
-    def add_predict_arguments(self, p) -> None:
-        p.add_argument("--box", type=floats(4), default=None,
-                       help="person box x1,y1,x2,y2 in pixels (default: found by --window)")
-        p.add_argument("--window", default="auto", choices=["auto", "image"],
-                       help="without --box: 'auto' (default) runs the whole image, then the box of the joints it "
-                            "found (x 1.4); 'image' stops after the whole-image pass. One person per image")
-        p.add_argument("--flip", dest="flip", action="store_true", default=True, help="flip test (default)")
-        p.add_argument("--no-flip", dest="flip", action="store_false", help="no flip test")
-        p.add_argument("--scales", type=floats(None, lambda v: v > 0, "window factors must be > 0"), default=(1.0,),
-                       help="comma-separated window factors (default 1.0)")
-        p.add_argument("--refine", default="dark", choices=["dark", "quarter", "none"], help="sub-pixel decoding")
-        p.add_argument("--conditional", action="store_true",
-                       help="the paper's conditional testing (re-trials on perturbed windows for low-score joints)")
-
-    def predictor(self, model, options):
+    def predictor(self, model, options: Optional[Pose2DPredictOptions] = None):
         from .inference import ConditionalTesting, predict_pose, predict_pose_auto
 
-        box = getattr(options, "box", None)
-        if box is not None and not (box[2] > box[0] and box[3] > box[1]):
-            raise UserError(f"--box: x2 > x1 and y2 > y1 needed, got {','.join(f'{v:g}' for v in box)}")
-        cond = ConditionalTesting() if getattr(options, "conditional", False) else None
-        kw = dict(flip_test=getattr(options, "flip", True), scales=tuple(getattr(options, "scales", (1.0,))),
-                  refine=getattr(options, "refine", "dark"), conditional=cond,
-                  precision=getattr(options, "precision", "auto"))
+        o = self.options_or_defaults(options)
+        check(o)
+        check_box(o.box)
+        cond = ConditionalTesting() if o.conditional else None
+        kw = dict(flip_test=o.flip_test, scales=tuple(o.scales), refine=o.refine, conditional=cond,
+                  precision=o.precision)
 
         def fn(image):
-            if box is not None:
-                h, w = image.shape[:2]
-                if box[2] <= -0.5 or box[3] <= -0.5 or box[0] >= w - 0.5 or box[1] >= h - 0.5:
-                    raise UserError(f"--box {','.join(f'{v:g}' for v in box)} lies outside the {w}x{h} image")
-            if box is None and getattr(options, "window", "image") == "auto":
+            check_box(o.box, image.shape)
+            if o.box is None and o.window == "auto":
                 res = predict_pose_auto(model, image, **kw)
             else:
-                res = predict_pose(model, image, box=box, **kw)
+                res = predict_pose(model, image, box=o.box, **kw)
             res["layout"] = model.layout
+            res["outside"] = joints_outside(res["keypoints"], image.shape)
             return res
 
         return fn
 
-    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None) -> List[Path]:
+    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None,
+              options: Optional[Pose2DPredictOptions] = None) -> List[Path]:
         from .inference import _resolve_layout
         from .writer import write_result
 
@@ -326,36 +289,30 @@ class Pose2DTask(Task):
 
         sc = np.asarray(result["scores"], np.float64)
         good = int(np.sum(np.isfinite(sc) & (sc >= DEFAULT_DRAW_THRESHOLD)))
-        return f"{good}/{len(sc)} joints with score >= {DEFAULT_DRAW_THRESHOLD:g}"
+        line = f"{good}/{len(sc)} joints with score >= {DEFAULT_DRAW_THRESHOLD:g}"
+        outside = result.get("outside") or []
+        if outside:
+            line += f"; {len(outside)} joint(s) placed outside the image"
+        return line
 
     # ---------------------------------------------------------------------------------------------- scoring
-    def add_score_arguments(self, p) -> None:
-        p.add_argument("--pred", required=True,
-                       help="folder of <stem>_pose2d.json files from 'structnet predict pose2d'")
-        p.add_argument("--config", default=None, help="config (name or YAML) whose eval section names the dataset")
-        p.add_argument("--dataset", default=None, choices=["lspet", "mpii", "coco", "lsp-mat"])
-        p.add_argument("--root", default=None, help="dataset folder / annotation file")
-        p.add_argument("--image-dir", default=None, help="image folder (mpii, coco, lsp-mat)")
-        p.add_argument("--split", default=None, help="dataset split (lspet: train|val|all)")
-        p.add_argument("--metric", default=None, choices=["auto", "pck", "pckh"])
-        p.add_argument("--protocol", default=None, help="PCKh protocol: official|matlab|hrnet|mmpose")
-
-    def score(self, args):
+    def score(self, options: Pose2DScoreOptions):
         """Match each annotated person to ``<pred>/<image stem>_pose2d.json`` (one person per image, as LSP) and
         score with :class:`PoseEvaluator`; persons without a readable JSON are listed as failures."""
         from ..engine.config import load_config
         from .evaluate import PoseEvaluator
         from .train import layout_of, load_records, usable_records
 
-        cfg = load_config(Pose2DConfig, args.config, [], task=self.name)  # None: the defaults, ${data} expanded
+        o = options
+        cfg = load_config(Pose2DConfig, o.config, [], task=self.name)  # None: the defaults, ${data} expanded
         e = cfg.eval
-        for key in ("dataset", "root", "image_dir", "split", "metric", "protocol"):
-            v = getattr(args, key, None)
+        for key, v in (("dataset", o.dataset), ("root", o.root), ("image_dir", o.image_dir), ("split", o.split),
+                       ("metric", o.metric), ("protocol", o.protocol)):
             if v is not None:
                 setattr(e, key, v)
         if e.dataset == "synthetic":
             raise UserError("score pose2d needs a dataset with files (lspet, mpii, coco, lsp-mat)")
-        pred_dir = Path(args.pred)
+        pred_dir = Path(o.pred)
         if not pred_dir.is_dir():
             raise UserError(f"prediction folder not found: {pred_dir}")
         recs = usable_records(load_records(e.dataset, e.root, e.split, e.image_dir, cfg.data.box_padding),
@@ -385,6 +342,15 @@ class Pose2DTask(Task):
             raise UserError(f"no <stem>_pose2d.json in {pred_dir} matches a person of {e.dataset} {e.split} "
                             f"({len(recs)} persons)")
         return ev.summarize(), ev, failures
+
+
+def joints_outside(keypoints, shape) -> List[int]:
+    """Indices of the joints placed outside an image of ``shape`` (pixel centres at integer coordinates)."""
+    kp = np.asarray(keypoints, np.float64).reshape(-1, 2)
+    h, w = shape[:2]
+    with np.errstate(invalid="ignore"):
+        out = (kp[:, 0] < -0.5) | (kp[:, 0] > w - 0.5) | (kp[:, 1] < -0.5) | (kp[:, 1] > h - 0.5)
+    return [int(i) for i in np.flatnonzero(out & np.isfinite(kp).all(1))]
 
 
 TASK = Pose2DTask()

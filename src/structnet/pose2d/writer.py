@@ -11,6 +11,8 @@ import numpy as np
 from ..checks import finite_number
 from ..data.io import read_image, write_json, write_png
 from ..keypoints.layouts import KeypointLayout, get_layout
+from .augment import _finite_number
+from .codec import DEFAULT_REFINE
 from .inference import DEFAULT_DRAW_THRESHOLD, predict_pose, unpack_model, _resolve_layout
 
 __all__ = ["pose_to_json", "draw_pose_overlay", "write_result", "predict_file", "LEFT_COLOUR", "RIGHT_COLOUR",
@@ -120,7 +122,7 @@ def write_result(result: Mapping[str, Any], image: np.ndarray, out_dir, name: st
     return [j, o]
 
 
-def predict_file(net, path, out_dir, box=None, flip_test: bool = True, scales=(1.0,), refine: str = "dark",
+def predict_file(net, path, out_dir, box=None, flip_test: bool = True, scales=(1.0,), refine: str = DEFAULT_REFINE,
                  conditional=None, *, layout=None, score_threshold: float = DEFAULT_DRAW_THRESHOLD,
                  precision: str = "auto", name: Optional[str] = None, **predict_kwargs) -> Dict[str, Any]:
     """Run :func:`~structnet.pose2d.inference.predict_pose` on one image file and write its files

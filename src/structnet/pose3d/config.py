@@ -8,11 +8,13 @@ the rest say "ours".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Literal, Optional
+from typing import List, Literal, Optional, Tuple
 
 from ..engine.config import OptimConfig, ScheduleConfig, TrainConfig
+from ..tasks.options import PredictOptions, option
 
-__all__ = ["Pose3DModelConfig", "Pose3DDataConfig", "Pose3DLossConfig", "Pose3DEvalConfig", "Pose3DConfig"]
+__all__ = ["Pose3DModelConfig", "Pose3DDataConfig", "Pose3DLossConfig", "Pose3DLiftOptions", "Pose3DPredictOptions",
+           "Pose3DEvalConfig", "Pose3DConfig"]
 
 
 @dataclass
@@ -77,38 +79,71 @@ class Pose3DLossConfig:
 
 
 @dataclass
-class Pose3DEvalConfig:
-    root: str = "${data}/h36m"
-    subjects: List[str] = field(default_factory=lambda: ["S9", "S11"])
+class Pose3DLiftOptions:
+    """How 2D joints are lifted: the defaults of ``predict`` and of the ``eval`` section."""
+
+    # test-time mirroring: each hypothesis the mean of its pose and the mirrored pose of the mirrored 2D joints (ours;
+    # the paper has none; README has the bundled lifter's MPJPE with and without); 2x the time
+    flip: bool = option(True, "test-time mirroring: each pose averaged with the mirrored pose of the mirrored 2D "
+                              "joints (2x the time; --no-flip: the plain model; predict: no effect with --maps-model)")
+    # other lifters (bundled names or weights files) whose chosen poses are averaged with the model's, equal weights
+    # (ours; the paper ensembles regressors of one kind, its Table 9). The skeleton-map lifter with
+    # keypoint_lifter_h36m: README, "3D human pose". eval's JSON keeps each member's own MPJPE
+    ensemble: List[str] = option([], "another lifter (bundled name or weights file; repeat the option for more) "
+                                     "lifting the same 2D joints; the 3D pose is the mean of every lifter's chosen "
+                                     "pose (eval: inputs gt2d / sh)", repeat=True, metavar="LIFTER")
+
+
+@dataclass(kw_only=True)
+class Pose3DPredictOptions(Pose3DLiftOptions, PredictOptions):
+    """The options of ``structnet predict pose3d`` (the Python API takes the same)."""
+
+    pose2d_model: Optional[str] = option(None, "2D pose model (bundled name or weights file) whose LSP joints are "
+                                               "lifted (default: the bundled pose2d model)")
+    box: Optional[Tuple[float, float, float, float]] = option(
+        None, "person box x1,y1,x2,y2 in pixels for the 2D model (default: found)", kind=float, count=4)
+    maps_model: Optional[str] = option(None, "image -> skeleton-map network (bundled name, e.g. skeleton_map_net_h36m, "
+                                             "or weights file) that draws the maps from the photo, the paper's "
+                                             "pipeline (default: none, the maps are drawn from the pose2d joints, "
+                                             "which gave the more plausible poses on LSP-extended photos; README)")
+    # an image is a person when the 2D model finds at least this many of its 14 joints with score >= the pose2d
+    # drawing threshold (0.2); on the scikit-image samples: the cameraman 6, the astronaut 10, a coffee cup 1
+    min_joints: int = option(4, "no 3D pose for an image where the 2D model finds fewer of its 14 joints (score >= "
+                                "0.2): no person (0: lift whatever it finds)", low=0, high=14)
+
+
+@dataclass(kw_only=True)
+class Pose3DEvalConfig(Pose3DLiftOptions):
+    root: str = option("${data}/h36m", "Human3.6M folder in the 3d-pose-baseline layout (= --root)", flag="--data")
+    subjects: List[str] = option(["S9", "S11"], "comma-separated test subjects", words=True)
     # 2D joints: projected GT | Stacked Hourglass detections | synthetic: images of capsule people rendered from the
     # test poses (real cameras, ``backgrounds`` behind them) -> maps_model -> the lifter's regressors
-    input: Literal["gt2d", "sh", "synthetic"] = "gt2d"
-    maps_model: Optional[str] = None  # input synthetic: the image -> maps network (default: the bundled one)
-    backgrounds: Optional[str] = "${data}/ecssd/images"  # input synthetic: test backgrounds (not the training ones)
+    input: Literal["gt2d", "sh", "synthetic"] = option(
+        "gt2d", "2D input: projected ground truth or the Stacked Hourglass detections; synthetic: capsule people "
+                "rendered from the test poses -> --maps-model -> the lifter")
+    maps_model: Optional[str] = option(None, "--input synthetic: the image -> maps network (default: the bundled "
+                                             "skeleton_map_net_h36m)")
+    backgrounds: Optional[str] = option("${data}/ecssd/images", "--input synthetic: folder of background photos "
+                                                                "(not the training ones)")
     # depth order of the maps: gt (the GT depths: the paper's "GT skeleton map"), estimated (a first pass without
     # order, then maps ordered by its depths), none (front = back); auto: gt for gt2d, estimated for sh
-    depth_order: Literal["auto", "gt", "estimated", "none"] = "auto"
-    every: int = 1
+    depth_order: Literal["auto", "gt", "estimated", "none"] = option(
+        "auto", "depth order of the maps (auto: gt for gt2d, estimated for sh)")
+    every: int = option(1, "every n-th stored frame", low=1)
     batch_size: int = 512
-    # test-time mirroring (inputs gt2d / sh): each hypothesis the mean of its pose and the mirrored pose of the
-    # mirrored 2D joints (ours; the paper has none; results with and without: docs/pose3d.md); 2x the evaluation
-    # time. On by default (as predict); --no-flip turns it off
-    flip: bool = True
     # input sh: remove the detector's systematic per-joint offsets from the projected GT joints (MPII vs Human3.6M
     # joint definitions, e.g. the feet and neck; joints.fit_detection_offsets) before lifting. cross-subject: the
     # offsets of each evaluated subject are fitted on the detections of the *other* test subjects present (S9 is
     # corrected with S11's, S11 with S9's): the evaluated subject's own detections and GT never enter the fit. The
     # stand-in for Martinez et al.'s training on the training subjects' detections, which are not in this data.
-    sh_offsets: Literal["none", "cross-subject"] = "none"
+    sh_offsets: Literal["none", "cross-subject"] = option(
+        "none", "--input sh: remove the detector's per-joint offsets from the GT joints, fitted on the other test "
+                "subjects' detections (S9 corrected with S11's, S11 with S9's)")
     # draw the maps with a torch.compile'd renderer: the same maps, ~6x faster over the 10^5 test frames, after a
     # compile of ~30 s. null (auto): the plain renderer until it has drawn for render.COMPILE_AFTER_SECONDS, then
     # the compiled one (a short run never compiles); true: compiled from the start; false: never
     compile_renderer: Optional[bool] = None
     max_images: Optional[int] = None  # sequences (subject / sequence / camera) evaluated
-    # inputs gt2d / sh: other lifters (bundled names or weights files) whose chosen poses are averaged with the
-    # model's, equal weights (ours; the paper ensembles regressors of one kind, its Table 9). The skeleton-map lifter
-    # with keypoint_lifter_h36m: docs/pose3d.md, "Results: 3D pose". The JSON keeps each member's own MPJPE
-    ensemble: List[str] = field(default_factory=list)
 
 
 @dataclass

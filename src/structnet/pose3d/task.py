@@ -16,24 +16,25 @@ Saved models: safetensors with metadata ``structnet_task`` = ``task`` = ``"pose3
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from ..errors import UserError
-from ..tasks.args import floats, positive_int
 from ..tasks.base import Task
-from .config import Pose3DConfig
+from ..tasks.options import check, check_box
+from .config import Pose3DConfig, Pose3DPredictOptions
 
 __all__ = ["Pose3DTask", "TASK", "DEFAULT_MODEL"]
 
 #: The bundled lifter ``structnet predict|eval pose3d`` use without --model / --weights.
 DEFAULT_MODEL = "skeleton_map_lifter_h36m"
-#: The bundled image -> skeleton-map network (issue 10 (b)): ``eval pose3d --input synthetic`` scores it (and
+#: The bundled image -> skeleton-map network: ``eval pose3d --input synthetic`` scores it (and
 #: ``--maps-model`` another one); ``predict pose3d --maps-model skeleton_map_net_h36m`` draws a photo's maps with it.
 DEFAULT_MAPS_MODEL = "skeleton_map_net_h36m"
+#: the score of a 2D joint that counts as found (pose2d's drawing threshold)
+PERSON_SCORE = 0.2
 
 
 class Pose3DTask(Task):
@@ -41,6 +42,7 @@ class Pose3DTask(Task):
     summary = ("3D human pose from skeleton maps (front/back by depth order) with multiple hypotheses chosen by "
                "reprojection; keypoint-MLP lifting baseline")
     config_class = Pose3DConfig
+    predict_options = Pose3DPredictOptions
     default_model = DEFAULT_MODEL
     default_eval_config = None
     outputs = "<name>_pose3d.json and <name>_pose3d.png per image"
@@ -164,6 +166,7 @@ class Pose3DTask(Task):
         from .inference import average_lifters, predict_sequence
 
         self._check_lifter(model)
+        check(cfg.eval)
         if cfg.eval.input == "synthetic":
             if cfg.eval.ensemble:
                 raise UserError("--ensemble: inputs gt2d and sh only (--input synthetic lifts the maps the maps "
@@ -230,84 +233,24 @@ class Pose3DTask(Task):
 
         return fn
 
-    def add_eval_arguments(self, p) -> None:
-        p.add_argument("--data", default=None, help="Human3.6M folder in the 3d-pose-baseline layout (= --root)")
-        p.add_argument("--input", default=None, choices=["gt2d", "sh", "synthetic"],
-                       help="2D input: projected ground truth (default) or the Stacked Hourglass detections; "
-                            "synthetic: capsule people rendered from the test poses -> --maps-model -> the lifter")
-        p.add_argument("--maps-model", default=None,
-                       help=f"--input synthetic: the image -> maps network (default: {DEFAULT_MAPS_MODEL})")
-        p.add_argument("--backgrounds", default=None,
-                       help="--input synthetic: folder of background photos (default: ECSSD images)")
-        p.add_argument("--depth-order", default=None, choices=["auto", "gt", "estimated", "none"],
-                       help="depth order of the maps (auto: gt for gt2d, estimated for sh)")
-        p.add_argument("--every", type=positive_int, default=None, help="every n-th stored frame (default 1: all)")
-        p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
-                       help="gt2d / sh: test-time mirroring, each pose averaged with the mirrored pose of the "
-                            "mirrored input (default: on; 2x the time; --no-flip: the plain model)")
-        p.add_argument("--ensemble", action="append", default=None, metavar="LIFTER",
-                       help="gt2d / sh: another lifter (bundled name or weights file; repeat the option for more) "
-                            "whose chosen poses are averaged with the model's, equal weights (e.g. "
-                            "keypoint_lifter_h36m; README)")
-        p.add_argument("--subjects", default=None, help="comma-separated test subjects (default S9,S11)")
-        p.add_argument("--sh-offsets", default=None, choices=["none", "cross-subject"],
-                       help="--input sh: remove the detector's per-joint offsets from the GT joints, fitted on the "
-                            "other test subjects' detections (S9 corrected with S11's, S11 with S9's)")
-
-    def apply_eval_arguments(self, cfg: Pose3DConfig, args) -> None:
-        e = cfg.eval
-        if getattr(args, "data", None) is not None:
-            e.root = args.data
-        for key in ("input", "depth_order", "maps_model", "backgrounds", "sh_offsets"):
-            v = getattr(args, key, None)
-            if v is not None:
-                setattr(e, key, v)
-        if getattr(args, "every", None) is not None:
-            e.every = int(args.every)
-        if getattr(args, "flip", None) is not None:
-            e.flip = bool(args.flip)
-        if getattr(args, "ensemble", None):
-            e.ensemble = [str(m) for m in args.ensemble]
-        if getattr(args, "subjects", None):
-            e.subjects = [s.strip() for s in args.subjects.split(",") if s.strip()]
-
     # ------------------------------------------------------------------------------------------ prediction
-    def add_predict_arguments(self, p) -> None:
-        p.add_argument("--pose2d-model", default=None,
-                       help="2D pose model (bundled name or weights file) whose LSP joints are lifted "
-                            "(default: the bundled pose2d model)")
-        p.add_argument("--box", type=floats(4), default=None,
-                       help="person box x1,y1,x2,y2 in pixels for the 2D model (default: found)")
-        p.add_argument("--maps-model", default=None,
-                       help=f"image -> skeleton-map network (bundled name, e.g. {DEFAULT_MAPS_MODEL}, or weights "
-                            f"file) that draws the maps from the photo, the paper's pipeline (default: none, the "
-                            f"maps are drawn from the pose2d joints, which gave the more plausible poses on "
-                            f"LSP-extended photos; README)")
-        p.add_argument("--ensemble", action="append", default=None, metavar="LIFTER",
-                       help="another lifter (bundled name or weights file; repeat the option for more) lifting the "
-                            "same 2D joints; the 3D pose is the mean of every lifter's chosen pose (as eval)")
-        p.add_argument("--no-flip", dest="flip", action="store_false",
-                       help="lift the 2D joints as they are (default: each hypothesis averaged with the mirrored "
-                            "pose of the mirrored joints, as eval; no effect with --maps-model)")
-
-    def predictor(self, model, options):
+    def predictor(self, model, options: Optional[Pose3DPredictOptions] = None):
         from ..tasks.loading import load
         from .inference import predict_image
 
+        o = self.options_or_defaults(options)
+        check(o)
+        check_box(o.box)
         if getattr(model.network, "kind", None) == "image":
             raise UserError(f"{model.name} is an image -> maps network: pass it as --maps-model (the lifter is "
                             f"--model/--weights)")
-        p2d = load(getattr(options, "pose2d_model", None), task="pose2d")
+        p2d = load(o.pose2d_model, task="pose2d")
         if p2d.layout is None or p2d.layout.name != "lsp14":
             raise UserError(f"--pose2d-model: a model with LSP 14 joints is needed, got "
                             f"{getattr(p2d.layout, 'name', '?')}")
-        box = getattr(options, "box", None)
-        if box is not None and not (box[2] > box[0] and box[3] > box[1]):
-            raise UserError(f"--box: x2 > x1 and y2 > y1 needed, got {','.join(f'{v:g}' for v in box)}")
 
-        flip = bool(getattr(options, "flip", True))
         maps_net = None
-        choice = getattr(options, "maps_model", None)
+        choice = o.maps_model
         if choice is not None and str(choice).lower() != "none":
             if getattr(model.network, "kind", None) != "maps":
                 raise UserError(f"--maps-model needs a skeleton-map lifter, {model.name} is "
@@ -323,16 +266,23 @@ class Pose3DTask(Task):
                                 f"(crops {list(model.network.crops)})")
             maps_net = m.network.eval()
 
-        names = [str(n) for n in getattr(options, "ensemble", None) or []]
+        names = [str(n) for n in o.ensemble]
         members = [(n, m.network) for n, m in zip(names, self._load_members(names))]  # named as given, as eval
 
         def fn(image):
-            return predict_image(model.network, p2d, image, box=box, maps_net=maps_net, flip=flip, members=members,
-                                 name=model.name)
+            check_box(o.box, image.shape)
+            out = predict_image(model.network, p2d, image, box=o.box, maps_net=maps_net, flip=o.flip,
+                                members=members, name=model.name)
+            found = int(np.sum(np.nan_to_num(np.asarray(out["scores_2d"], np.float64)) >= PERSON_SCORE))
+            if found < o.min_joints:
+                raise UserError(f"no person found: the 2D model found {found} of {len(out['scores_2d'])} joints "
+                                f"with score >= {PERSON_SCORE:g} (--min-joints {o.min_joints}), so no 3D pose")
+            return out
 
         return fn
 
-    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None) -> List[Path]:
+    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None,
+              options: Optional[Pose3DPredictOptions] = None) -> List[Path]:
         from .writer import write_result
 
         return write_result(result, image, out_dir, name, source=source)

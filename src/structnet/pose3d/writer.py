@@ -65,6 +65,8 @@ __all__ = ["pose3d_to_json", "project_pose3d", "draw_pose3d", "draw_panel", "wri
 FRAME = "camera frame, root-relative (hip at 0): x right, y down, z forward"
 #: White columns between the panels of :func:`draw_panel`.
 PANEL_GAP = 4
+#: the photo panel of a picture is at most this many times as wide as it is high (wider photos are scaled down)
+MAX_PHOTO_ASPECT = 4
 #: Ground grid of :func:`draw_pose3d` (RGB).
 GRID_COLOUR = (205, 205, 205)
 #: Joint dots (RGB).
@@ -302,7 +304,8 @@ def draw_panel(image, result: Mapping[str, Any], height: int = 400) -> np.ndarra
     ``(H, W)``) scaled to ``height`` rows with the 2D skeleton (``result["joints2d"]``, image pixels) drawn in part
     colours; the front and back skeleton maps (``result["maps"]``, if present) each scaled to ``height`` rows
     nearest-neighbour; and :func:`draw_pose3d` of ``result["joints3d"]`` at ``height`` x ``height``. Panels are
-    separated by :data:`PANEL_GAP` white columns."""
+    separated by :data:`PANEL_GAP` white columns. A photo wider than :data:`MAX_PHOTO_ASPECT` x ``height`` columns
+    is scaled to that width instead (centred on white rows), so the picture stays small for any input."""
     import cv2
 
     img = _rgb(image)
@@ -313,9 +316,20 @@ def draw_panel(image, result: Mapping[str, Any], height: int = 400) -> np.ndarra
 
     h, w = img.shape[:2]
     new_w = max(1, int(round(w * height / h)))
-    interp = cv2.INTER_AREA if height < h else cv2.INTER_LINEAR
-    photo = np.ascontiguousarray(cv2.resize(img, (new_w, height), interpolation=interp))
-    scaled = (j2 + 0.5) * np.array([new_w / w, height / h]) - 0.5    # pixel centres stay at integers
+    if new_w <= MAX_PHOTO_ASPECT * height:
+        new_h, top = height, 0
+    else:  # a very wide photo: scaled to MAX_PHOTO_ASPECT x height columns, centred on white rows
+        new_w = MAX_PHOTO_ASPECT * height
+        new_h = max(1, int(round(h * new_w / w)))
+        top = (height - new_h) // 2
+    interp = cv2.INTER_AREA if new_h < h else cv2.INTER_LINEAR
+    small = np.ascontiguousarray(cv2.resize(img, (new_w, new_h), interpolation=interp))
+    if new_h == height:
+        photo = small
+    else:
+        photo = np.full((height, new_w, 3), 255, np.uint8)
+        photo[top:top + new_h] = small
+    scaled = (j2 + 0.5) * np.array([new_w / w, new_h / h]) - 0.5 + np.array([0.0, top])  # pixel centres at integers
     _draw_sticks(photo, scaled, max(1, int(round(height / 130))))
     panels = [photo]
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Literal, Optional
 
 from ..engine.config import OptimConfig, ScheduleConfig, TrainConfig
+from ..tasks.options import MAX_SCALE, MIN_SCALE, PredictOptions, option
 
 
 @dataclass
@@ -43,21 +44,63 @@ class SkeletonLossConfig:
 
 
 @dataclass
-class SkeletonEvalConfig:
+class SkeletonInferenceOptions(PredictOptions):
+    """How maps, skeletons and segments are computed from an image: the defaults of ``predict`` and of the ``eval``
+    section. None: the model's stored setting (its weights' metadata)."""
+
+    max_side: Optional[int] = option(None, "run the network and post-processing at this longer side; maps come back "
+                                           "at the input's size (default: the longer side the model was trained at, "
+                                           "stored in its weights; full size for weights without it)",
+                                     kind=int, low=1)
+    segments_mode: Literal["objects", "parts"] = option(
+        "objects", "objects: segments whose regions touch are one object, small objects dropped, skeleton pieces of "
+                   "an object joined; parts: the paper's one segment per skeleton piece")
+    min_segment_area: float = option(0.05, "objects mode: drop objects smaller than this fraction of the largest "
+                                           "(chosen on the Weizmann train split)", low=0.0, high=1.0)
+    scales: Optional[List[float]] = option(None, "test-time scales, comma-separated factors of the network's input "
+                                                 "size (the maps of the enlarged copies are averaged), e.g. 1 or "
+                                                 "1,1.5 (default: the model's stored scales)",
+                                           kind=float, low=MIN_SCALE, high=MAX_SCALE, many=True)
+    flip: Optional[bool] = option(None, "also average the maps of left-right mirrored inputs (default: the model's "
+                                        "stored choice)")
+
+
+@dataclass(kw_only=True)
+class SkeletonMatchOptions:
+    """How predicted maps are matched to the ground truth (skeval protocol): ``eval`` and ``score``."""
+
+    thresholds: int = option(100, "number of thresholds", low=2)
+    tolerance: float = option(0.01, "match distance as a fraction of the image diagonal", low=0.0, low_open=True,
+                              high=1.0)
+    workers: Optional[int] = option(None, "processes for the matching (default: all cores)", kind=int, low=0)
+
+
+@dataclass(kw_only=True)
+class SkeletonPredictOptions(SkeletonInferenceOptions):
+    """The options of ``structnet predict skeleton`` (the Python API takes the same)."""
+
+    threshold: Optional[float] = option(None, "binarisation threshold for thin skeletons and segments (default: the "
+                                              "model's ODS threshold)", kind=float, low=0.0, high=1.0)
+
+
+@dataclass(kw_only=True)
+class SkeletonEvalConfig(SkeletonMatchOptions, SkeletonInferenceOptions):
     dataset: str = "sk-large"
     root: str = "${data}/sk-large"
     split: str = "test"
-    max_side: Optional[int] = None  # predict at reduced size, maps resized back to the GT size
-    thresholds: int = 100
-    tolerance: float = 0.01
     max_images: Optional[int] = None
-    precision: str = "auto"  # inference precision: auto | float32 | bfloat16 (nn/precision.py)
-    segments: bool = False  # also score object segments rebuilt from skeleton + scale (needs GT masks)
-    segments_mode: str = "objects"  # objects (touching segments merged, small ones dropped) | parts (the paper's)
-    min_segment_area: float = 0.05  # objects mode: drop objects under this fraction of the largest
-    workers: Optional[int] = None  # processes for the matching (None: all cores)
-    scales: Optional[List[float]] = None  # test-time scales, e.g. [1.0, 1.5] (None: the model's stored ones)
-    flip: Optional[bool] = None  # test-time left-right flip (None: the model's stored choice)
+    segments: bool = option(False, "also score object segments rebuilt from skeleton + scale (needs GT masks)")
+
+
+@dataclass(kw_only=True)
+class SkeletonScoreOptions(SkeletonMatchOptions):
+    """The options of ``structnet score skeleton``."""
+
+    pred: str = option(help="folder of 8- or 16-bit grey PNG maps named like the GT stems (a _skeleton suffix is "
+                            "accepted)")
+    gt: str = option(help="folder of GT: PNG scale maps, binary skeleton PNGs or .mat files")
+    nms: bool = option(True, "non-maximum suppression of the maps (--no-nms: maps already thin)")
+    plot: Optional[str] = option(None, "write a PR-curve PNG here")
 
 
 @dataclass

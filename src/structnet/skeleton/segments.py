@@ -23,10 +23,12 @@ from typing import Tuple
 import numpy as np
 from scipy import ndimage as ndi
 
+from .config import SkeletonInferenceOptions
+
 __all__ = ["SEGMENT_MODES", "bridge_skeleton", "group_segments", "object_segments", "segments_from_skeleton"]
 
 SEGMENT_MODES = ("objects", "parts")
-DEFAULT_MIN_AREA = 0.05  # chosen on the Weizmann train split (docs/skeleton.md), not on test
+DEFAULT_MIN_AREA = SkeletonInferenceOptions.min_segment_area  # chosen on the Weizmann train split (docs/skeleton.md)
 
 _CHUNK = 4_000_000  # (pixel, offset) pairs per vectorised block
 

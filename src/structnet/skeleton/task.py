@@ -16,16 +16,17 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from ..errors import UserError
-from ..tasks.args import fraction, nonneg_int, positive_int, tolerance
 from ..tasks.base import Task
-from .config import SkeletonConfig, SkeletonDataConfig
-from .segments import DEFAULT_MIN_AREA
+from ..tasks.options import check
+from .config import SkeletonConfig, SkeletonDataConfig, SkeletonPredictOptions, SkeletonScoreOptions
 
 
 class SkeletonTask(Task):
     name = "skeleton"
     summary = "object skeletons with per-pixel scale and object segments (LMSDS / FSDS / HED)"
     config_class = SkeletonConfig
+    predict_options = SkeletonPredictOptions
+    score_options = SkeletonScoreOptions
     default_model = "lmsds_efficientnet_lite0"
     outputs = ("<name>_skeleton.png, <name>_skeleton_overlay.png, <name>_skeleton_segments.png and "
                "<name>_skeleton.npz per image")
@@ -102,16 +103,11 @@ class SkeletonTask(Task):
         return build_dataset(data, split=e.split, augment=False, seed=cfg.train.seed)
 
     def eval_predictor(self, model, cfg: SkeletonConfig):
-        from .inference import check_scales, predict_maps
+        from .inference import predict_maps
 
         e = cfg.eval
-        max_side = e.max_side if e.max_side is not None else model.settings.get("max_side")
-        scales = e.scales if e.scales is not None else model.settings.get("scales")
-        flip = e.flip if e.flip is not None else model.settings.get("flip")
-        try:
-            check_scales(scales or (1.0,))
-        except ValueError as err:
-            raise UserError(f"eval.scales: {err}") from None
+        check(e)
+        max_side, scales, flip = _stored(e, model)
 
         def predict_sample(sample):
             img = np.round(np.transpose(sample["image"], (1, 2, 0)) * 255).astype(np.uint8)
@@ -129,63 +125,24 @@ class SkeletonTask(Task):
                                  segments=segments, segments_mode=e.segments_mode,
                                  min_segment_area=e.min_segment_area)
 
-    def add_eval_arguments(self, p) -> None:
-        p.add_argument("--max-side", type=positive_int, default=None,
-                       help="run the network at this longer side (maps resized back to the GT size; default: "
-                            "eval.max_side, else the longer side the model was trained at)")
-        p.add_argument("--thresholds", type=_thresholds, default=None, help="number of thresholds (default 100)")
-        p.add_argument("--tolerance", type=tolerance, default=None,
-                       help="match distance as a fraction of the image diagonal (default 0.01)")
-        p.add_argument("--segments", action="store_true", default=None,
-                       help="also score object segments rebuilt from skeleton + scale (needs GT masks)")
-        p.add_argument("--workers", type=nonneg_int, default=None, help="processes for matching (default: cores)")
-        _add_segment_arguments(p)
-        _add_tta_arguments(p)
-
-    def apply_eval_arguments(self, cfg: SkeletonConfig, args) -> None:
-        for key in ("max_side", "thresholds", "tolerance", "segments", "workers", "segments_mode",
-                    "min_segment_area", "scales", "flip"):
-            v = getattr(args, key, None)
-            if v is not None:
-                setattr(cfg.eval, key, v)
-
     # ------------------------------------------------------------------------------------------ prediction
-    def add_predict_arguments(self, p) -> None:
-        p.add_argument("--max-side", type=positive_int, default=None,
-                       help="run the network and post-processing at this longer side; maps come back at input "
-                            "size (default: the longer side the model was trained at, stored in its weights; "
-                            "full size for weights without it)")
-        p.add_argument("--threshold", type=fraction, default=None,
-                       help="binarisation threshold in [0, 1] for thin skeletons and segments (default: the "
-                            "model's ODS threshold)")
-        _add_segment_arguments(p)
-        _add_tta_arguments(p)
-
-    def predictor(self, model, options):
+    def predictor(self, model, options: Optional[SkeletonPredictOptions] = None):
         from .inference import predict_image
 
-        threshold = options.threshold if getattr(options, "threshold", None) is not None \
-            else model.settings.get("threshold", 0.5)
-        max_side, precision = getattr(options, "max_side", None), getattr(options, "precision", "auto")
-        if max_side is None:
-            max_side = model.settings.get("max_side")   # the size the model was trained at (None: full size)
-
-        mode = getattr(options, "segments_mode", None) or "objects"
-        min_area = getattr(options, "min_segment_area", None)
-        min_area = DEFAULT_MIN_AREA if min_area is None else min_area
-
-        scales = getattr(options, "scales", None)
-        scales = scales if scales is not None else model.settings.get("scales")
-        flip = getattr(options, "flip", None)
-        flip = flip if flip is not None else model.settings.get("flip")
+        o = self.options_or_defaults(options)
+        check(o)
+        threshold = o.threshold if o.threshold is not None else model.settings["threshold"]
+        max_side, scales, flip = _stored(o, model)
 
         def fn(image):
-            return predict_image(model.network, image, max_side=max_side, precision=precision, threshold=threshold,
-                                 segments=mode, min_segment_area=min_area, scales=scales, flip=flip)
+            return predict_image(model.network, image, max_side=max_side, precision=o.precision, threshold=threshold,
+                                 segments=o.segments_mode, min_segment_area=o.min_segment_area, scales=scales,
+                                 flip=flip)
 
         return fn
 
-    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None) -> List[Path]:
+    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None,
+              options: Optional[SkeletonPredictOptions] = None) -> List[Path]:
         from .writer import write_result
 
         return write_result(result, image, out_dir, name)
@@ -195,65 +152,32 @@ class SkeletonTask(Task):
                 f"{result['pieces']} skeleton piece(s)")
 
     # ---------------------------------------------------------------------------------------------- scoring
-    def add_score_arguments(self, p) -> None:
-        p.add_argument("--pred", required=True,
-                       help="folder of 8- or 16-bit grey PNG maps named like the GT stems (a _skeleton suffix is accepted)")
-        p.add_argument("--gt", required=True, help="folder of GT: PNG scale maps, binary skeleton PNGs or .mat files")
-        p.add_argument("--tolerance", type=tolerance, default=0.01,
-                       help="match distance as a fraction of the image diagonal (default 0.01)")
-        p.add_argument("--thresholds", type=_thresholds, default=100, help="number of thresholds (default 100)")
-        p.add_argument("--no-nms", action="store_true", help="skip non-maximum suppression (maps already thin)")
-        p.add_argument("--workers", type=nonneg_int, default=None, help="processes (default: all cores)")
-        p.add_argument("--plot", default=None, help="write a PR-curve PNG here")
-
-    def score(self, args):
+    def score(self, options: SkeletonScoreOptions):
         from .metrics import evaluate_dirs
 
-        res, failures = evaluate_dirs(args.pred, args.gt, thresholds=args.thresholds, tolerance=args.tolerance,
-                                      nms=not args.no_nms, workers=args.workers)
+        o = options
+        res, failures = evaluate_dirs(o.pred, o.gt, thresholds=o.thresholds, tolerance=o.tolerance, nms=o.nms,
+                                      workers=o.workers)
         if res.n_images == 0:
-            raise UserError(f"no prediction in {args.pred} could be scored against {args.gt} "
+            raise UserError(f"no prediction in {o.pred} could be scored against {o.gt} "
                             f"({len(failures)} GT file(s) without a readable prediction <stem>.png or "
                             f"<stem>_skeleton.png)")
-        if args.plot:
+        if o.plot:
             from .plots import plot_pr
 
-            plot_pr({Path(args.pred).name: res}, args.plot)
+            plot_pr({Path(o.pred).name: res}, o.plot)
         from .evaluate import SkeletonEvaluator
 
         return res.to_dict(), SkeletonEvaluator(), failures
 
 
-def _add_segment_arguments(p) -> None:
-    from .segments import SEGMENT_MODES
-
-    p.add_argument("--segments-mode", choices=SEGMENT_MODES, default=None,
-                   help="objects (default): segments whose regions touch are one object, small objects dropped, "
-                        "skeleton pieces of an object joined; parts: the paper's one segment per skeleton piece")
-    p.add_argument("--min-segment-area", type=fraction, default=None,
-                   help="objects mode: drop objects smaller than this fraction of the largest (default 0.05)")
-
-
-def _add_tta_arguments(p) -> None:
-    import argparse
-
-    p.add_argument("--scales", type=_scales, default=None,
-                   help="test-time scales, comma-separated factors of the network's input size (the maps of the "
-                        "enlarged copies are averaged), e.g. 1 or 1,1.5 (default: the model's stored scales)")
-    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
-                   help="also average the maps of left-right mirrored inputs (default: the model's stored choice)")
-
-
-def _scales(text: str):
-    import argparse
-
-    from .inference import check_scales
-
-    try:
-        return list(check_scales(v for v in str(text).split(",") if v.strip()))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated factors in [0.1, 8] such as 1,1.5, "
-                                         f"got {text!r}") from None
+def _stored(options, model):
+    """``(max_side, scales, flip)`` of ``options``, each None replaced by the model's stored setting."""
+    st = model.settings
+    max_side = options.max_side if options.max_side is not None else st.get("max_side")
+    scales = options.scales if options.scales is not None else st.get("scales")
+    flip = options.flip if options.flip is not None else st.get("flip")
+    return max_side, scales, flip
 
 
 def _tta_from_metadata(meta: Dict[str, Any], path: Path):
@@ -273,15 +197,6 @@ def _tta_from_metadata(meta: Dict[str, Any], path: Path):
     if flip not in ("true", "false", "1", "0"):
         raise UserError(f"{path}: bad tta_flip {raw_flip!r} in its metadata (expected true or false)")
     return scales, flip in ("true", "1")
-
-
-def _thresholds(text: str) -> int:
-    n = positive_int(text)
-    if n < 2:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"needs at least 2 thresholds, got {n}")
-    return n
 
 
 TASK = SkeletonTask()

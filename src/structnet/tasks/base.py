@@ -3,22 +3,32 @@
 A task is one object (a :class:`Task` subclass instance, registered in :mod:`structnet.tasks`) whose methods are
 the *slots* the generic code calls (:mod:`structnet.tasks.run`, ``structnet/cli.py``):
 
-========================  ==========================================================================================
-slot                      used by
-========================  ==========================================================================================
-``config_class``          ``structnet train|eval <task> --config``: the typed config (engine/config.py)
-``build_model(cfg)``      training: a fresh network (backbone + heads) from ``cfg.model``
-``model_metadata``        training: what a weights file needs to rebuild the network (stored in its metadata)
-``model_from_metadata``   the hub (:func:`structnet.hub.load`): weights file -> :class:`~structnet.hub.LoadedModel`
-``build_train_dataset``   training: samples -> (transforms, target encoding) -> dicts the loss reads
-``build_loss(cfg)``       training: ``loss_fn(model, batch) -> {name: scalar}``
-``build_eval_dataset``    ``eval``: raw samples with ground truth
-``eval_predictor``        ``eval``: ``sample -> prediction`` with a loaded model
-``build_evaluator``       ``eval`` and ``score``: an :class:`Evaluator` (reset / process / summarize)
-``predictor(model, opt)`` ``predict``: ``image (H, W, 3) uint8 -> result``
-``write(...)``            ``predict``: ``result -> files`` in the published formats
-``onnx_spec(model)``      optional: what of the network ``--backend onnxruntime`` exports (None: not exportable)
-========================  ==========================================================================================
+=========================  =========================================================================================
+slot                       used by
+=========================  =========================================================================================
+``config_class``           ``structnet train|eval <task> --config``: the typed config (engine/config.py); the fields
+                           of its ``eval`` section made with :func:`~structnet.tasks.options.option` are the flags
+                           of ``structnet eval <task>`` (their defaults are the section's)
+``predict_options``        ``predict``: the dataclass of the predict flags (:mod:`structnet.tasks.options`); an
+                           instance goes to ``predictor`` and ``write``
+``score_options``          ``score``: the dataclass of the score flags; an instance goes to ``score``
+``build_model(cfg)``       training: a fresh network (backbone + heads) from ``cfg.model``
+``model_metadata``         training: what a weights file needs to rebuild the network (stored in its metadata)
+``model_from_metadata``    the hub (:func:`structnet.hub.load`): weights file -> :class:`~structnet.hub.LoadedModel`
+``build_train_dataset``    training: samples -> (transforms, target encoding) -> dicts the loss reads
+``build_loss(cfg)``        training: ``loss_fn(model, batch) -> {name: scalar}``
+``build_training(cfg)``    training: :class:`Training` (dataset, loss, hooks) built together; the default calls the
+                           two slots above and ``train_hooks``
+``build_eval_dataset``     ``eval``: raw samples with ground truth
+``eval_predictor``         ``eval``: ``sample -> prediction`` with a loaded model
+``build_evaluator``        ``eval`` and ``score``: an :class:`Evaluator` (reset / process / summarize)
+``predictor(model, opt)``  ``predict``: ``image (H, W, 3) uint8 -> result``, ``opt`` a ``predict_options``
+                           instance (None: its defaults; the model's stored settings fill what it leaves open)
+``write(..., options)``    ``predict``: ``result -> files`` in the published formats
+``onnx_spec(model)``       optional: what of the network ``--backend onnxruntime`` exports (None: not exportable)
+=========================  =========================================================================================
+
+The task object holds no state between slots: everything a slot needs comes in its arguments.
 
 Optional slots have defaults here (no init hook, no extra CLI flags, no scoring of prediction files).
 """
@@ -26,9 +36,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-__all__ = ["Task", "Evaluator"]
+from . import options as _options
+
+__all__ = ["Task", "Evaluator", "Training"]
+
+
+@dataclass
+class Training:
+    """What :meth:`Task.build_training` returns: the training dataset, ``loss_fn(model, batch)`` and trainer hooks."""
+
+    dataset: Any
+    loss: Callable
+    hooks: List[Any] = field(default_factory=list)
 
 
 class Evaluator:
@@ -61,11 +83,14 @@ class Task:
     ``outputs`` (what ``predict`` writes per image, for ``--help``), ``output_suffixes`` (the ends of every file name
     ``write`` may give an output name: ``("_skeleton.png", "_skeleton_overlay.png", ...)``; each starts with
     ``_<task name>``, so that tasks sharing an output folder never write the same file, and ``predict`` refuses or
-    replaces an earlier run's files by them)."""
+    replaces an earlier run's files by them), ``predict_options`` / ``score_options`` (dataclasses of
+    :func:`~structnet.tasks.options.option` fields: the flags of ``predict`` / ``score``)."""
 
     name: str = ""
     summary: str = ""
     config_class: Optional[type] = None
+    predict_options: Optional[type] = None
+    score_options: Optional[type] = None
     default_model: Optional[str] = None
     default_eval_config: Optional[str] = None
     outputs: str = ""
@@ -88,8 +113,9 @@ class Task:
         raise NotImplementedError
 
     def default_model_for(self, options) -> Optional[str]:
-        """The bundled model ``predict`` / ``eval`` load when neither ``--model`` nor ``--weights`` is given, from
-        the parsed flags (default: ``default_model``; a task with several labellings picks by its own flag)."""
+        """The bundled model ``predict`` / ``eval`` load when neither ``--model`` nor ``--weights`` is given;
+        ``options``: the predict options or the config's eval section (default: ``default_model``; a task with
+        several labellings picks by its own option)."""
         return self.default_model
 
     def load_init(self, net, path: Path) -> None:
@@ -132,6 +158,11 @@ class Task:
         """Extra trainer hooks (default: none)."""
         return []
 
+    def build_training(self, cfg) -> Training:
+        """Dataset, loss and hooks of a training run, built together (default: the three slots above; a task whose
+        hooks share objects with its loss overrides this)."""
+        return Training(self.build_train_dataset(cfg), self.build_loss(cfg), list(self.train_hooks(cfg)))
+
     def train_eval_fn(self, cfg) -> Optional[Callable]:
         """``eval_fn(model) -> {metric: float}`` run every ``train.eval_every`` steps (default: none)."""
         return None
@@ -149,24 +180,53 @@ class Task:
     def check_eval(self, cfg, model) -> None:
         """Refuse a model that does not fit the eval dataset (e.g. other joints) before any work."""
 
+    @property
+    def eval_options(self) -> Optional[type]:
+        """The dataclass of the config's ``eval`` section (whose :func:`~structnet.tasks.options.option` fields are
+        the task's eval flags), or None."""
+        if self.config_class is None:
+            return None
+        import dataclasses
+
+        for f in dataclasses.fields(self.config_class):
+            if f.name == "eval" and f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                return type(f.default_factory())  # type: ignore[misc]
+        return None
+
     def add_eval_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Task flags of ``structnet eval <task>`` (default: none; ``apply_eval_arguments`` moves them into cfg)."""
+        """Task flags of ``structnet eval <task>``: the option fields of the eval section (flags not given are
+        None and keep the config's value)."""
+        if self.eval_options is not None:
+            _options.add_arguments(parser, self.eval_options, keep_defaults=False)
 
     def apply_eval_arguments(self, cfg, args: argparse.Namespace) -> None:
-        """Copy the task's eval flags into ``cfg.eval`` (default: nothing)."""
+        """Copy the eval flags given into ``cfg.eval``."""
+        _options.apply_args(cfg.eval, args)
 
     # ------------------------------------------------------------------------------------------ prediction
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Task flags of ``structnet predict <task>`` (default: none)."""
+        """Task flags of ``structnet predict <task>``: the fields of ``predict_options`` (default: none)."""
+        if self.predict_options is not None:
+            _options.add_arguments(parser, self.predict_options)
 
-    def predictor(self, model, options: argparse.Namespace) -> Callable:
-        """``fn(image) -> result`` for an RGB uint8 ``(H, W, 3)`` image, with the options of the predict flags.
-        Per-image problems (e.g. a ``--box`` outside this image) raise UserError; the batch goes on."""
+    def predict_options_from(self, args: argparse.Namespace):
+        """The ``predict_options`` instance of parsed flags (the namespace itself for a task without them)."""
+        return args if self.predict_options is None else _options.from_args(self.predict_options, args)
+
+    def options_or_defaults(self, options):
+        """``options``, or the defaults of ``predict_options`` when None."""
+        return self.predict_options() if options is None and self.predict_options is not None else options
+
+    def predictor(self, model, options=None) -> Callable:
+        """``fn(image) -> result`` for an RGB uint8 ``(H, W, 3)`` image, with a ``predict_options`` instance (None:
+        the defaults; the CLI builds it from the flags). Per-image problems (e.g. a ``--box`` outside this image,
+        no person found) raise UserError; the batch goes on."""
         raise NotImplementedError
 
-    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None) -> List[Path]:
-        """Write ``result`` for one image as ``out_dir/<name>_<task name>...`` files (``output_suffixes``); returns
-        their paths."""
+    def write(self, result, image, out_dir: Path, name: str, source: Optional[Path] = None,
+              options=None) -> List[Path]:
+        """Write ``result`` for one image as ``out_dir/<name>_<task name>...`` files (``output_suffixes``;
+        ``options``: the predict options, e.g. which optional files to write); returns their paths."""
         raise NotImplementedError
 
     def describe(self, result) -> str:
@@ -175,11 +235,26 @@ class Task:
 
     # ---------------------------------------------------------------------------------------------- scoring
     def add_score_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Flags of ``structnet score <task>`` (tasks that score prediction files override this and ``score``)."""
+        """Flags of ``structnet score <task>``: the fields of ``score_options``."""
+        if self.score_options is not None:
+            _options.add_arguments(parser, self.score_options)
 
-    def score(self, args: argparse.Namespace):
-        """Score prediction files: returns ``(summary, evaluator, failures)``. None: the task has no scoring."""
+    def score_options_from(self, args: argparse.Namespace):
+        """The ``score_options`` instance of parsed flags (the namespace itself for a task without them)."""
+        return args if self.score_options is None else _options.from_args(self.score_options, args)
+
+    def score(self, options):
+        """Score prediction files (``options``: a ``score_options`` instance): returns ``(summary, evaluator,
+        failures)``. None: the task has no scoring."""
         return None
+
+    def negative_value_flags(self) -> List[str]:
+        """Flags of this task whose values may start with ``-`` (e.g. ``--box -100,...``)."""
+        out: List[str] = []
+        for cls in (self.predict_options, self.eval_options, self.score_options):
+            if cls is not None:
+                out += _options.negative_flags(cls)
+        return out
 
     @property
     def can_score(self) -> bool:

@@ -75,10 +75,10 @@ def train(task: Task, cfg, resume: Union[bool, str] = True, previous: Optional[P
     if init is not None:
         task.load_init(net, init)
     task.prepare_model(cfg, net)
-    ds = task.build_train_dataset(cfg)
+    training = task.build_training(cfg)
     eval_fn = task.train_eval_fn(cfg) if cfg.train.eval_every > 0 else None
-    trainer = Trainer(net, task.build_loss(cfg), ds, cfg.train, cfg.optim, cfg.schedule, config=cfg,
-                      eval_fn=eval_fn, hooks=task.train_hooks(cfg))
+    trainer = Trainer(net, training.loss, training.dataset, cfg.train, cfg.optim, cfg.schedule, config=cfg,
+                      eval_fn=eval_fn, hooks=training.hooks)
     t0 = time.time()
     trainer.train(resume=resume)
     out = Path(cfg.train.out_dir) / "model.safetensors"
@@ -222,7 +222,8 @@ def predict(task: Task, model, inputs: Iterable[Union[str, Path]], out_dir: Unio
             quiet: bool = True, on_result: Optional[Callable[[Path, Any], None]] = None, overwrite: bool = False,
             recursive: bool = False) -> PredictReport:
     """Run ``task``'s predictor on every image of ``inputs`` (files or folders; ``recursive``: with their
-    sub-folders) and write the results to ``out_dir`` with the task's writer.
+    sub-folders) and write the results to ``out_dir`` with the task's writer; ``options``: the task's
+    ``predict_options`` instance (None: its defaults), given to its predictor and writer.
 
     Output names are the input stems, made distinct where stems collide (:func:`structnet.data.io.output_names`),
     so no two inputs write the same file. Files an earlier run left for these names (:func:`existing_outputs`)
@@ -235,6 +236,7 @@ def predict(task: Task, model, inputs: Iterable[Union[str, Path]], out_dir: Unio
     out = check_output_dir(out_dir, "--out")
     paths = [Path(p) for p in list_images(list(inputs), recursive=recursive)]
     names = output_names(paths)
+    options = task.options_or_defaults(options)
     fn = task.predictor(model, options)  # refuses options that do not fit the model
     if not overwrite:
         for p in paths:
@@ -251,7 +253,7 @@ def predict(task: Task, model, inputs: Iterable[Union[str, Path]], out_dir: Unio
             try:
                 image = read_image(p)
                 result = fn(image)
-                staged = task.write(result, image, staging, names[p], source=Path(p))
+                staged = task.write(result, image, staging, names[p], source=Path(p), options=options)
                 files = _move_into_place(task, staged, staging, out, names[p], overwrite)
             except Exception as e:  # noqa: BLE001 -- one image's failure (bad file, bad box, model error) ends only it
                 report.failures.append((str(p), failure_reason(p, e)))
