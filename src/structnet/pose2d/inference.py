@@ -117,7 +117,7 @@ from ..checks import check_window_scales, finite_number
 from ..data.io import image_to_tensor
 from ..keypoints.layouts import KeypointLayout, get_layout, list_layouts
 from ..nn.precision import inference_context
-from .augment import PIXEL_STD, _finite_number, center_scale_from_box, crop_matrix
+from .augment import PIXEL_STD, center_scale_from_box, crop_matrix
 from .codec import DEFAULT_REFINE, REFINEMENTS, HeatmapCodec, average_flip
 from .config import DEFAULT_MODEL
 

@@ -11,7 +11,6 @@ import numpy as np
 from ..checks import finite_number
 from ..data.io import read_image, write_json, write_png
 from ..keypoints.layouts import KeypointLayout, get_layout
-from .augment import _finite_number
 from .codec import DEFAULT_REFINE
 from .inference import DEFAULT_DRAW_THRESHOLD, predict_pose, unpack_model, _resolve_layout
 
