@@ -14,8 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
+from structnet import hub
 from structnet.hub import WEIGHTS_DIR
-from structnet.pose2d.inference import load_pose_model
 from structnet.pose2d.task import RESERVED_META, save_pose_model
 
 
@@ -57,7 +57,7 @@ def main() -> None:
     a = ap.parse_args()
     ev = json.loads(Path(a.eval).read_text())
     whole = json.loads(Path(a.eval_whole).read_text()) if a.eval_whole else None
-    net = load_pose_model(a.weights)
+    net = hub.load(a.weights, task="pose2d")
     meta = {k: v for k, v in net.metadata.items() if k not in RESERVED_META}
     ds_name = ev["dataset"].get("name") or ev["dataset"].get("dataset")  # older / newer eval JSON
     meta.update({"name": a.name, "test_dataset": f"{ds_name} {ev['dataset']['split']}",
