@@ -19,7 +19,8 @@ from pathlib import Path
 
 from structnet.engine.config import load_config
 from structnet.pose2d.config import Pose2DConfig
-from structnet.pose2d.inference import SIX_SCALES, load_pose_model, predict_pose
+from structnet import hub
+from structnet.pose2d.inference import SIX_SCALES, predict_pose
 from structnet.pose2d.evaluate import evaluate_pose2d
 from structnet.pose2d.train import build_eval_dataset
 
@@ -36,8 +37,8 @@ def main() -> None:
     a = ap.parse_args()
     cfg = load_config(Pose2DConfig, ROOT / "benchmarks" / "configs" / "pose2d" / "ladder_lspet_cpu_1_hourglass.yaml", [])
     ds = build_eval_dataset(cfg, a.max_images)
-    hg = load_pose_model(RUNS / "1_hourglass" / "model.safetensors")
-    mss = load_pose_model(RUNS / "2_mss" / "model.safetensors")
+    hg = hub.load(RUNS / "1_hourglass" / "model.safetensors", task="pose2d")
+    mss = hub.load(RUNS / "2_mss" / "model.safetensors", task="pose2d")
     settings = {"hourglass, 1 scale": (hg, (1.0,)), "hourglass, 6 scales": (hg, tuple(SIX_SCALES)),
                 "hourglass + MSS, 1 scale": (mss, (1.0,))}
     acc = {"hourglass, 1 scale": json.loads((RESULTS / "pose2d_ladder_1_hourglass.json").read_text()),

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from structnet.skeleton.data import SkLargeDataset
-from structnet.skeleton.inference import load_skeleton_model, predict_maps
+from structnet import hub
+from structnet.skeleton.inference import predict_maps
 from structnet.skeleton.metrics import evaluate_skeletons
 
 VARIANTS = {
@@ -48,7 +49,7 @@ def main() -> None:
     if a.variants == [",".join(VARIANTS)]:
         a.variants = list(VARIANTS)
     torch.set_num_threads(a.threads)
-    model = load_skeleton_model(weights=a.weights)
+    model = hub.load(a.weights, task="skeleton")
     net, max_side = model.network, a.max_side or model.settings.get("max_side")
     ds = SkLargeDataset(a.root, a.split)
     idx = list(range(0, len(ds), a.step))

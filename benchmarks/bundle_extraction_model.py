@@ -13,9 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from structnet import hub
+from structnet import hub, tasks
 from structnet.hub import WEIGHTS_DIR
-from structnet.nn.weights import save_weights
 
 
 def _where(ev: dict) -> str:
@@ -46,12 +45,9 @@ def main() -> None:
     m = hub.load(a.weights, task="extraction")
     evs = [json.loads(Path(p).read_text()) for p in a.eval]
     meta = {k: v for k, v in m.metadata.items() if k != "name"}
-    meta.update({"name": a.name, "command": f"structnet train extraction --config {a.config}",
-                 "storage": "float16 kernels, float32 biases and norm statistics",
-                 "test_j": f"{evs[0]['j']:.4f}", "test_p": f"{evs[0]['p']:.4f}", "test_mae": f"{evs[0]['mae']:.4f}",
-                 "test_max_f": f"{evs[0]['max_f']:.4f}"})
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
-    save_weights(m.network, out, meta, half=True)
+    tasks.get("extraction").save_model(m.network, out, meta, name=a.name, config=a.config, evaluation=evs[0],
+                                       half=True)
     cfg = m.network.config()
     lines = [f"# Model card: `{a.name}` (structnet extraction)", "",
              "Object extraction by joint localization and segmentation (Wang et al. 2014): a localization network "

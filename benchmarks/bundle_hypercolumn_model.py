@@ -14,9 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from structnet import hub
+from structnet import hub, tasks
 from structnet.hub import WEIGHTS_DIR
-from structnet.nn.weights import save_weights
 
 
 def _result(ev: dict) -> str:
@@ -43,17 +42,8 @@ def main() -> None:
     m = hub.load(a.weights, task="hypercolumn")
     ev = json.loads(Path(a.eval).read_text())
     meta = {k: v for k, v in m.metadata.items() if k != "name"}
-    meta.update({"name": a.name, "command": f"structnet train hypercolumn --config {a.config}",
-                 "storage": "float16 kernels, float32 biases and norm statistics"})
-    if ev["task"] == "keypoints":
-        meta["test_pck"] = f"{ev['pck']:.4f}"
-    elif ev["task"] == "parts":
-        meta["test_miou"] = f"{ev['miou']:.4f}"
-    else:
-        meta["test_mean_iou"] = f"{ev['mean_iou']:.4f}"
-        meta["test_dataset"] = Path(str(ev.get("data", "ECSSD"))).name.upper()
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
-    save_weights(m.network, out, meta, half=True)
+    tasks.get("hypercolumn").save_model(m.network, out, meta, name=a.name, config=a.config, evaluation=ev, half=True)
     cfg = m.network.config()
     task = ev["task"]
     lines = [f"# Model card: `{a.name}` (structnet hypercolumn, {task})", "",

@@ -14,9 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
+from structnet import hub, tasks
 from structnet.hub import WEIGHTS_DIR
-from structnet.pose2d.inference import load_pose_model
-from structnet.pose2d.task import RESERVED_META, save_pose_model
 
 
 def speed_line(path) -> str:
@@ -57,20 +56,13 @@ def main() -> None:
     a = ap.parse_args()
     ev = json.loads(Path(a.eval).read_text())
     whole = json.loads(Path(a.eval_whole).read_text()) if a.eval_whole else None
-    net = load_pose_model(a.weights)
-    meta = {k: v for k, v in net.metadata.items() if k not in RESERVED_META}
+    net = hub.load(a.weights, task="pose2d")
     ds_name = ev["dataset"].get("name") or ev["dataset"].get("dataset")  # older / newer eval JSON
-    meta.update({"name": a.name, "test_dataset": f"{ds_name} {ev['dataset']['split']}",
-                 "test_metric": ev["metric"], "test_pck": f"{ev['mean']:.4f}", "test_auc": f"{ev['auc']:.4f}",
-                 "command": f"structnet train pose2d --config {a.config}"})
-    if whole is not None:  # the headline of `structnet models`: whole images, as a user runs predict
-        meta.update({"test_metric": f"{whole['metric']} whole images", "test_pck": f"{whole['mean']:.4f}",
-                     "test_auc": f"{whole['auc']:.4f}", "test_pck_annotated_window": f"{ev['mean']:.4f}"})
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
     if not a.card_only:
-        if a.half:
-            meta["storage"] = "float16 kernels, float32 biases and norm statistics"
-        save_pose_model(net.network, out, net.layout, meta, codec=net.codec, half=a.half)
+        meta = {k: v for k, v in net.metadata.items() if k != "name"}
+        tasks.get("pose2d").save_model(net.network, out, meta, name=a.name, config=a.config,
+                                       evaluation={"annotation": ev, "auto": whole}, half=a.half)
     cfg = net.metadata["model_config"]
     tc = net.metadata.get("train_config") or {}
     tr, data = tc.get("train", {}), tc.get("data", {})

@@ -13,9 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from structnet import hub
+from structnet import hub, tasks
 from structnet.hub import WEIGHTS_DIR
-from structnet.nn.weights import save_weights
 
 
 def main() -> None:
@@ -29,14 +28,10 @@ def main() -> None:
     a = ap.parse_args()
     m = hub.load(a.weights, task="pose3d")
     ev = json.loads(Path(a.eval).read_text())
-    meta = {k: v for k, v in m.metadata.items() if k not in ("name",)}
-    meta.update({"name": a.name, "test_input": "synthetic S9/S11 renderings", "test_maps_iou": f"{ev['maps_iou']:.3f}",
-                 "test_mpjpe_mm": f"{ev['mpjpe_mm']:.2f}", "test_p_mpjpe_mm": f"{ev['p_mpjpe_mm']:.2f}",
-                 "command": f"structnet train pose3d --config {a.config}"})
-    if a.half:
-        meta["storage"] = "float16 kernels, float32 biases and norm statistics"
+    meta = {k: v for k, v in m.metadata.items() if k != "name"}
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
-    save_weights(m.network, out, meta, half=a.half)
+    tasks.get("pose3d").save_model(m.network, out, meta, name=a.name, config=a.config,
+                                   evaluation={"synthetic": ev}, half=a.half)
     cfg = m.network.config()
     hyp = ", ".join(f"w{h['width']:g}: {h['mpjpe_mm']:.1f}" for h in ev["hypotheses"])
     card = f"""# Model card: `{a.name}` (structnet pose3d, image -> skeleton maps)

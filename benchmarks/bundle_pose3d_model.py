@@ -13,9 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from structnet import hub
+from structnet import hub, tasks
 from structnet.hub import WEIGHTS_DIR
-from structnet.nn.weights import save_weights
 
 
 def _row(name: str, ev: dict) -> str:
@@ -40,15 +39,10 @@ def main() -> None:
     m = hub.load(a.weights, task="pose3d")
     gt = json.loads(Path(a.eval_gt2d).read_text())
     sh = json.loads(Path(a.eval_sh).read_text()) if a.eval_sh else None
-    meta = {k: v for k, v in m.metadata.items() if k not in ("name",)}
-    meta.update({"name": a.name, "test_input": "GT 2D", "test_mpjpe_mm": f"{gt['mpjpe_mm']:.2f}",
-                 "test_p_mpjpe_mm": f"{gt['p_mpjpe_mm']:.2f}", "command": f"structnet train pose3d --config {a.config}"})
-    if sh is not None:
-        meta.update({"sh_mpjpe_mm": f"{sh['mpjpe_mm']:.2f}", "sh_p_mpjpe_mm": f"{sh['p_mpjpe_mm']:.2f}"})
-    if a.half:
-        meta["storage"] = "float16 kernels, float32 biases and norm statistics"
+    meta = {k: v for k, v in m.metadata.items() if k != "name"}
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
-    save_weights(m.network, out, meta, half=a.half)
+    tasks.get("pose3d").save_model(m.network, out, meta, name=a.name, config=a.config,
+                                   evaluation={"gt2d": gt, "sh": sh}, half=a.half)
     cfg = m.network.config()
     rows = [_row("projected GT 2D (`--input gt2d`)", gt)] + ([_row("Stacked Hourglass detections (`--input sh`)", sh)]
                                                              if sh else [])

@@ -19,8 +19,9 @@ import argparse
 import json
 from pathlib import Path
 
+from structnet import tasks
 from structnet.hub import WEIGHTS_DIR, load
-from structnet.nn.weights import read_metadata, save_weights
+from structnet.nn.weights import read_metadata
 
 
 def main() -> None:
@@ -39,17 +40,15 @@ def main() -> None:
     sc = json.loads(Path(a.score).read_text())
     tr = json.loads(Path(a.threshold_from).read_text())
     net = load(a.weights, task="skeleton").network
-    meta = {k: str(v) for k, v in read_metadata(a.weights).items()}
-    meta.update({"name": a.name, "threshold": f"{tr['ods_threshold']:.6f}", "max_side": str(a.max_side),
-                 "threshold_source": "ODS threshold on SK-LARGE train", "test_dataset": "sk-large",
-                 "test_ods_f": f"{sc['ods_f']:.4f}", "test_ois_f": f"{sc['ois_f']:.4f}", "test_ap": f"{sc['ap']:.4f}",
-                 "command": f"structnet train skeleton --config {a.config}", "budget": a.budget,
-                 "tta_scales": a.scales, "tta_flip": "true" if a.flip else "false"})
     scales = [float(v) for v in a.scales.split(",")]
     tta = (" and ".join(f"{v:g}x" for v in scales) + " the input" + (", each also mirrored" if a.flip else "")
            + f" ({len(scales) * (2 if a.flip else 1)} passes)")
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
-    save_weights(net, out, meta)
+    tasks.get("skeleton").save_model(
+        net, out, read_metadata(a.weights), name=a.name, config=a.config, budget=a.budget,
+        evaluation={**sc, "dataset": "sk-large"},
+        settings={"threshold": tr["ods_threshold"], "threshold_source": "ODS threshold on SK-LARGE train",
+                  "max_side": a.max_side, "scales": a.scales, "flip": a.flip})
     card = f"""# Model card: {a.name}
 
 * **Architecture**: LMSDS (Shen et al. 2017) on EfficientNet-Lite0, taps {net.taps}, receptive fields

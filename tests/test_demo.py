@@ -88,9 +88,10 @@ def test_demo_writes_outputs(tmp_path):
 
 
 def test_bundled_pose_model_loads_with_metadata():
-    from structnet.pose2d.inference import DEFAULT_POSE_MODEL, load_pose_model
+    from structnet import hub
+    from structnet.pose2d.inference import DEFAULT_POSE_MODEL
 
-    m = load_pose_model()
+    m = hub.load(task="pose2d")
     assert m.task == "pose2d" and m.layout.name == "lsp14" and m.network.num_joints == 14
     cfg = m.metadata["model_config"]
     assert cfg["arch"] == "encoder" and cfg["backbone"] == "efficientnet_lite0" and cfg["mss"] and cfg["msr"]

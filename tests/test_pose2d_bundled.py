@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from structnet.pose2d.config import Pose2DConfig
-from structnet.pose2d.inference import load_pose_model
+from structnet import hub
 from structnet.keypoints.metrics import pck_torso
 from structnet.pose2d.evaluate import evaluate_pose2d
 from structnet.pose2d.train import build_eval_dataset
@@ -28,7 +28,7 @@ def test_bundled_model_golden_pck_on_lspet_val(shared_data, name, window):
     cfg = Pose2DConfig()
     cfg.eval.dataset, cfg.eval.root, cfg.eval.split = "lspet", str(shared_data / "lspet"), "val"
     ds = build_eval_dataset(cfg, 100)
-    net = load_pose_model(model=name)
+    net = hub.load(name, task="pose2d")
     r = evaluate_pose2d(net, ds, metric="pck", threshold=0.2, flip_test=True, precision="float32", window=window)
     assert r["n_persons"] == 100 and r["n_scored"] == GOLDEN_SCORED
     # 0.01 = about 10 of the 964 scored joints: room for float differences across CPUs, not for a real change

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from structnet.data.io import ImageReadError, process_batch, read_image, report_failures, write_png
+from structnet.data.io import read_image, report_failures, write_png
 from structnet import bundled, hub
 from structnet.errors import UserError
 from structnet.pose2d import inference as I
@@ -350,7 +350,7 @@ def test_save_load_round_trip_identical_outputs(tmp_path):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
     path = save_pose_model(net, tmp_path / "pose.safetensors", "lsp14", extra_meta={"epochs": 3, "note": "x"})
-    loaded = I.load_pose_model(tmp_path / "pose.safetensors")
+    loaded = hub.load(tmp_path / "pose.safetensors", task="pose2d")
     assert isinstance(loaded, hub.LoadedModel) and loaded.task == "pose2d" and loaded.name == "pose"
     assert not loaded.network.training
     assert loaded.network.config() == net.config()
@@ -383,22 +383,22 @@ def test_save_load_round_trip_identical_outputs(tmp_path):
 def test_missing_bundled_weights_give_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path)  # no bundled files at all
     with pytest.raises(UserError) as e:
-        I.load_pose_model()
+        hub.load(task="pose2d")
     assert I.DEFAULT_POSE_MODEL in str(e.value) and "structnet models" in str(e.value)
     monkeypatch.undo()
     with pytest.raises(UserError, match="unknown model 'no_such_model'.*mss_msr_hourglass2_lsp"):
-        I.load_pose_model(model="no_such_model")
+        hub.load("no_such_model", task="pose2d")
     with pytest.raises(UserError, match="not found.*nope.safetensors"):
-        I.load_pose_model(tmp_path / "nope.safetensors")
+        hub.load(tmp_path / "nope.safetensors", task="pose2d")
     with pytest.raises(UserError, match="a skeleton model, not a pose2d model"):
-        I.load_pose_model(model="lmsds_efficientnet_lite0")
+        hub.load("lmsds_efficientnet_lite0", task="pose2d")
 
 
 def test_bundled_default_model_when_present():
     path = hub.WEIGHTS_DIR / f"{I.DEFAULT_POSE_MODEL}.safetensors"
     if not path.is_file():
         pytest.skip(f"bundled pose model not trained yet: {path}")
-    m = I.load_pose_model()
+    m = hub.load(task="pose2d")
     assert m.layout.name == "lsp14" and m.network.num_joints == 14 and m.source == path
 
 
@@ -444,28 +444,32 @@ def test_overlay_draws_skeleton_in_side_colours():
         W.draw_pose_overlay(img, kp[:3], sc[:3], "lsp14")
 
 
-def test_predict_file_writes_outputs_and_batch_reports_bad_files(tmp_path):
+def test_predict_writes_outputs_and_reports_bad_files(tmp_path):
+    """The one predict path (task predictor + writer): files of a good image, a one-line failure for a bad one."""
+    from structnet import tasks
+    from structnet.pose2d.config import Pose2DPredictOptions
+    from structnet.tasks.loading import LoadedModel
+    from structnet.tasks.run import predict
+
     kp = joints(8, xr=(20.0, 220.0), yr=(20.0, 180.0))
     good = write_png(tmp_path / "in" / "person.png", ramp_image())
     bad = tmp_path / "in" / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    net = RampFake(kp)
+    model = LoadedModel(network=RampFake(kp), task="pose2d", name="ramp", source=tmp_path / "ramp.safetensors",
+                        codec=HeatmapCodec(), layout=get_layout("lsp14"))
+    options = Pose2DPredictOptions(flip_test=False, precision="float32", window="image")
     out = tmp_path / "out"
-    rec = W.predict_file(net, good, out, flip_test=False, precision="float32", dark_sigma=0)
+    report = predict(tasks.get("pose2d"), model, [good, bad], out, options)
     data = json.loads((out / "person_pose2d.json").read_text())
-    assert data == rec and data["width"] == 240 and data["height"] == 200 and data["image"] == str(good)
+    assert data["width"] == 240 and data["height"] == 200 and data["image"] == str(good)
     assert [j["name"] for j in data["joints"]] == LSP_NAMES
     np.testing.assert_allclose([[j["x"], j["y"]] for j in data["joints"]], kp, atol=1e-3)
     ov = read_image(out / "person_pose2d_overlay.png")
     assert ov.shape == (200, 240, 3) and (ov != ramp_image()).any()
-    with pytest.raises(ImageReadError, match="broken.jpg"):
-        W.predict_file(net, bad, out)
     assert not (out / "broken_pose2d.json").exists()
-    results, failures = process_batch([good, bad], lambda p: W.predict_file(net, p, out, flip_test=False,
-                                                                             precision="float32"))
-    assert len(results) == 1 and [f[0] for f in failures] == [str(bad)]
+    assert [p for p, _, _ in report.results] == [good] and [f[0] for f in report.failures] == [str(bad)]
     buf = io.StringIO()
-    assert report_failures(failures, buf) == 1 and "broken.jpg" in buf.getvalue()
+    assert report_failures(report.failures, buf) == 1 and "broken.jpg" in buf.getvalue()
 
 
 # ---------------------------------------------------------------------------------------------- bad input

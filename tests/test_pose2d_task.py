@@ -423,9 +423,9 @@ def test_tiny_training_beats_the_untrained_model(tmp_path):
     torch.manual_seed(0)
     before = evaluate_pose2d(build_model(cfg), val, layout="lsp14", codec=codec)
     weights = train(cfg, resume=False)
-    from structnet.pose2d.inference import load_pose_model
+    from structnet import hub
 
-    net = load_pose_model(weights)
+    net = hub.load(weights, task="pose2d")
     assert net.layout.name == "lsp14" and net.codec.input_size == (64, 64)
     after = evaluate_pose2d(net, val)
     print("PCK@0.2 before", before["mean"], "after", after["mean"])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from structnet import hub
 from structnet.skeleton import evaluate as E
 from structnet.skeleton import inference as I
 from structnet.skeleton.postprocess import resize_nearest, thin, thin_skeleton, upscale_thin
@@ -18,7 +19,7 @@ EIGHT = np.ones((3, 3), int)
 
 @pytest.fixture(scope="module")
 def net():
-    return I.load_skeleton_model()
+    return hub.load(task="skeleton")
 
 
 @pytest.fixture(scope="module")
@@ -189,17 +190,23 @@ def test_write_result_names_and_contents(net, astronaut, tmp_path):
         write_result(res, img[:10], tmp_path, "bad")
 
 
-def test_predict_file_name_and_threshold(net, astronaut, tmp_path):
+def test_predict_names_and_threshold(net, astronaut, tmp_path):
+    """The one predict path (task predictor + writer): output names and the threshold (given, or the model's)."""
+    from structnet import tasks
     from structnet.data.io import write_png
+    from structnet.skeleton.config import SkeletonPredictOptions
+    from structnet.tasks.run import predict
 
-    src = write_png(tmp_path / "in" / "a.png", cv2.resize(astronaut, (100, 80), interpolation=cv2.INTER_AREA))
+    src = write_png(tmp_path / "in" / "a_2.png", cv2.resize(astronaut, (100, 80), interpolation=cv2.INTER_AREA))
     out = tmp_path / "out"
-    r = I.predict_file(net, src, out, precision="float32", threshold=0.7, name="a_2")
+    task = tasks.get("skeleton")
+    rep = predict(task, net, [src], out, SkeletonPredictOptions(precision="float32", threshold=0.7))
+    r = rep.results[0][1]
     assert r["threshold"] == 0.7 and (r["height"], r["width"]) == (80, 100)
     assert sorted(p.name for p in out.iterdir()) == ["a_2_skeleton.npz", "a_2_skeleton.png",
                                                     "a_2_skeleton_overlay.png", "a_2_skeleton_segments.png"]
-    r = I.predict_file(net, src, out, precision="float32")          # the loaded model's ODS threshold
-    assert r["threshold"] == pytest.approx(net.settings["threshold"]) and (out / "a_skeleton.npz").is_file()
+    rep = predict(task, net, [src], out, SkeletonPredictOptions(precision="float32"), overwrite=True)
+    assert rep.results[0][1]["threshold"] == pytest.approx(net.settings["threshold"])   # the model's ODS threshold
 
 
 # ---------------------------------------------------------------- evaluate.py progress bars

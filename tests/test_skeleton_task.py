@@ -43,9 +43,9 @@ def test_tiny_training_beats_untrained(tmp_path):
     before = evaluate_model(untrained, val, **kw)
     weights = train(cfg)
     assert weights.is_file()
-    from structnet.skeleton.inference import load_skeleton_model
+    from structnet import hub
 
-    net = load_skeleton_model(str(weights))
+    net = hub.load(weights, task="skeleton")
     after = evaluate_model(net, val, **kw)
     print("F before", before["ods_f"], "after", after["ods_f"])
     assert after["ods_f"] > before["ods_f"] + 0.1, (before["ods_f"], after["ods_f"])

@@ -15,7 +15,7 @@ of :meth:`ExtractionNet.config`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from ..errors import UserError
 from ..tasks.base import Task, Training
@@ -85,6 +85,15 @@ class ExtractionTask(Task):
         net = net.to(memory_format=torch.channels_last)  # ~10 % faster on CPU (measured, float32)
         return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or Path(path).stem),
                            source=Path(path))
+
+    def bundle_metadata(self, evaluation: Mapping[str, Any], settings: Mapping[str, Any]) -> Dict[str, str]:
+        """``evaluation``: the JSON of ``structnet eval extraction --json`` on ECSSD (the headline). Extraction
+        models store no settings."""
+        if not evaluation:
+            return {}
+        ev = evaluation
+        return {"test_j": f"{ev['j']:.4f}", "test_p": f"{ev['p']:.4f}", "test_mae": f"{ev['mae']:.4f}",
+                "test_max_f": f"{ev['max_f']:.4f}"}
 
     def headline(self, meta: Dict[str, Any]) -> str:
         if "test_j" in meta:

@@ -18,7 +18,7 @@ Saved models: safetensors with metadata ``structnet_task`` = ``task`` = ``"hyper
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from ..errors import UserError
 from ..tasks.base import Task
@@ -97,6 +97,19 @@ class HypercolumnTask(Task):
         net = net.to(memory_format=torch.channels_last).eval()
         return LoadedModel(network=net, task=self.name, name=str(meta.get("name") or Path(path).stem),
                            source=Path(path))
+
+    def bundle_metadata(self, evaluation: Mapping[str, Any], settings: Mapping[str, Any]) -> Dict[str, str]:
+        """``evaluation``: the JSON of ``structnet eval hypercolumn --json`` on the test set (its ``task`` says which
+        result is the headline). Hypercolumn models store no settings."""
+        if not evaluation:
+            return {}
+        ev = evaluation
+        if ev["task"] == "keypoints":
+            return {"test_pck": f"{ev['pck']:.4f}"}
+        if ev["task"] == "parts":
+            return {"test_miou": f"{ev['miou']:.4f}"}
+        return {"test_mean_iou": f"{ev['mean_iou']:.4f}",
+                "test_dataset": Path(str(ev.get("data", "ECSSD"))).name.upper()}
 
     def headline(self, meta: Dict[str, Any]) -> str:
         if "test_pck" in meta:

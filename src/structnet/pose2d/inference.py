@@ -124,7 +124,7 @@ from .config import DEFAULT_MODEL
 __all__ = [
     "DEFAULT_POSE_MODEL", "BOX_PADDING", "AUTO_BOX_PADDING", "WHOLE_IMAGE_PADDING", "SIX_SCALES",
     "ANTIALIAS_BELOW", "SCALE_WARP_MODE", "MIN_COVERAGE", "DEFAULT_KEYPOINT_THRESHOLD", "DEFAULT_FUSE_THRESHOLD",
-    "DEFAULT_PERTURBATIONS", "DEFAULT_DRAW_THRESHOLD", "DEFAULT_BATCH_SIZE", "ConditionalTesting", "load_pose_model",
+    "DEFAULT_PERTURBATIONS", "DEFAULT_DRAW_THRESHOLD", "DEFAULT_BATCH_SIZE", "ConditionalTesting",
     "predict_pose", "predict_pose_auto", "predict_batch", "fuse_scales", "fuse_trials", "WINDOWS",
     "AUTO_MIN_JOINTS", "AUTO_SCORE", "joint_box",
 ]
@@ -576,16 +576,6 @@ def predict_batch(net, crops, flip_test: bool = True, refine: str = DEFAULT_REFI
         hm = _forward_flip(net, x, flip_test, lambda k: _resolve_layout(layout, k), batch_size, precision)
     pts, sc = _decode(codec, hm, refine, dark_sigma)
     return {"heatmaps": hm.cpu().numpy().astype(np.float32), "keypoints": pts, "scores": sc}
-
-
-def load_pose_model(weights=None, model: Optional[str] = None, device=None):
-    """A pose model as a :class:`~structnet.hub.LoadedModel` (``structnet.hub.load`` restricted to pose2d): a
-    weights file (``weights``) or a bundled name (``model``, default :data:`DEFAULT_POSE_MODEL`)."""
-    from ..tasks.loading import load
-
-    if weights is not None and model is not None:
-        raise ValueError("give either weights (a file) or model (a bundled name), not both")
-    return load(weights if weights is not None else (model or DEFAULT_POSE_MODEL), task="pose2d", device=device)
 
 
 def predict_pose_auto(net, image: np.ndarray, *, min_joints: int = AUTO_MIN_JOINTS, score_threshold: float = AUTO_SCORE,

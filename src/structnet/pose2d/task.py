@@ -170,6 +170,22 @@ class Pose2DTask(Task):
         h, w = model.codec.input_size
         return OnnxSpec((1, 3, int(h), int(w)), _heatmaps_of, ("heatmaps",))
 
+    def bundle_metadata(self, evaluation: Mapping[str, Any], settings: Mapping[str, Any]) -> Dict[str, str]:
+        """``evaluation``: ``annotation``, the JSON of ``structnet eval pose2d --json`` (annotated person windows),
+        and optionally ``auto``, the same with ``--window auto`` (whole images, as ``predict`` runs them), which
+        then gives the headline. Pose models store no settings."""
+        if not evaluation:
+            return {}
+        ev = evaluation["annotation"]
+        ds_name = ev["dataset"].get("name") or ev["dataset"].get("dataset")
+        out = {"test_dataset": f"{ds_name} {ev['dataset']['split']}", "test_metric": ev["metric"],
+               "test_pck": f"{ev['mean']:.4f}", "test_auc": f"{ev['auc']:.4f}"}
+        whole = evaluation.get("auto")
+        if whole is not None:
+            out.update({"test_metric": f"{whole['metric']} whole images", "test_pck": f"{whole['mean']:.4f}",
+                        "test_auc": f"{whole['auc']:.4f}", "test_pck_annotated_window": f"{ev['mean']:.4f}"})
+        return out
+
     def headline(self, meta: Dict[str, Any]) -> str:
         if "test_pck" not in meta:
             return ""

@@ -9,12 +9,11 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from ..checks import finite_number
-from ..data.io import read_image, write_json, write_png
+from ..data.io import write_json, write_png
 from ..keypoints.layouts import KeypointLayout, get_layout
-from .codec import DEFAULT_REFINE
-from .inference import DEFAULT_DRAW_THRESHOLD, predict_pose, unpack_model, _resolve_layout
+from .inference import DEFAULT_DRAW_THRESHOLD
 
-__all__ = ["pose_to_json", "draw_pose_overlay", "write_result", "predict_file", "LEFT_COLOUR", "RIGHT_COLOUR",
+__all__ = ["pose_to_json", "draw_pose_overlay", "write_result", "LEFT_COLOUR", "RIGHT_COLOUR",
            "CENTRE_COLOUR"]
 
 #: Overlay colours (RGB): the person's left side, right side, and joints / bones on neither or both sides.
@@ -119,20 +118,3 @@ def write_result(result: Mapping[str, Any], image: np.ndarray, out_dir, name: st
     o = write_png(out_dir / f"{name}_pose2d_overlay.png",
                   draw_pose_overlay(image, result["keypoints"], result["scores"], lay, score_threshold))
     return [j, o]
-
-
-def predict_file(net, path, out_dir, box=None, flip_test: bool = True, scales=(1.0,), refine: str = DEFAULT_REFINE,
-                 conditional=None, *, layout=None, score_threshold: float = DEFAULT_DRAW_THRESHOLD,
-                 precision: str = "auto", name: Optional[str] = None, **predict_kwargs) -> Dict[str, Any]:
-    """Run :func:`~structnet.pose2d.inference.predict_pose` on one image file and write its files
-    (:func:`write_result`, named ``name`` or the file stem). Returns the JSON dict.
-
-    A missing / corrupt / non-image file raises :class:`~structnet.data.io.ImageReadError` (one line naming the
-    file) before anything is written. ``predict_kwargs`` go to ``predict_pose``."""
-    image = read_image(path)
-    res = predict_pose(net, image, box=box, flip_test=flip_test, scales=scales, refine=refine,
-                       conditional=conditional, layout=layout, precision=precision, **predict_kwargs)
-    _, lay, _ = unpack_model(net, layout)
-    lay = _resolve_layout(lay, res["keypoints"].shape[0])
-    write_result(res, image, out_dir, name or Path(path).stem, lay, source=path, score_threshold=score_threshold)
-    return pose_to_json(res, path, image.shape[1], image.shape[0], lay)

@@ -207,13 +207,11 @@ def pose2d_predictor(pose2d_model, box: Optional[Sequence[float]] = None):
     """The 2D pose predictor of the pose2d task (through the task registry) for ``pose2d_model`` (a loaded pose2d
     model): image -> its result dict. Without ``box``: the whole image, then the box of the joints it finds
     (``--window auto``); flip test, one scale, DARK refinement."""
-    from types import SimpleNamespace
-
     from .. import tasks
 
-    options = SimpleNamespace(box=None if box is None else list(box), window="auto", flip=True, scales=(1.0,),
-                              refine="dark", conditional=False, precision="auto")
-    return tasks.get("pose2d").predictor(pose2d_model, options)
+    pose2d = tasks.get("pose2d")
+    options = pose2d.predict_options(box=None if box is None else tuple(float(v) for v in box))
+    return pose2d.predictor(pose2d_model, options)
 
 
 def predict_image(net: Lifter, pose2d_model, image: np.ndarray, box: Optional[Sequence[float]] = None,

@@ -17,7 +17,7 @@ Saved models: safetensors with metadata ``structnet_task`` = ``task`` = ``"pose3
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -90,6 +90,24 @@ class Pose3DTask(Task):
         net = net.to(memory_format=torch.channels_last).eval()
         return LoadedModel(network=net, task=self.name, name=str(meta.get("name") or Path(path).stem),
                            source=Path(path))
+
+    def bundle_metadata(self, evaluation: Mapping[str, Any], settings: Mapping[str, Any]) -> Dict[str, str]:
+        """``evaluation``: JSONs of ``structnet eval pose3d --json``: for a lifter ``gt2d`` (``--input gt2d``, the
+        headline) and optionally ``sh`` (``--input sh``); for the image -> skeleton maps network ``synthetic``
+        (``--input synthetic``). 3D pose models store no settings."""
+        out: Dict[str, str] = {}
+        if "synthetic" in evaluation:
+            ev = evaluation["synthetic"]
+            out.update({"test_input": "synthetic S9/S11 renderings", "test_maps_iou": f"{ev['maps_iou']:.3f}",
+                        "test_mpjpe_mm": f"{ev['mpjpe_mm']:.2f}", "test_p_mpjpe_mm": f"{ev['p_mpjpe_mm']:.2f}"})
+        if "gt2d" in evaluation:
+            gt = evaluation["gt2d"]
+            out.update({"test_input": "GT 2D", "test_mpjpe_mm": f"{gt['mpjpe_mm']:.2f}",
+                        "test_p_mpjpe_mm": f"{gt['p_mpjpe_mm']:.2f}"})
+        if evaluation.get("sh") is not None:
+            sh = evaluation["sh"]
+            out.update({"sh_mpjpe_mm": f"{sh['mpjpe_mm']:.2f}", "sh_p_mpjpe_mm": f"{sh['p_mpjpe_mm']:.2f}"})
+        return out
 
     def headline(self, meta: Dict[str, Any]) -> str:
         if "test_maps_iou" in meta:

@@ -1,14 +1,15 @@
-"""Inference: load a skeleton model and run it on images of any size/mode.
+"""Inference: run a skeleton model on images of any size/mode.
 
 * :func:`predict_maps`: the network's skeleton and scale maps at the input size (what evaluation uses);
 * :func:`predict_image`: maps plus the post-processed results (thin skeleton, object segments).  With ``max_side``
   the network *and the post-processing* (NMS, thinning, union of disks) run at the network's resolution; only
-  the final maps are brought to the input size;
-* :func:`predict_file`: read a file, :func:`predict_image`, write with :func:`structnet.skeleton.writer.write_result`.
+  the final maps are brought to the input size.
+
+Models load with :func:`structnet.tasks.loading.load` (``structnet.hub.load(..., task="skeleton")``); files are
+written by the task's writer (:mod:`structnet.skeleton.writer`, through :func:`structnet.tasks.run.predict`).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -22,21 +23,8 @@ from ..nn.precision import inference_context
 from .model import SkeletonNet
 from .postprocess import resize_nearest, thin_skeleton, upscale_thin
 from .segments import DEFAULT_MIN_AREA, object_segments
-from .writer import write_result
 
-DEFAULT_MODEL = "lmsds_efficientnet_lite0"
 DEFAULT_THRESHOLD = 0.5  # when neither the caller nor the weights give one
-
-
-def load_skeleton_model(weights: Optional[str] = None, model: Optional[str] = None):
-    """A skeleton model as a :class:`~structnet.hub.LoadedModel` (``structnet.hub.load`` restricted to the skeleton
-    task): a weights file written by ``structnet train skeleton`` (``weights``) or a bundled name (``model``,
-    default ``lmsds_efficientnet_lite0``). ``model.settings["threshold"]`` is the file's ODS threshold."""
-    from ..tasks.loading import load
-
-    if weights is not None and model is not None:
-        raise ValueError("give either weights (a file) or model (a bundled name), not both")
-    return load(weights if weights is not None else (model or DEFAULT_MODEL), task="skeleton")
 
 
 def _unpack(net, threshold: Optional[float]):
@@ -214,23 +202,3 @@ def predict_image(net, image: np.ndarray, *, max_side: Optional[int] = None, pre
             "height": int(H), "width": int(W), "threshold": t, "skeleton_pixels": int(thin.sum()),
             "segments": int(labels_n.max(initial=0)), "pieces": pieces, "network_height": int(h),
             "network_width": int(w)}
-
-
-def predict_file(net, path: Path, out_dir: Path, max_side: Optional[int] = None,
-                 precision: str = "auto", threshold: Optional[float] = None, name: Optional[str] = None
-                 ) -> Dict[str, object]:
-    """Run on one image file and write ``<name>_skeleton.png``, ``<name>_skeleton_overlay.png``,
-    ``<name>_skeleton_segments.png`` and ``<name>_skeleton.npz`` (skeleton, scale, thin) into ``out_dir``
-    (:func:`~.writer.write_result`); ``name`` defaults to the file's stem.  Returns ``{"image", "height",
-    "width", "skeleton_pixels", "segments", "threshold", "outputs"}``.
-
-    ``net``: a :class:`~structnet.hub.LoadedModel` (its ODS threshold is the default) or a bare network
-    (default threshold :data:`DEFAULT_THRESHOLD`)."""
-    from ..data.io import read_image
-
-    image = read_image(path)
-    res = predict_image(net, image, max_side=max_side, precision=precision, threshold=threshold)
-    paths = write_result(res, image, Path(out_dir), name if name is not None else Path(path).stem)
-    return {"image": str(path), "height": res["height"], "width": res["width"],
-            "skeleton_pixels": res["skeleton_pixels"], "segments": res["segments"], "threshold": res["threshold"],
-            "outputs": [str(p) for p in paths]}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -70,6 +70,29 @@ class SkeletonTask(Task):
         return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or ""), source=Path(path),
                            codec=net.codec, settings={"threshold": threshold, "method": net.method,
                                                       "max_side": max_side, "scales": scales, "flip": flip})
+
+    def bundle_metadata(self, evaluation: Mapping[str, Any], settings: Mapping[str, Any]) -> Dict[str, str]:
+        """``evaluation``: the JSON of ``structnet score skeleton`` on the test predictions (``ods_f``, ``ois_f``,
+        ``ap``) plus ``dataset`` (the test set's name). ``settings``: ``threshold`` (predict's binarisation
+        threshold), ``threshold_source`` (where it comes from), ``max_side`` (the longer side the model was trained
+        at), ``scales`` (test-time scales: "1,1.5" or a sequence) and ``flip``: the defaults
+        :meth:`model_from_metadata` gives the loaded model."""
+        out: Dict[str, str] = {}
+        if "threshold" in settings:
+            out["threshold"] = f"{float(settings['threshold']):.6f}"
+        if "threshold_source" in settings:
+            out["threshold_source"] = str(settings["threshold_source"])
+        if settings.get("max_side") is not None:
+            out["max_side"] = str(int(settings["max_side"]))
+        if "scales" in settings:
+            scales = settings["scales"]
+            out["tta_scales"] = scales if isinstance(scales, str) else ",".join(f"{float(v):g}" for v in scales)
+        if "flip" in settings:
+            out["tta_flip"] = "true" if settings["flip"] else "false"
+        if evaluation:
+            out.update({"test_dataset": str(evaluation["dataset"]), "test_ods_f": f"{evaluation['ods_f']:.4f}",
+                        "test_ois_f": f"{evaluation['ois_f']:.4f}", "test_ap": f"{evaluation['ap']:.4f}"})
+        return out
 
     def headline(self, meta: Dict[str, Any]) -> str:
         if "test_ods_f" not in meta:

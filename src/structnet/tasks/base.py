@@ -15,6 +15,12 @@ slot                       used by
 ``build_model(cfg)``       training: a fresh network (backbone + heads) from ``cfg.model``
 ``model_metadata``         training: what a weights file needs to rebuild the network (stored in its metadata)
 ``model_from_metadata``    the hub (:func:`structnet.hub.load`): weights file -> :class:`~structnet.hub.LoadedModel`
+``save_model``             training and ``benchmarks/bundle_*_model.py``: writes a weights file with its metadata
+                           (``meta`` + ``structnet_task``; for a bundled model also its name, training command and
+                           ``bundle_metadata``)
+``bundle_metadata``        ``save_model``: the stored settings (what ``model_from_metadata`` reads as the model's
+                           defaults) and headline results (what ``headline`` shows) of a bundled model, from its
+                           evaluation and settings
 ``build_train_dataset``    training: samples -> (transforms, target encoding) -> dicts the loss reads
 ``build_loss(cfg)``        training: ``loss_fn(model, batch) -> {name: scalar}``
 ``build_training(cfg)``    training: :class:`Training` (dataset, loss, hooks) built together; the default calls the
@@ -37,11 +43,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import options as _options
 
-__all__ = ["Task", "Evaluator", "Training"]
+__all__ = ["Task", "Evaluator", "Training", "HALF_STORAGE"]
+
+#: The ``storage`` note of a weights file saved with float16 kernels (:func:`structnet.nn.weights.half_kernels`).
+HALF_STORAGE = "float16 kernels, float32 biases and norm statistics"
 
 
 @dataclass
@@ -138,6 +147,39 @@ class Task:
     def headline(self, meta: Dict[str, Any]) -> str:
         """The headline score of a bundled model for ``structnet models`` (from its metadata)."""
         return ""
+
+    def save_model(self, net, path, meta: Mapping[str, Any], *, name: Optional[str] = None,
+                   config: Optional[str] = None, budget: Optional[str] = None,
+                   evaluation: Optional[Mapping[str, Any]] = None, settings: Optional[Mapping[str, Any]] = None,
+                   half: bool = False) -> Path:
+        """Write ``net`` as a weights file of this task (:func:`structnet.nn.weights.save_weights`); returns the path.
+
+        The metadata is ``meta`` (what rebuilds the network, :meth:`model_metadata`, and what the training run
+        records), then, where given, ``name``, ``command`` (``structnet train <task> --config <config>``),
+        ``budget`` and ``storage`` (:data:`HALF_STORAGE` when ``half``: float16 kernels), then
+        :meth:`bundle_metadata` of ``evaluation`` and ``settings`` (when either is given), and ``structnet_task``.
+        Values that are not strings are stored as JSON."""
+        from ..nn.weights import save_weights
+
+        out = dict(meta)
+        if name is not None:
+            out["name"] = name
+        if config is not None:
+            out["command"] = f"structnet train {self.name} --config {config}"
+        if budget is not None:
+            out["budget"] = budget
+        if half:
+            out["storage"] = HALF_STORAGE
+        if evaluation is not None or settings is not None:
+            out.update(self.bundle_metadata(evaluation or {}, settings or {}))
+        out["structnet_task"] = self.name
+        return save_weights(net, path, out, half=half)
+
+    def bundle_metadata(self, evaluation: Mapping[str, Any], settings: Mapping[str, Any]) -> Dict[str, str]:
+        """The metadata keys of a bundled model that come from its evaluation (the results :meth:`headline` shows)
+        and its settings (defaults :meth:`model_from_metadata` gives the loaded model); what ``evaluation`` and
+        ``settings`` hold is the task's (its override says). Default: none."""
+        return {}
 
     def onnx_spec(self, model):
         """What ``--backend onnxruntime`` exports of a loaded model's network

@@ -2,8 +2,8 @@
 
 - :func:`train` builds the task's model, dataset and loss from a config and runs the engine's
   :class:`~structnet.engine.Trainer` (exact resume, checkpoints, logs), then writes ``<out_dir>/model.safetensors``
-  with the metadata the hub needs to load it (:meth:`Task.model_metadata`). :func:`train_stages` chains configs
-  (``model.init: previous`` starts a stage from the previous stage's weights).
+  with the metadata the hub needs to load it (:meth:`Task.model_metadata`, written by :meth:`Task.save_model`).
+  :func:`train_stages` chains configs (``model.init: previous`` starts a stage from the previous stage's weights).
 - :func:`evaluate` runs a loaded model over the task's eval dataset into the task's evaluator; samples that
   cannot be read (a missing image) are listed and the rest evaluated. :func:`run_evaluation` is the loop itself
   (tasks reuse it for their own ``evaluate_*`` functions).
@@ -65,7 +65,6 @@ def train(task: Task, cfg, resume: Union[bool, str] = True, previous: Optional[P
     from ..engine import Trainer
     from ..engine.config import config_to_dict
     from ..engine.distributed import barrier, is_main_process
-    from ..nn.weights import save_weights
 
     check_output_dir(cfg.train.out_dir, "train.out_dir")
     task.check_config(cfg)
@@ -90,8 +89,7 @@ def train(task: Task, cfg, resume: Union[bool, str] = True, previous: Optional[P
         if trainer.metrics:
             meta["val_metrics"] = trainer.metrics
         meta.update(task.model_metadata(cfg, net))
-        meta["structnet_task"] = task.name
-        save_weights(net, out, meta)
+        task.save_model(net, out, meta)
     barrier()  # a next stage (every rank) reads this file
     return out
 
