@@ -229,7 +229,7 @@ def test_pose2d_says_when_joints_lie_outside_the_image(tmp_path, capsys):
     strip = write_png(tmp_path / "strip.png", np.random.default_rng(0).integers(0, 255, (5000, 20, 3), np.uint8))
     rc = cli.main(["predict", "pose2d", str(strip), "--out", str(tmp_path / "o")])
     out = capsys.readouterr().out
-    doc = __import__("json").loads((tmp_path / "o" / "strip_pose.json").read_text())
+    doc = __import__("json").loads((tmp_path / "o" / "strip_pose2d.json").read_text())
     n = sum(1 for j in doc["joints"] if j["x"] is not None and not (-0.5 <= j["x"] <= 19.5 and -0.5 <= j["y"] <= 4999.5))
     assert rc == 0 and n > 0 and f"{n} joint(s) placed outside the image" in out
 
