@@ -24,19 +24,6 @@ def test_readme_is_a_front_page_whose_links_resolve():
                 assert (doc.parent / target).exists(), f"{doc.name}: link to {target}"
 
 
-def test_readme_python_examples_run(tmp_path, monkeypatch):
-    """Every ```python block of the README runs as it is, in a folder that holds a photo.jpg."""
-    from PIL import Image
-    from skimage import data
-
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
-    assert blocks
-    Image.fromarray(data.astronaut()[::4, ::4]).save(tmp_path / "photo.jpg")
-    monkeypatch.chdir(tmp_path)
-    for code in blocks:
-        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
-
-
 @pytest.fixture()
 def bench_on_path(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
