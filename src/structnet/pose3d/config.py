@@ -83,12 +83,12 @@ class Pose3DLiftOptions:
     """How 2D joints are lifted: the defaults of ``predict`` and of the ``eval`` section."""
 
     # test-time mirroring: each hypothesis the mean of its pose and the mirrored pose of the mirrored 2D joints (ours;
-    # the paper has none; README has the bundled lifter's MPJPE with and without); 2x the time
+    # the paper has none; docs/pose3d.md has the bundled lifter's MPJPE with and without); 2x the time
     flip: bool = option(True, "test-time mirroring: each pose averaged with the mirrored pose of the mirrored 2D "
                               "joints (2x the time; --no-flip: the plain model; predict: no effect with --maps-model)")
     # other lifters (bundled names or weights files) whose chosen poses are averaged with the model's, equal weights
     # (ours; the paper ensembles regressors of one kind, its Table 9). The skeleton-map lifter with
-    # keypoint_lifter_h36m: README, "3D human pose". eval's JSON keeps each member's own MPJPE
+    # keypoint_lifter_h36m: docs/pose3d.md, "Results: 3D pose". eval's JSON keeps each member's own MPJPE
     ensemble: List[str] = option([], "another lifter (bundled name or weights file; repeat the option for more) "
                                      "lifting the same 2D joints; the 3D pose is the mean of every lifter's chosen "
                                      "pose (eval: inputs gt2d / sh)", repeat=True, metavar="LIFTER")
@@ -105,7 +105,7 @@ class Pose3DPredictOptions(Pose3DLiftOptions, PredictOptions):
     maps_model: Optional[str] = option(None, "image -> skeleton-map network (bundled name, e.g. skeleton_map_net_h36m, "
                                              "or weights file) that draws the maps from the photo, the paper's "
                                              "pipeline (default: none, the maps are drawn from the pose2d joints, "
-                                             "which gave the more plausible poses on LSP-extended photos; README)")
+                                             "which gave the more plausible poses on LSP-extended photos; docs/pose3d.md)")
     # an image is a person when the 2D model finds at least this many of its 14 joints with score >= the pose2d
     # drawing threshold (0.2); on the scikit-image samples: the cameraman 6, the astronaut 10, a coffee cup 1
     min_joints: int = option(4, "no 3D pose for an image where the 2D model finds fewer of its 14 joints (score >= "
