@@ -2,7 +2,7 @@
 Sec. 5.1: "enumerate the 625 possible proposals exhaustively ... similar accuracy ... about 30 times of runtime").
 
 For N training images (DUTS-TR-2k ids the training used; no augmentation) both E-steps pick an adjustment with the
-same networks and the same joint cost (:func:`structnet.extraction.train.joint_costs`): exhaustive = the arg-min over
+same networks and the same joint cost (:func:`structnet.extraction.losses.joint_costs`): exhaustive = the arg-min over
 all 625; MCMC = K = 20 Metropolis-Hastings moves with the proposal N(mu_i, Sigma_i) x P_c (mu_i, Sigma_i from the
 training run's adjustment history when --history is given, else N(0, 10^2 I)). Reported per method: the J of the
 segmentation the chosen reference gives (the pasted mask against the ground truth), the joint cost, the share of
@@ -47,7 +47,7 @@ def main() -> None:
                                              mh_finish, mh_propose, proposal_log_probs, zero_index)
     from structnet.extraction.metrics import jaccard
     from structnet.extraction.model import UNITS, clamp_boxes, units_to_pixels
-    from structnet.extraction.train import joint_costs
+    from structnet.extraction.losses import joint_costs
 
     cfg = load_config(ExtractionConfig, a.config, ["data.flip_prob=0", "data.colour=0"])
     lat = cfg.latent

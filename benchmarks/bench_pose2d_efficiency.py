@@ -22,7 +22,7 @@ from structnet.pose2d.config import Pose2DConfig
 from structnet import hub
 from structnet.pose2d.inference import SIX_SCALES, predict_pose
 from structnet.pose2d.evaluate import evaluate_pose2d
-from structnet.pose2d.train import build_eval_dataset
+from structnet.pose2d.data import build_eval_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "pose2d" / "ladder_lspet_cpu"

@@ -28,7 +28,8 @@ from structnet.engine.trainer import collate_samples
 from structnet.nn.precision import cpu_has_fast_bf16
 from structnet.pose2d.config import Pose2DConfig
 from structnet.pose2d.inference import predict_batch
-from structnet.pose2d.train import build_model, build_train_dataset, make_codec, make_loss_fn
+from structnet.pose2d.data import build_train_dataset
+from structnet.pose2d.train import build_model, make_codec, make_loss_fn
 
 CONFIG = Path(__file__).resolve().parents[1] / "src" / "structnet" / "configs" / "pose2d" / "synthetic_demo_cpu.yaml"
 MODELS = {  # name: (stacks, features, input size)

@@ -16,7 +16,7 @@ from structnet.extraction import latent, metrics
 from structnet.extraction.model import (UNITS, ExtractionNet, clamp_boxes, pixels_to_units,
                                         units_to_pixels)
 from structnet.extraction.synthetic import make_shapes_folder
-from structnet.extraction.train import joint_costs, mask_targets
+from structnet.extraction.losses import joint_costs, mask_targets
 
 
 # ------------------------------------------------------------------------------------------------ adjustments
@@ -447,7 +447,8 @@ def test_latent_history_is_saved_and_read_back_on_resume(tmp_path):
     from types import SimpleNamespace
 
     from structnet.extraction.config import ExtractionConfig
-    from structnet.extraction.train import JointLoss, LatentHook
+    from structnet.extraction.losses import JointLoss
+    from structnet.extraction.train import LatentHook
 
     loss = JointLoss(ExtractionConfig())
     loss.history.add(3, [5, -5, 0, 10])

@@ -16,7 +16,7 @@ from structnet.cli import main
 from structnet.hypercolumn import metrics
 from structnet.hypercolumn.model import HypercolumnNet, grid_weights, interpolate_grid, log_interpolated
 from structnet.nn.boxes import crop_boxes, crop_labels, paste_probabilities
-from structnet.hypercolumn.train import nll_loss
+from structnet.hypercolumn.losses import nll_loss
 
 
 # ------------------------------------------------------------------------------------------- grid interpolation
@@ -381,7 +381,8 @@ def test_keypoints_training_lowers_the_loss(tmp_path):
     from structnet.engine.config import load_config
     from structnet.hypercolumn.config import HypercolumnConfig
     from structnet.hypercolumn.data import KeypointBoxDataset
-    from structnet.hypercolumn.train import build_model, nll_loss
+    from structnet.hypercolumn.losses import nll_loss
+    from structnet.hypercolumn.train import build_model
 
     data = _lspet_folder(tmp_path / "lspet", n_train=16, n_val=2)
     cfg = load_config(HypercolumnConfig, str(_kp_config(tmp_path, data, 1)), [])

@@ -311,7 +311,7 @@ def _transform_sample():
 def test_whole_image_prob_picks_the_window_of_predict_without_a_box(prob):
     from structnet.pose2d.codec import HeatmapCodec
     from structnet.pose2d.inference import WHOLE_IMAGE_PADDING
-    from structnet.pose2d.train import PoseTrainTransform
+    from structnet.pose2d.data import PoseTrainTransform
 
     codec = HeatmapCodec(input_size=(64, 64), heatmap_size=(16, 16), sigma=1.0, scales=(1,))
     tf = PoseTrainTransform("lsp14", codec, rotation_prob=0.0, scale_range=(1.0, 1.0), flip_prob=0.0,
@@ -331,7 +331,7 @@ def test_whole_image_prob_picks_the_window_of_predict_without_a_box(prob):
 
 def test_whole_image_prob_zero_draws_nothing_more_and_bad_values_are_refused():
     from structnet.pose2d.codec import HeatmapCodec
-    from structnet.pose2d.train import PoseTrainTransform
+    from structnet.pose2d.data import PoseTrainTransform
 
     codec = HeatmapCodec(input_size=(64, 64), heatmap_size=(16, 16), sigma=1.0, scales=(1,))
     s = _transform_sample()

@@ -8,7 +8,7 @@ from structnet.pose2d.config import Pose2DConfig
 from structnet import hub
 from structnet.keypoints.metrics import pck_torso
 from structnet.pose2d.evaluate import evaluate_pose2d
-from structnet.pose2d.train import build_eval_dataset
+from structnet.pose2d.data import build_eval_dataset
 
 #: PCK@0.2 and AUC of each bundled pose model on the first 100 LSPET val persons (flip test on, float32, DARK
 #: decoding) with the given person window, measured when it was bundled (964 joints scored). Full val set (1000

@@ -15,7 +15,8 @@ from structnet.pose2d.inference import predict_pose
 from structnet.pose2d.losses import pose2d_losses
 from structnet.pose2d.model import build_pose_model
 from structnet.pose2d.task import save_pose_model
-from structnet.pose2d.train import build_eval_dataset, build_model, make_codec
+from structnet.pose2d.data import build_eval_dataset
+from structnet.pose2d.train import build_model, make_codec
 from structnet.tasks import get, run
 
 

@@ -19,8 +19,8 @@ from structnet.keypoints.layouts import get_layout
 from structnet.tasks import run
 from structnet.pose2d.synthetic import PALETTE, SyntheticFigures, SyntheticPoseDataset, write_lspet_folder
 from structnet.pose2d.evaluate import evaluate_pose2d
-from structnet.pose2d.train import (PlateauHook, build_eval_dataset, build_model, build_train_dataset, check_config,
-                                   load_init_weights, make_codec)
+from structnet.pose2d.data import build_eval_dataset, build_train_dataset
+from structnet.pose2d.train import PlateauHook, build_model, check_config, load_init_weights, make_codec
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "src" / "structnet" / "configs" / "pose2d"
@@ -562,7 +562,7 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
 
 @pytest.mark.skipif(not MPII_VALID.is_file(), reason=f"MPII validation annotations not available at {MPII_VALID}")
 def test_mpii_annotations_without_images_are_refused_in_one_line(tmp_path, capsys):
-    from structnet.pose2d.train import load_records
+    from structnet.pose2d.data import load_records
 
     recs = load_records("mpii", str(MPII_VALID), "val")
     assert len(recs) == 2958 and recs[0].layout == "mpii16" and recs[0].norm_kind == "head"

@@ -107,7 +107,7 @@ class ExtractionTask(Task):
         return ExtractionDataset(cfg, seed=cfg.train.seed)
 
     def build_loss(self, cfg: ExtractionConfig):
-        from .train import JointLoss
+        from .losses import JointLoss
 
         return JointLoss(cfg)
 

@@ -127,7 +127,7 @@ class HypercolumnTask(Task):
         return KeypointBoxDataset(cfg) if cfg.model.task == "keypoints" else BoxCropDataset(cfg)
 
     def build_loss(self, cfg: HypercolumnConfig):
-        from .train import make_loss_fn
+        from .losses import make_loss_fn
 
         return make_loss_fn(cfg)
 

@@ -133,7 +133,7 @@ def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = Non
                     window: str = "annotation", precision: str = "float32", max_images: Optional[int] = None,
                     progress: bool = False, return_predictions: bool = False) -> Dict[str, Any]:
     """Accuracy of a pose model on a dataset of raw samples (a :class:`PoseDataset` without transform, e.g.
-    :func:`~structnet.pose2d.train.build_eval_dataset`).
+    :func:`~structnet.pose2d.data.build_eval_dataset`).
 
     net: a :class:`~structnet.hub.LoadedModel` or a bare module. layout: default the loaded model's, else the
     dataset's; codec: default the loaded model's (else ``HeatmapCodec()``: 256 input). metric / threshold /

@@ -127,7 +127,8 @@ class Pose2DTask(Task):
             net.freeze(part)
 
     def model_metadata(self, cfg: Pose2DConfig, net) -> Dict[str, Any]:
-        from .train import layout_of, make_codec
+        from .data import layout_of
+        from .train import make_codec
 
         return pose_model_metadata(net, layout_of(cfg.data.dataset), make_codec(cfg))
 
@@ -194,7 +195,8 @@ class Pose2DTask(Task):
 
     # -------------------------------------------------------------------------------------------- training
     def check_config(self, cfg: Pose2DConfig) -> None:
-        from .train import check_config, layout_of
+        from .data import layout_of
+        from .train import check_config
 
         check_config(cfg)
         if cfg.train.eval_every > 0 and layout_of(cfg.eval.dataset) != layout_of(cfg.data.dataset):
@@ -202,12 +204,14 @@ class Pose2DTask(Task):
                             f"data.dataset {cfg.data.dataset!r} ({layout_of(cfg.data.dataset)})")
 
     def build_train_dataset(self, cfg: Pose2DConfig):
-        from .train import build_train_dataset, make_codec
+        from .data import build_train_dataset
+        from .train import make_codec
 
         return build_train_dataset(cfg.data, make_codec(cfg))
 
     def build_loss(self, cfg: Pose2DConfig):
-        from .train import layout_of, make_loss_fn
+        from .data import layout_of
+        from .train import make_loss_fn
 
         return make_loss_fn(cfg, layout_of(cfg.data.dataset))
 
@@ -218,7 +222,8 @@ class Pose2DTask(Task):
 
     def train_eval_fn(self, cfg: Pose2DConfig):
         from .evaluate import evaluate_pose2d
-        from .train import build_eval_dataset, layout_of, make_codec
+        from .data import build_eval_dataset, layout_of
+        from .train import make_codec
 
         val = build_eval_dataset(cfg, cfg.eval.max_images)
         layout, codec, e = layout_of(cfg.data.dataset), make_codec(cfg), cfg.eval
@@ -233,12 +238,12 @@ class Pose2DTask(Task):
 
     # ------------------------------------------------------------------------------------------ evaluation
     def build_eval_dataset(self, cfg: Pose2DConfig, max_images: Optional[int] = None):
-        from .train import build_eval_dataset
+        from .data import build_eval_dataset
 
         return build_eval_dataset(cfg, max_images)
 
     def check_eval(self, cfg: Pose2DConfig, model) -> None:
-        from .train import layout_of
+        from .data import layout_of
 
         want = layout_of(cfg.eval.dataset)
         if model.layout is not None and model.layout.name != want:
@@ -247,7 +252,7 @@ class Pose2DTask(Task):
 
     def build_evaluator(self, cfg: Pose2DConfig, model=None):
         from .evaluate import PoseEvaluator
-        from .train import layout_of
+        from .data import layout_of
 
         e = cfg.eval
         lay = model.layout if model is not None and model.layout is not None else layout_of(e.dataset)
@@ -264,7 +269,7 @@ class Pose2DTask(Task):
                                 precision=e.precision)
 
     def apply_eval_arguments(self, cfg: Pose2DConfig, args) -> None:
-        from .train import layout_of
+        from .data import layout_of
 
         apply_args(cfg.eval, args)
         layout_of(cfg.eval.dataset)  # validates the name
@@ -317,7 +322,7 @@ class Pose2DTask(Task):
         score with :class:`PoseEvaluator`; persons without a readable JSON are listed as failures."""
         from ..engine.config import load_config
         from .evaluate import PoseEvaluator
-        from .train import layout_of, load_records, usable_records
+        from .data import layout_of, load_records, usable_records
 
         o = options
         cfg = load_config(Pose2DConfig, o.config, [], task=self.name)  # None: the defaults, ${data} expanded
