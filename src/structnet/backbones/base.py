@@ -21,7 +21,7 @@ file instead (``hourglass*``: ``pretrained=<path>``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -64,6 +64,20 @@ class Backbone(nn.Module):
     @property
     def tap_names(self) -> List[str]:
         return [s.name for s in self.feature_specs]
+
+    def taps_by_stride(self) -> Dict[int, FeatureSpec]:
+        """Stride -> the tap at that stride (the last one in the backbone's order where several share it)."""
+        return {s.stride: s for s in self.feature_specs}
+
+    def describe_taps(self) -> str:
+        """``name/stride`` of every tap, for error messages."""
+        return ", ".join(f"{s.name}/{s.stride}" for s in self.feature_specs)
+
+    def normalization(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, std)`` as float32 tensors of shape ``(1, 3, 1, 1)``: what a model registers (as non-persistent
+        buffers) to normalise RGB images in [0, 1] for this backbone, ``(x - mean) / std``."""
+        return (torch.tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1),
+                torch.tensor(self.std, dtype=torch.float32).view(1, 3, 1, 1))
 
     def increasing_field_taps(self, names: Optional[Sequence[str]] = None) -> List[str]:
         """``names`` (default: all taps), in the backbone's order, with strictly increasing receptive fields: of a

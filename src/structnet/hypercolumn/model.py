@@ -120,10 +120,9 @@ class HypercolumnNet(nn.Module):
         # the last tap any head reads: the backbone stops there
         used = set(taps) | ({self.global_tap} if global_feature else set())
         self._last = max(names.index(t) for t in used)
-        self.register_buffer("mean", torch.tensor(self.backbone.mean, dtype=torch.float32).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer("std", torch.tensor(self.backbone.std, dtype=torch.float32).view(1, 3, 1, 1),
-                             persistent=False)
+        mean, std = self.backbone.normalization()
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
         wy = grid_weights(self.grid, self.out_size)
         self.register_buffer("wy", wy, persistent=False)
         self.register_buffer("wx", wy.clone(), persistent=False)

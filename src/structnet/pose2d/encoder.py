@@ -113,18 +113,17 @@ class EncoderPoseNet(PosePartsMixin, nn.Module):
         self.msr_multiscale = bool(msr_multiscale)
         self.backbone_name = str(backbone)
         self.backbone = create_backbone(backbone, pretrained=pretrained)
-        by_stride = {s.stride: s for s in self.backbone.feature_specs}
+        by_stride = self.backbone.taps_by_stride()
         want = [4 * 2 ** k for k in range(self.depth)]
         missing = [s for s in want if s not in by_stride]
         if missing:
             raise ValueError(f"backbone {backbone!r} has no taps at stride(s) {missing} (taps: "
-                             f"{', '.join(f'{s.name}/{s.stride}' for s in self.backbone.feature_specs)}); "
+                             f"{self.backbone.describe_taps()}); "
                              f"depth {self.depth} needs strides {want}")
         self.taps = [by_stride[s].name for s in want]
-        self.register_buffer("mean", torch.tensor(self.backbone.mean, dtype=torch.float32).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer("std", torch.tensor(self.backbone.std, dtype=torch.float32).view(1, 3, 1, 1),
-                             persistent=False)
+        mean, std = self.backbone.normalization()
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
         f, n = self.features, self.num_joints
         self.decoder = _Decoder([by_stride[s].channels for s in want], f)
         self.heads = _Heads(f, n, self.depth, self.mss)

@@ -67,20 +67,18 @@ class SkeletonMapNet(nn.Module):
         self._cfg = dict(kind="image", widths=self.widths, map_size=self.map_size, box_scale=self.box_scale,
                          backbone=self.backbone_name, features=self.features)
         self.backbone = create_backbone(backbone, pretrained=pretrained)
-        by_stride = {s.stride: s for s in self.backbone.feature_specs}
+        by_stride = self.backbone.taps_by_stride()
         want = []
         for st in (4, 8, 16, 32):  # the taps at stride 4 and every coarser one up to 32 (the paper: res2c..res5c)
             if st not in by_stride:
                 break
             want.append(st)
         if not want:
-            raise ValueError(f"backbone {backbone!r} has no tap at stride 4 (taps: "
-                             f"{', '.join(f'{s.name}/{s.stride}' for s in self.backbone.feature_specs)})")
+            raise ValueError(f"backbone {backbone!r} has no tap at stride 4 (taps: {self.backbone.describe_taps()})")
         self.taps = [by_stride[s].name for s in want]
-        self.register_buffer("mean", torch.tensor(self.backbone.mean, dtype=torch.float32).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer("std", torch.tensor(self.backbone.std, dtype=torch.float32).view(1, 3, 1, 1),
-                             persistent=False)
+        mean, std = self.backbone.normalization()
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
         f, out = self.features, 6 * len(self.widths)
         self.lateral = nn.ModuleList(nn.Conv2d(by_stride[s].channels, f, 1) for s in want)
         self.blocks = nn.ModuleList(_Residual(f) for _ in want)

@@ -60,8 +60,9 @@ class SkeletonNet(nn.Module):
         self.strides = [s.stride for s in specs]
         self.fields = tuple(float(s.receptive_field) for s in specs)
         self.codec = SkeletonCodec(self.fields, rho, beyond)
-        self.register_buffer("mean", torch.tensor(backbone.mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(backbone.std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        mean, std = backbone.normalization()
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
         m = len(specs)
         self.pad_multiple = max(self.strides)
         if method == "hed":
