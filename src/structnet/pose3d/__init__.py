@@ -5,6 +5,11 @@ joints, several hypotheses; :mod:`.model`) and the *image -> skeleton-map networ
 lifter's regressors read. ``structnet predict pose3d`` runs the pose2d task's predictor (through the task registry)
 for the 2D joints, then the lifter, optionally on the maps of the image network.
 
+They stay one task rather than two registered ones because neither is a system a user runs alone: the image network
+only exists to feed a lifter (its maps are drawn in the lifter's renderer, widths and person box, and its one
+evaluation is the lifter's MPJPE on them), and both are judged by the same 3D protocol. ``model.kind`` picks what
+``train`` builds; the weights file records its kind and the loader rebuilds the matching network.
+
 * :mod:`.joints`: the 17-joint Human3.6M skeleton, its 15 coloured body parts, joint mappings (Stacked Hourglass
   MPII, LSP) and action names; :mod:`.h36m`: reader of the 3d-pose-baseline data layout and the camera model;
 * :mod:`.render`: front / back skeleton maps (a z-buffer over coloured sticks, batched in torch), person box and
