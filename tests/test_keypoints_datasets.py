@@ -174,6 +174,41 @@ def test_lspet_folder_known_answers(tmp_path):
     assert va[0].load_image().shape == (30, 40, 3)
 
 
+def test_lspet_extra_images_known_answers(tmp_path):
+    j = _lsp_joints(3)
+    names = _write_lspet(tmp_path, j, n_train=2)
+    extra = _lsp_joints(2)
+    extra[1, 4] = (-7, -7, 0)                     # not visible
+    extra[:, :, 0] += 1.0                         # tell the files apart
+    np.save(tmp_path / "joints_extra.npy", extra.astype(np.float32))
+    (tmp_path / "extra.txt").write_text("ex1\nex2\n")
+    ex = read_lspet(tmp_path, "extra")
+    assert [r.name for r in ex] == ["ex1", "ex2"]
+    np.testing.assert_allclose(ex[0].keypoints[:, 0], extra[0, :, 0], atol=1e-5)
+    assert not ex[1].visible[4] and ex[1].visible.sum() == 13
+    assert ex[0].image_path == tmp_path / "images" / "ex1.jpg"
+    both = read_lspet(tmp_path, "train+extra")
+    assert [r.name for r in both] == names[:2] + ["ex1", "ex2"]
+    assert [r.name for r in read_lspet(tmp_path, "val")] == names[2:]      # val unchanged by the extra images
+    (tmp_path / "extra.txt").write_text("ex1\n")
+    with pytest.raises(ValueError, match="extra.txt lists 1 names but joints_extra.npy has 2 rows"):
+        read_lspet(tmp_path, "extra")
+    (tmp_path / "joints_extra.npy").unlink()
+    with pytest.raises(Exception, match="joints_extra.npy"):
+        read_lspet(tmp_path, "train+extra")
+
+
+def test_lspet_extra_real_counts(shared_data):
+    root = shared_data / "lspet"
+    if not (root / "extra.txt").is_file():
+        pytest.skip("this copy of ../shared/data/lspet has no extra images")
+    ex = read_lspet(root, "extra")
+    assert len(ex) == 1540 and ex[0].name == "im05002" and ex[-1].name == "im06637"
+    assert len(read_lspet(root, "train+extra")) == 5540
+    assert not ({r.name for r in ex} & {r.name for r in read_lspet(root, "val")})
+    assert all(r.image_path.is_file() for r in ex[:20])
+
+
 def test_lspet_nan_joint_warns_and_is_not_annotated(tmp_path):
     j = _lsp_joints(2)
     j[0, 5, 0] = np.nan
