@@ -20,7 +20,10 @@ def main() -> None:
     ap.add_argument("weights", help="a weights file written by 'structnet train'")
     ap.add_argument("out", help="where to store it (a .safetensors path)")
     ap.add_argument("--stage", default="", help="one line on the stage (data, steps, hours), kept as metadata")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing file at OUT")
     a = ap.parse_args()
+    if Path(a.out).exists() and not a.overwrite:
+        ap.error(f"{a.out} exists (an earlier stage's weights?); give --overwrite to replace it")
     model = hub.load(a.weights)
     meta = read_metadata(a.weights, decode=False)
     meta = {k: v for k, v in meta.items() if k not in ("structnet_task", "storage")}

@@ -28,18 +28,20 @@ def _required(task, verb, tmp):
     return []
 
 
-def _numeric_cases():
-    out = []
+def _option_classes():
+    """(task name, verb, options dataclass) of every registered task's verbs that have one."""
     for name in tasks.names():
-        task = tasks.get(name)
         for verb in VERBS:
-            cls = _options_class(task, verb)
-            if cls is None:
-                continue
-            for f, spec, kind in opts.numeric_fields(cls):
-                if spec.count is None:  # (boxes: coordinates, any number; test_negative_box_values_parse)
-                    out.append(pytest.param(name, verb, f.name, id=f"{verb}-{name}-{f.name}"))
-    return out
+            cls = _options_class(tasks.get(name), verb)
+            if cls is not None:
+                yield name, verb, cls
+
+
+def _numeric_cases():
+    # boxes (coordinates, any number) are left to test_negative_box_values_parse
+    return [pytest.param(name, verb, f.name, id=f"{verb}-{name}-{f.name}")
+            for name, verb, cls in _option_classes() for f, spec, kind in opts.numeric_fields(cls)
+            if spec.count is None]
 
 
 def _edges(spec, kind):
@@ -104,15 +106,9 @@ def test_numeric_flag_edges(name, verb, field_name, tmp_path, capsys):
 
 
 def _bool_cases():
-    out = []
-    for name in tasks.names():
-        task = tasks.get(name)
-        for verb in VERBS:
-            cls = _options_class(task, verb)
-            for f, spec in opts.option_fields(cls) if cls is not None else []:
-                if opts._is_bool(f, spec):
-                    out.append(pytest.param(name, verb, opts.flag_of(f, spec), id=f"{verb}-{name}-{f.name}"))
-    return out
+    return [pytest.param(name, verb, opts.flag_of(f, spec), id=f"{verb}-{name}-{f.name}")
+            for name, verb, cls in _option_classes() for f, spec in opts.option_fields(cls)
+            if opts._is_bool(f, spec)]
 
 
 @pytest.mark.parametrize("name,verb,flag", _bool_cases())
