@@ -83,6 +83,10 @@ class Pose2DDataConfig:
     # probability that a training crop shows the whole image (the window of `predict --window image`, letterboxed
     # square) instead of the person box, before the same rotation / scale / flip; 0 = person windows only (paper)
     whole_image_prob: float = 0.0
+    # weight of a joint the crop does not show (not annotated, or annotated outside the crop): its target is an
+    # all-zero map at every scale, so a low peak means "not in this photo" (LSP / LSPET mark exactly the joints
+    # outside the photo as not visible). 0 = such joints are not trained on (paper, HRNet)
+    absent_weight: float = 0.0
     keypoint_masking: bool = False  # stage 3 of the paper turns it on
     masking: KeypointMaskingConfig = field(default_factory=KeypointMaskingConfig)
     max_samples: Optional[int] = None  # use only the first N persons (quick runs)

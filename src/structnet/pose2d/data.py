@@ -12,7 +12,8 @@ when ``data.augment`` (:func:`~structnet.pose2d.augment.random_person_crop`) -> 
 
     {"image": float32 (3, S, S) RGB in [0, 1],
      "targets": {h: float32 (K, h, h) for every map height h (64, 32, 16, 8 for S = 256)},
-     "weights": float32 (K,)  1 = joint labelled and inside the crop,
+     "weights": float32 (K,)  1 = joint labelled and inside the crop; the others data.absent_weight
+                              (their targets are all-zero maps: "this joint is not in the crop"),
      "keypoints": float32 (K, 2) crop pixel coordinates (x = column, y = row, pixel centres at integers)}
 
 Joints count as labelled when the dataset marks them *annotated* (MPII's occluded-but-annotated joints are trained
@@ -91,7 +92,8 @@ class PoseTrainTransform:
     def __init__(self, layout: Union[str, KeypointLayout], codec: HeatmapCodec, augment: bool = True,
                  rotation: float = 30.0, rotation_prob: float = 0.4, scale_range: Tuple[float, float] = (0.75, 1.25),
                  flip_prob: float = 0.5, distribution: str = "uniform",
-                 masking: Optional[KeypointMaskingConfig] = None, whole_image_prob: float = 0.0):
+                 masking: Optional[KeypointMaskingConfig] = None, whole_image_prob: float = 0.0,
+                 absent_weight: float = 0.0):
         self.layout = get_layout(layout)
         self.codec = codec
         self.augment = bool(augment)
@@ -101,6 +103,9 @@ class PoseTrainTransform:
         self.whole_image_prob = float(whole_image_prob)
         if not 0.0 <= self.whole_image_prob <= 1.0:
             raise ValueError(f"data.whole_image_prob must be a probability in [0, 1], got {whole_image_prob!r}")
+        self.absent_weight = float(absent_weight)
+        if not (np.isfinite(self.absent_weight) and self.absent_weight >= 0.0):
+            raise ValueError(f"data.absent_weight must be finite and >= 0, got {absent_weight!r}")
 
     def _window(self, image: np.ndarray, sample: Dict[str, Any], rng: np.random.Generator):
         """The person window (``center``, ``scale``) of the record, or with probability ``whole_image_prob`` the
@@ -135,8 +140,11 @@ class PoseTrainTransform:
                                    keep_occluded_visible=m.keep_occluded_visible)
             img, visible = res.image, res.visible
         enc = self.codec.encode(crop.keypoints, visible)
+        weights = enc["weights"]
+        if self.absent_weight > 0.0:  # the codec's maps of unsupervised joints are already all zero
+            weights = np.where(weights > 0, weights, np.float32(self.absent_weight)).astype(np.float32)
         return {"image": image_to_tensor(img), "targets": {h: enc[h] for h in self.codec.keys},
-                "weights": enc["weights"], "keypoints": crop.keypoints.astype(np.float32)}
+                "weights": weights, "keypoints": crop.keypoints.astype(np.float32)}
 
 
 def _synthetic(n: int, size: int, seed: int, transform=None, padding: float = 1.25):
@@ -152,7 +160,7 @@ def build_train_dataset(cfg: Pose2DDataConfig, codec: HeatmapCodec) -> PoseDatas
                             rotation_prob=cfg.rotation_prob, scale_range=tuple(cfg.scale_range),
                             flip_prob=cfg.flip_prob, distribution=cfg.distribution,
                             masking=cfg.masking if cfg.keypoint_masking else None,
-                            whole_image_prob=cfg.whole_image_prob)
+                            whole_image_prob=cfg.whole_image_prob, absent_weight=cfg.absent_weight)
     if cfg.dataset == "synthetic":
         n = cfg.synthetic_n if cfg.max_samples is None else min(cfg.synthetic_n, cfg.max_samples)
         return _synthetic(n, cfg.synthetic_size, cfg.synthetic_seed, tf, cfg.box_padding)
