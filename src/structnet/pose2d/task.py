@@ -118,8 +118,16 @@ class Pose2DTask(Task):
         return build_model(cfg)
 
     def load_init(self, net, path: Path) -> None:
+        from .person import is_person_model
         from .train import load_init_weights
 
+        if is_person_model(net):
+            from ..nn.weights import load_weights
+
+            if not Path(path).is_file():
+                raise UserError(f"model.init weights not found: {path}")
+            load_weights(net, path)
+            return
         load_init_weights(net, path)
 
     def prepare_model(self, cfg: Pose2DConfig, net) -> None:
@@ -128,8 +136,11 @@ class Pose2DTask(Task):
 
     def model_metadata(self, cfg: Pose2DConfig, net) -> Dict[str, Any]:
         from .data import layout_of
+        from .person import PERSON_BOX, person_model_metadata
         from .train import make_codec
 
+        if cfg.model.arch == PERSON_BOX:
+            return person_model_metadata(net)
         return pose_model_metadata(net, layout_of(cfg.data.dataset), make_codec(cfg))
 
     def model_from_metadata(self, meta: Dict[str, Any], path: Path):
@@ -139,6 +150,12 @@ class Pose2DTask(Task):
         from .model import build_pose_model
 
         cfg = meta.get("model_config")  # the hub decodes JSON metadata values
+        if meta.get("kind") == "person_box":
+            from .person import person_model_from_metadata
+
+            net = person_model_from_metadata(meta, path)
+            return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or ""),
+                               source=Path(path), settings={"kind": "person_box"})
         if not isinstance(cfg, dict) or "num_joints" not in cfg:
             raise UserError(f"{path}: not a structnet pose2d weights file (no pose model_config in its metadata)")
         try:
@@ -164,10 +181,13 @@ class Pose2DTask(Task):
                            codec=_codec_from_meta(meta, path), layout=lay)
 
     def onnx_spec(self, model):
-        """The heatmaps (``final``) for a batch of windows at the codec's input size."""
+        """The heatmaps (``final``) for a batch of windows at the codec's input size (person-box models run in
+        torch)."""
         from ..nn.onnx_backend import OnnxSpec
         from .inference import _heatmaps_of
 
+        if model.codec is None:
+            return None
         h, w = model.codec.input_size
         return OnnxSpec((1, 3, int(h), int(w)), _heatmaps_of, ("heatmaps",))
 
@@ -204,15 +224,21 @@ class Pose2DTask(Task):
                             f"data.dataset {cfg.data.dataset!r} ({layout_of(cfg.data.dataset)})")
 
     def build_train_dataset(self, cfg: Pose2DConfig):
-        from .data import build_train_dataset
+        from .data import build_person_dataset, build_train_dataset
+        from .person import PERSON_BOX
         from .train import make_codec
 
+        if cfg.model.arch == PERSON_BOX:
+            return build_person_dataset(cfg.data)
         return build_train_dataset(cfg.data, make_codec(cfg))
 
     def build_loss(self, cfg: Pose2DConfig):
         from .data import layout_of
+        from .person import PERSON_BOX, person_box_loss
         from .train import make_loss_fn
 
+        if cfg.model.arch == PERSON_BOX:
+            return person_box_loss
         return make_loss_fn(cfg, layout_of(cfg.data.dataset))
 
     def train_hooks(self, cfg: Pose2DConfig) -> List[Any]:
@@ -223,9 +249,12 @@ class Pose2DTask(Task):
     def train_eval_fn(self, cfg: Pose2DConfig):
         from .evaluate import evaluate_pose2d
         from .data import build_eval_dataset, layout_of
+        from .person import PERSON_BOX, evaluate_person_boxes
         from .train import make_codec
 
         val = build_eval_dataset(cfg, cfg.eval.max_images)
+        if cfg.model.arch == PERSON_BOX:
+            return lambda model: evaluate_person_boxes(model, val)
         layout, codec, e = layout_of(cfg.data.dataset), make_codec(cfg), cfg.eval
 
         def eval_fn(model):
@@ -245,6 +274,9 @@ class Pose2DTask(Task):
     def check_eval(self, cfg: Pose2DConfig, model) -> None:
         from .data import layout_of
 
+        if model.codec is None:
+            raise UserError(f"{model.name}: a person-box model, not a pose model: give it to a pose model as "
+                            f"--person-model")
         want = layout_of(cfg.eval.dataset)
         if model.layout is not None and model.layout.name != want:
             raise UserError(f"the model predicts {model.layout.name} joints but eval dataset {cfg.eval.dataset!r} "

@@ -56,6 +56,7 @@ from .data import layout_of
 from .heads import FREEZE_PARTS
 from .losses import pose2d_losses
 from .model import PoseNet, build_pose_model
+from .person import PERSON_BOX, build_person_model
 
 __all__ = ["build_model", "make_codec", "load_init_weights", "check_config", "make_loss_fn", "PlateauHook",
            "PREVIOUS"]
@@ -84,8 +85,11 @@ def make_codec(cfg: Pose2DConfig) -> HeatmapCodec:
 
 
 def build_model(cfg: Pose2DConfig) -> PoseNet:
-    """:func:`build_pose_model` of ``cfg.model`` for the joint layout of ``cfg.data.dataset`` (not frozen yet)."""
+    """:func:`build_pose_model` of ``cfg.model`` for the joint layout of ``cfg.data.dataset`` (not frozen yet), or
+    the person-box network of ``model.arch: person_box`` (:mod:`structnet.pose2d.person`)."""
     m = cfg.model
+    if m.arch == PERSON_BOX:
+        return build_person_model(m.backbone, m.pretrained, int(cfg.data.input_size))
     lay = get_layout(layout_of(cfg.data.dataset))
     return build_pose_model(lay.num_joints, stacks=m.stacks, features=m.features, depth=m.depth, mss=m.mss,
                             msr=m.msr, msr_input=m.msr_input, msr_features=m.msr_features, msr_depth=m.msr_depth,
@@ -127,6 +131,12 @@ def check_config(cfg: Pose2DConfig) -> None:
     allowed and does nothing, as in :func:`~structnet.pose2d.losses.pose2d_losses`, so that ablation configs can
     differ only in their switches."""
     m, sup = cfg.model, list(cfg.loss.supervise)
+    if m.arch == PERSON_BOX:
+        if m.freeze:
+            raise ValueError("model.freeze: a person-box model (model.arch: person_box) has no parts to freeze")
+        if int(cfg.data.input_size) < 32:
+            raise ValueError(f"data.input_size must be >= 32 for a person-box model, got {cfg.data.input_size}")
+        return
     bad = [p for p in m.freeze if p not in FREEZE_PARTS]
     if bad:
         raise ValueError(f"model.freeze: unknown part(s) {bad}; valid: {', '.join(FREEZE_PARTS)}")
