@@ -86,6 +86,10 @@ def test_unknown_key_in_file_names_file_and_key(tmp_path):
 def test_shipped_configs_parse_and_are_consistent(path):
     cfg = load_config(Pose2DConfig, path)
     check_config(cfg)
+    if path.name.startswith("person_box_"):  # the person window (pose2d/person.py): no heatmaps, no codec
+        assert cfg.model.arch == "person_box" and cfg.data.input_size == 160 and cfg.data.split == "train+extra"
+        assert cfg.eval.split == "val" and cfg.train.eval_every > 0
+        return
     make_codec(cfg)
     assert cfg.data.rotation == 30.0 and tuple(cfg.data.scale_range) == (0.75, 1.25)
     if path.name.startswith("ladder_"):  # the CPU ladder's documented deviations (docs/pose2d.md)
@@ -93,7 +97,7 @@ def test_shipped_configs_parse_and_are_consistent(path):
     elif path.name.startswith("encoder_"):  # the pretrained-encoder CPU recipe (its file states the deviations)
         assert cfg.model.arch == "encoder" and (cfg.data.sigma, cfg.data.input_size) == (2.0, 192)
         if cfg.model.init:  # continues from trained weights: no ImageNet init needed, a lower peak lr
-            assert not cfg.model.pretrained and cfg.optim.lr == 5e-4 and cfg.train.time_limit
+            assert not cfg.model.pretrained and cfg.optim.lr <= 5e-4 and cfg.train.time_limit
         else:
             assert cfg.model.pretrained and cfg.optim.lr == 1e-3
     else:

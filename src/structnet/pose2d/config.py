@@ -63,6 +63,8 @@ class KeypointMaskingConfig:
 #: The bundled model that ``structnet predict pose2d`` / ``hub.load(task="pose2d")`` use by default (MSS + MSR on an
 #: ImageNet-pretrained EfficientNet-Lite0; the from-scratch hourglass stays available as ``mss_msr_hourglass2_lsp``).
 DEFAULT_MODEL = "mss_msr_efficientnet_lite0_lsp"
+#: The bundled person-box model that finds the person window without --box (``--window auto``; pose2d/person.py).
+DEFAULT_PERSON_MODEL: Optional[str] = None
 
 
 @dataclass
@@ -125,6 +127,9 @@ class Pose2DInferenceOptions(PredictOptions):
     scales: List[float] = option([1.0], "comma-separated person-window factors whose heatmaps are averaged, e.g. "
                                         "0.75,1,1.25", kind=float, low=MIN_SCALE, high=MAX_SCALE, many=True)
     refine: Literal["dark", "quarter", "none"] = option("dark", "sub-pixel decoding (codec.py)")
+    person_model: Optional[str] = option(
+        DEFAULT_PERSON_MODEL, "person-box model (bundled name or weights file) that finds the person window of "
+                              "--window auto; 'none': the whole image first")
 
 
 @dataclass(kw_only=True)
@@ -134,8 +139,9 @@ class Pose2DPredictOptions(Pose2DInferenceOptions):
     box: Optional[Tuple[float, float, float, float]] = option(
         None, "person box x1,y1,x2,y2 in pixels (default: found by --window)", kind=float, count=4)
     window: Literal["auto", "image"] = option(
-        "auto", "without --box: 'auto' runs the whole image, then the box of the joints it found (x 1.4); 'image' "
-                "stops after the whole-image pass. One person per image")
+        "auto", "without --box: 'auto' finds the person (--person-model's box, else the whole image), then runs "
+                "the box of the joints found there (x 1.4); 'image': one pass on the whole image. One person per "
+                "image")
     conditional: bool = option(False, "the paper's conditional testing (re-trials on perturbed windows for "
                                       "low-score joints)")
 
@@ -153,10 +159,11 @@ class Pose2DEvalConfig(Pose2DInferenceOptions):
                                        "(metrics.PCKH_PROTOCOLS)")
     # person window: "annotation" = the record's centre / scale (MPII: annotated; LSP: box of the GT joints x 1.25,
     # the usual person-centric LSP protocol); "image" = the whole image, as `structnet predict` without --box
-    # "auto" = the whole image, then the box of its joints x 1.4 (inference.predict_pose_auto; predict's default)
+    # "auto" = the person model's box (else the whole image), then the box of its joints x 1.4
+    # (inference.predict_pose_auto; predict's default)
     window: Literal["annotation", "image", "auto"] = option(
-        "annotation", "person window: the annotation's, the whole image, or the whole image and then the box of its "
-                      "joints x 1.4 (what predict does without --box)")
+        "annotation", "person window: the annotation's, the whole image, or what predict does without --box (the "
+                      "person model's box, then the box of the joints found there x 1.4)")
     # inference precision: the inherited ``precision`` ("auto" as `structnet predict`'s default, so that predict +
     # score gives eval's numbers on every CPU: bfloat16 where the CPU has AMX or AVX512-BF16, else float32)
     max_images: Optional[int] = None  # evaluate the first N persons only (quick checks, in-training evaluation)

@@ -108,10 +108,11 @@ class PoseEvaluator(Evaluator):
         return format_results(summary)
 
 
-def sample_predictor(model, window: str, **kwargs):
+def sample_predictor(model, window: str, person=None, **kwargs):
     """``sample -> prediction`` for the evaluation loop: the person window of the sample's annotation
     (``"annotation"``), the whole image (``"image"``, what ``predict`` does without ``--box``), or the whole image and
-    then the box it suggests (``"auto"``, :func:`~structnet.pose2d.inference.predict_pose_auto`). ``kwargs`` go to
+    then the box it suggests (``"auto"``, :func:`~structnet.pose2d.inference.predict_pose_auto`, with the person-box
+    model ``person`` when given). ``kwargs`` go to
     :func:`~structnet.pose2d.inference.predict_pose`."""
     from .inference import predict_pose, predict_pose_auto
 
@@ -121,7 +122,7 @@ def sample_predictor(model, window: str, **kwargs):
         if window == "annotation":
             return predict_pose(model, s["image"], center=s["center"], scale=float(s["scale"]), **kwargs)
         if window == "auto":
-            return predict_pose_auto(model, s["image"], **kwargs)
+            return predict_pose_auto(model, s["image"], person=person, **kwargs)
         return predict_pose(model, s["image"], **kwargs)
 
     return predict_sample

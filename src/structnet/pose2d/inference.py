@@ -578,38 +578,50 @@ def predict_batch(net, crops, flip_test: bool = True, refine: str = DEFAULT_REFI
     return {"heatmaps": hm.cpu().numpy().astype(np.float32), "keypoints": pts, "scores": sc}
 
 
-def predict_pose_auto(net, image: np.ndarray, *, min_joints: int = AUTO_MIN_JOINTS, score_threshold: float = AUTO_SCORE,
-                      box_padding: float = AUTO_BOX_PADDING, **kwargs) -> Dict[str, Any]:
-    """Pose of one person without a given box: a whole-image pass, then a pass on the person box it suggests.
+def predict_pose_auto(net, image: np.ndarray, *, person=None, person_padding: float = BOX_PADDING,
+                      second_pass: bool = True, min_joints: int = AUTO_MIN_JOINTS,
+                      score_threshold: float = AUTO_SCORE, box_padding: float = AUTO_BOX_PADDING,
+                      **kwargs) -> Dict[str, Any]:
+    """Pose of one person without a given box: find the person window, then the joints in it.
 
-    1. :func:`predict_pose` on the whole image (the window ``predict`` uses without ``--box``).
-    2. When at least ``min_joints`` joints score ``>= score_threshold`` (:data:`AUTO_SCORE`, 0: every joint), the
-       bounding box of those joints (clipped to the image) becomes the person box of a second :func:`predict_pose` (window side = ``box_padding``
-       (:data:`AUTO_BOX_PADDING`, 1.4) x the longer box side; the LSP training crops are 1.25 x the box of the
-       annotated joints, scaled by 0.75-1.25), whose result is returned.
+    With a person-box network ``person`` (:mod:`structnet.pose2d.person`, a ``LoadedModel`` or the bare
+    :class:`~structnet.nn.localization.LocalizationNet`; ``predict``'s default): its flip-averaged box of the
+    whole photo, enlarged by ``person_padding`` (1.25, as the LSP annotation windows), is the first window.
+    Without one: :func:`predict_pose` on the whole image (the window ``--window image`` uses).
+    Then, when ``second_pass`` and at least ``min_joints`` joints of the first pass score ``>= score_threshold``
+    (:data:`AUTO_SCORE`, 0: every joint), the bounding box of those joints (clipped to the image) becomes the
+    window of a second :func:`predict_pose` (side = ``box_padding`` (:data:`AUTO_BOX_PADDING`) x the longer box
+    side), whose result is returned.
 
-    On LSPET val (300 persons, benchmarks/tune_pose2d_window.py) the second pass lifts PCK@0.2 from 38 % (whole
-    image) to 53 % (annotated windows: 58 %); a third pass does not help (52.7 %), nor does keeping the first pass
-    when its mean score is higher (41 %).
-
-    The result is :func:`predict_pose`'s dict plus ``window`` (``"auto"`` when the second pass ran, ``"image"`` when
-    :func:`joint_box` found no box and the first pass is returned) and
-    ``first_pass`` (the whole-image keypoints and scores). One person: with several people the first pass locks
-    onto one of them (or mixes them) and the second pass refines that; give ``--box`` per person for crowds.
-    ``kwargs`` go to both passes (``box`` / ``center`` / ``scale`` / ``padding`` are not allowed: they fix the
-    window)."""
+    The result is :func:`predict_pose`'s dict plus ``window`` (``"auto"`` when a second pass ran, else
+    ``"person"`` or ``"image"``: the first pass's window), ``person_box`` (the person network's box in pixels, or
+    None) and ``first_pass`` (the first pass's keypoints and scores). One person: with several people the person
+    network picks one (and the whole-image pass locks onto one of them or mixes them); give ``--box`` per person
+    for crowds. ``kwargs`` go to every pass (``box`` / ``center`` / ``scale`` / ``padding`` are not allowed: they
+    fix the window)."""
     if any(k in kwargs for k in ("box", "center", "scale", "padding")):
         raise ValueError("predict_pose_auto chooses the window itself: use predict_pose for a given box / window")
-    first = predict_pose(net, image, **kwargs)
+    person_box = None
+    if person is not None:
+        from ..nn.localization import locate
+
+        person_box = tuple(float(v) for v in locate(getattr(person, "network", person), image))
+        first = predict_pose(net, image, box=person_box, padding=person_padding, **kwargs)
+        first["window"] = "person"
+    else:
+        first = predict_pose(net, image, **kwargs)
+        first["window"] = "image"
     first_pass = {"keypoints": np.asarray(first["keypoints"], np.float64).copy(),
                   "scores": np.asarray(first["scores"], np.float64).copy()}
-    first.update(window="image", first_pass=first_pass)
+    first.update(first_pass=first_pass, person_box=person_box)
+    if not second_pass:
+        return first
     box = joint_box(first_pass["keypoints"], first_pass["scores"], np.asarray(image).shape[:2], min_joints,
                     score_threshold)
     if box is None:
         return first
     second = predict_pose(net, image, box=box, padding=box_padding, **kwargs)
-    second.update(window="auto", first_pass=first_pass)
+    second.update(window="auto", first_pass=first_pass, person_box=person_box)
     return second
 
 

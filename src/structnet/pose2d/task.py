@@ -177,8 +177,12 @@ class Pose2DTask(Task):
         if lay.num_joints != net.num_joints:
             raise UserError(f"{path}: layout {lay.name!r} has {lay.num_joints} joints but the model has "
                             f"{net.num_joints}")
+        from .visibility import calibration_from_metadata
+
+        cal = calibration_from_metadata(meta)
         return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or ""), source=Path(path),
-                           codec=_codec_from_meta(meta, path), layout=lay)
+                           codec=_codec_from_meta(meta, path), layout=lay,
+                           settings={} if cal is None else {"visibility": cal})
 
     def onnx_spec(self, model):
         """The heatmaps (``final``) for a batch of windows at the codec's input size (person-box models run in
@@ -194,13 +198,18 @@ class Pose2DTask(Task):
     def bundle_metadata(self, evaluation: Mapping[str, Any], settings: Mapping[str, Any]) -> Dict[str, str]:
         """``evaluation``: ``annotation``, the JSON of ``structnet eval pose2d --json`` (annotated person windows),
         and optionally ``auto``, the same with ``--window auto`` (whole images, as ``predict`` runs them), which
-        then gives the headline. Pose models store no settings."""
+        then gives the headline. ``settings``: optionally ``visibility``, the calibration of
+        :mod:`structnet.pose2d.visibility` (``{"a", "b"}``), stored as JSON."""
+        out: Dict[str, str] = {}
+        if settings.get("visibility") is not None:
+            out["visibility"] = json.dumps({k: float(v) for k, v in dict(settings["visibility"]).items()
+                                            if isinstance(v, (int, float))})
         if not evaluation:
-            return {}
+            return out
         ev = evaluation["annotation"]
         ds_name = ev["dataset"].get("name") or ev["dataset"].get("dataset")
-        out = {"test_dataset": f"{ds_name} {ev['dataset']['split']}", "test_metric": ev["metric"],
-               "test_pck": f"{ev['mean']:.4f}", "test_auc": f"{ev['auc']:.4f}"}
+        out.update({"test_dataset": f"{ds_name} {ev['dataset']['split']}", "test_metric": ev["metric"],
+                    "test_pck": f"{ev['mean']:.4f}", "test_auc": f"{ev['auc']:.4f}"})
         whole = evaluation.get("auto")
         if whole is not None:
             out.update({"test_metric": f"{whole['metric']} whole images", "test_pck": f"{whole['mean']:.4f}",
@@ -297,8 +306,9 @@ class Pose2DTask(Task):
 
         e = cfg.eval
         check(e)
-        return sample_predictor(model, e.window, flip_test=e.flip_test, scales=tuple(e.scales), refine=e.refine,
-                                precision=e.precision)
+        person = load_person_model(e.person_model) if e.window == "auto" else None
+        return sample_predictor(model, e.window, person=person, flip_test=e.flip_test, scales=tuple(e.scales),
+                                refine=e.refine, precision=e.precision)
 
     def apply_eval_arguments(self, cfg: Pose2DConfig, args) -> None:
         from .data import layout_of
@@ -309,22 +319,28 @@ class Pose2DTask(Task):
     # ------------------------------------------------------------------------------------------ prediction
     def predictor(self, model, options: Optional[Pose2DPredictOptions] = None):
         from .inference import ConditionalTesting, predict_pose, predict_pose_auto
+        from .visibility import joint_visibility
 
         o = self.options_or_defaults(options)
         check(o)
         check_box(o.box)
+        _refuse_person_model(model)
         cond = ConditionalTesting() if o.conditional else None
         kw = dict(flip_test=o.flip_test, scales=tuple(o.scales), refine=o.refine, conditional=cond,
                   precision=o.precision)
+        person = load_person_model(o.person_model) if o.box is None and o.window == "auto" else None
+        calibration = (getattr(model, "settings", None) or {}).get("visibility")
 
         def fn(image):
             check_box(o.box, image.shape)
             if o.box is None and o.window == "auto":
-                res = predict_pose_auto(model, image, **kw)
+                res = predict_pose_auto(model, image, person=person, **kw)
             else:
                 res = predict_pose(model, image, box=o.box, **kw)
             res["layout"] = model.layout
             res["outside"] = joints_outside(res["keypoints"], image.shape)
+            res["visibility"], res["visible"] = joint_visibility(res["scores"], calibration)
+            res["visibility_calibrated"] = calibration is not None
             return res
 
         return fn
@@ -338,11 +354,16 @@ class Pose2DTask(Task):
         return write_result(result, image, out_dir, name, lay, source=source)
 
     def describe(self, result) -> str:
-        from .inference import DEFAULT_DRAW_THRESHOLD
+        from .inference import AUTO_MIN_JOINTS
+        from .visibility import joint_visibility
 
         sc = np.asarray(result["scores"], np.float64)
-        good = int(np.sum(np.isfinite(sc) & (sc >= DEFAULT_DRAW_THRESHOLD)))
-        line = f"{good}/{len(sc)} joints with score >= {DEFAULT_DRAW_THRESHOLD:g}"
+        visible = result.get("visible")
+        visible = joint_visibility(sc)[1] if visible is None else np.asarray(visible, bool)
+        good = int(visible.sum())
+        line = f"{good}/{len(sc)} joints visible"
+        if good < AUTO_MIN_JOINTS:
+            line += f"; too few joints for a pose (fewer than {AUTO_MIN_JOINTS} visible)"
         outside = result.get("outside") or []
         if outside:
             line += f"; {len(outside)} joint(s) placed outside the image"
@@ -395,6 +416,32 @@ class Pose2DTask(Task):
             raise UserError(f"no <stem>_pose2d.json in {pred_dir} matches a person of {e.dataset} {e.split} "
                             f"({len(recs)} persons)")
         return ev.summarize(), ev, failures
+
+
+def _refuse_person_model(model) -> None:
+    if getattr(model, "codec", True) is None or (getattr(model, "settings", None) or {}).get("kind") == "person_box":
+        raise UserError(f"{getattr(model, 'name', 'this model')}: a person-box model, not a pose model: give it "
+                        f"to a pose model as --person-model")
+
+
+_PERSON_MODELS: Dict[str, Any] = {}
+
+
+def load_person_model(name: Optional[str]):
+    """The person-box model ``name`` (bundled name or weights file; None / "none": no person model, the
+    whole-image window), loaded once per process."""
+    if name is None or str(name).lower() == "none":
+        return None
+    from ..tasks.loading import load
+
+    key = str(name)
+    if key not in _PERSON_MODELS:
+        m = load(key, task="pose2d")
+        if (m.settings or {}).get("kind") != "person_box":
+            raise UserError(f"{m.source}: a pose model, not a person-box model (--person-model takes a model "
+                            f"trained with model.arch: person_box)")
+        _PERSON_MODELS[key] = m
+    return _PERSON_MODELS[key]
 
 
 def joints_outside(keypoints, shape) -> List[int]:

@@ -40,8 +40,12 @@ def _num(v: float) -> Optional[float]:
 
 def pose_to_json(result: Mapping[str, Any], image_path, width: int, height: int, layout) -> Dict[str, Any]:
     """The per-image pose record: ``{"image": str(image_path), "width", "height", "joints": [{"name", "x", "y",
-    "score"}, ...]}`` with one joint per layout joint, in layout order (LSP models: right_ankle ... head_top);
-    ``x``, ``y`` image pixels (pixel centres at integers), plain Python floats (non-finite values become null)."""
+    "score", "visibility", "visible"}, ...]}`` with one joint per layout joint, in layout order (LSP models:
+    right_ankle ... head_top); ``x``, ``y`` image pixels (pixel centres at integers), plain Python floats
+    (non-finite values become null). When the result has them: ``visibility`` per joint (the probability that the
+    joint is in the photo, :mod:`structnet.pose2d.visibility`) and ``visible`` (its flag), and at the top level
+    ``visibility`` (``"calibrated"``, or ``"score"`` for a model without a calibration), ``window`` (the window
+    that gave the joints) and ``person_box`` (the person model's box, pixels)."""
     lay = get_layout(layout)
     kp, sc = _as_kp_scores(result["keypoints"], result["scores"], lay.num_joints)
     wd, ht = int(width), int(height)
@@ -49,7 +53,19 @@ def pose_to_json(result: Mapping[str, Any], image_path, width: int, height: int,
         raise ValueError(f"width and height must be positive, got {width}x{height}")
     joints = [{"name": n, "x": _num(kp[i, 0]), "y": _num(kp[i, 1]), "score": _num(sc[i])}
               for i, n in enumerate(lay.joints)]
-    return {"image": str(image_path), "width": wd, "height": ht, "joints": joints}
+    if result.get("visibility") is not None:
+        vis = np.asarray(result["visibility"], np.float64).reshape(-1)
+        flag = np.asarray(result["visible"], bool).reshape(-1)
+        for i, j in enumerate(joints):
+            j["visibility"], j["visible"] = _num(vis[i]), bool(flag[i])
+    out = {"image": str(image_path), "width": wd, "height": ht, "joints": joints}
+    if result.get("visibility") is not None:
+        out["visibility"] = "calibrated" if result.get("visibility_calibrated") else "score"
+    if result.get("person_box") is not None:
+        out["person_box"] = [_num(v) for v in result["person_box"]]
+    if result.get("window") is not None:
+        out["window"] = str(result["window"])
+    return out
 
 
 def _sides(layout: KeypointLayout) -> np.ndarray:
@@ -69,10 +85,10 @@ def _sides(layout: KeypointLayout) -> np.ndarray:
 
 
 def draw_pose_overlay(image: np.ndarray, keypoints, scores, layout,
-                      score_threshold: float = DEFAULT_DRAW_THRESHOLD) -> np.ndarray:
+                      score_threshold: float = DEFAULT_DRAW_THRESHOLD, visible=None) -> np.ndarray:
     """A copy of ``image`` (uint8 ``(H, W, 3)`` RGB; ``(H, W)`` grey becomes RGB) with the skeleton drawn: the
-    layout's edges as lines and the joints as filled circles, only for joints whose score is ``>=
-    score_threshold`` (``scores=None``: all) and whose coordinates are finite. Colours: :data:`LEFT_COLOUR` for the
+    layout's edges as lines and the joints as filled circles, only for joints flagged ``visible`` (a ``(K,)`` bool
+    array; None: those whose score is ``>= score_threshold``, ``scores=None``: all) and whose coordinates are finite. Colours: :data:`LEFT_COLOUR` for the
     person's left side, :data:`RIGHT_COLOUR` for the right, :data:`CENTRE_COLOUR` for the rest (an edge takes its
     joints' side when they agree). Line width ``max(1, round(min(H, W) / 160))`` px, circle radius twice that;
     anti-aliased, sub-pixel positions (OpenCV ``shift`` = 4 fractional bits)."""
@@ -90,7 +106,10 @@ def draw_pose_overlay(image: np.ndarray, keypoints, scores, layout,
     h, w = out.shape[:2]
     lw = max(1, int(round(min(h, w) / 160)))
     shift = 4
-    ok = np.isfinite(kp).all(axis=1) & np.isfinite(sc) & (sc >= thr)
+    if visible is not None:
+        ok = np.isfinite(kp).all(axis=1) & np.asarray(visible, bool).reshape(-1)
+    else:
+        ok = np.isfinite(kp).all(axis=1) & np.isfinite(sc) & (sc >= thr)
     big = 4.0 * max(h, w)                           # keep OpenCV's int coordinates in range
     fixed = np.round(np.clip(np.nan_to_num(kp), -big, big) * (1 << shift)).astype(np.int64)
     side = _sides(lay)
@@ -116,5 +135,6 @@ def write_result(result: Mapping[str, Any], image: np.ndarray, out_dir, name: st
     out_dir = Path(out_dir)
     j = write_json(out_dir / f"{name}_pose2d.json", record)
     o = write_png(out_dir / f"{name}_pose2d_overlay.png",
-                  draw_pose_overlay(image, result["keypoints"], result["scores"], lay, score_threshold))
+                  draw_pose_overlay(image, result["keypoints"], result["scores"], lay, score_threshold,
+                                    visible=result.get("visible")))
     return [j, o]
