@@ -2,6 +2,8 @@
 evaluation results and settings (read back from its file), it reproduces exactly the metadata that file carries,
 so the headline of `structnet models` and the loaded model's stored settings come from the task, not from a
 script."""
+import json
+
 import pytest
 import torch
 
@@ -14,7 +16,7 @@ from structnet.tasks.loading import task_of
 #: What bundling adds to a trained file's metadata (everything else is the training run's: model_metadata,
 #: train_config, train_steps, ...).
 BUNDLE_KEYS = {"name", "command", "storage", "budget", "threshold", "threshold_source", "max_side", "tta_scales",
-               "tta_flip"}
+               "tta_flip", "visibility"}
 
 
 def _bundle_key(k: str) -> bool:
@@ -29,6 +31,10 @@ def _inputs(task: str, m: dict):
                 {"threshold": f("threshold"), "threshold_source": m["threshold_source"],
                  "max_side": int(m["max_side"]), "scales": m["tta_scales"], "flip": m["tta_flip"] == "true"})
     if task == "pose2d":
+        settings = {"visibility": json.loads(m["visibility"])} if "visibility" in m else {}
+        if "test_box_iou" in m:
+            return {"person_box": {"dataset": m["test_dataset"], "mean_iou": f("test_box_iou"),
+                                   "iou50": f("test_box_iou50")}}, settings
         name, split = m["test_dataset"].split(" ")
         if "test_pck_annotated_window" in m:
             annotation = {"dataset": {"name": name, "split": split}, "metric": "PCK@0.2",
@@ -39,7 +45,7 @@ def _inputs(task: str, m: dict):
             annotation = {"dataset": {"dataset": name, "split": split}, "metric": m["test_metric"],
                           "mean": f("test_pck"), "auc": f("test_auc")}
             auto = None
-        return {"annotation": annotation, "auto": auto}, {}
+        return {"annotation": annotation, "auto": auto}, settings
     if task == "pose3d":
         if "test_maps_iou" in m:
             return {"synthetic": {"maps_iou": f("test_maps_iou"), "mpjpe_mm": f("test_mpjpe_mm"),

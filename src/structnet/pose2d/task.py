@@ -198,13 +198,19 @@ class Pose2DTask(Task):
     def bundle_metadata(self, evaluation: Mapping[str, Any], settings: Mapping[str, Any]) -> Dict[str, str]:
         """``evaluation``: ``annotation``, the JSON of ``structnet eval pose2d --json`` (annotated person windows),
         and optionally ``auto``, the same with ``--window auto`` (whole images, as ``predict`` runs them), which
-        then gives the headline. ``settings``: optionally ``visibility``, the calibration of
-        :mod:`structnet.pose2d.visibility` (``{"a", "b"}``), stored as JSON."""
+        then gives the headline; for a person-box model ``person_box`` instead: ``dataset`` (e.g. ``"LSPET val"``),
+        ``mean_iou`` and ``iou50`` of :func:`~structnet.pose2d.person.evaluate_person_boxes` on whole photos.
+        ``settings``: optionally ``visibility``, the calibration of :mod:`structnet.pose2d.visibility`
+        (``{"a", "b"}``), stored as JSON."""
         out: Dict[str, str] = {}
         if settings.get("visibility") is not None:
-            out["visibility"] = json.dumps({k: float(v) for k, v in dict(settings["visibility"]).items()
-                                            if isinstance(v, (int, float))})
+            out["visibility"] = json.dumps({k: float(v) for k, v in dict(settings["visibility"]).items()})
         if not evaluation:
+            return out
+        if "person_box" in evaluation:
+            pb = evaluation["person_box"]
+            out.update({"test_dataset": str(pb["dataset"]), "test_metric": "person box IoU whole images",
+                        "test_box_iou": f"{pb['mean_iou']:.4f}", "test_box_iou50": f"{pb['iou50']:.4f}"})
             return out
         ev = evaluation["annotation"]
         ds_name = ev["dataset"].get("name") or ev["dataset"].get("dataset")
@@ -217,6 +223,8 @@ class Pose2DTask(Task):
         return out
 
     def headline(self, meta: Dict[str, Any]) -> str:
+        if "test_box_iou" in meta:
+            return f"{meta.get('test_dataset', '?')} {meta.get('test_metric')} {float(meta['test_box_iou']):.3f}"
         if "test_pck" not in meta:
             return ""
         return (f"{meta.get('test_dataset', '?')} {meta.get('test_metric', 'PCK')} "
