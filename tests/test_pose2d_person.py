@@ -231,3 +231,51 @@ def test_person_model_metadata_round_trip(tiny_models):
     with pytest.raises(UserError):
         from structnet.pose2d.task import load_person_model
         load_person_model(str(person.parent / "missing.safetensors"))
+
+
+# --------------------------------------------------------------------------- PASCAL-Person-Part boxes
+def test_mask_box_known_answers():
+    from structnet.pose2d.person import mask_box
+
+    m = np.zeros((10, 12), bool)
+    m[2:5, 3:7] = True
+    np.testing.assert_array_equal(mask_box(m, (-0.5, -0.5, 11.5, 9.5)), [3, 2, 6, 4])
+    np.testing.assert_array_equal(mask_box(m, (4.2, -0.5, 11.5, 3.0)), [5, 2, 6, 3])
+    assert mask_box(m, (8, 0, 11, 9)) is None
+
+
+def _pascal_folder(root: Path) -> Path:
+    import cv2
+
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    masks = {}
+    a = np.zeros((40, 60), np.uint8)
+    a[5:30, 10:20] = 2  # one person ...
+    a[31:38, 12:18] = 6  # ... whose legs are a separate region inside its box's columns but below it
+    a[0:3, 50:53] = 1  # and a small far-away region
+    masks["one"] = a
+    b = np.zeros((40, 60), np.uint8)
+    b[5:30, 5:15] = 2
+    b[5:30, 40:50] = 2  # two people of the same size: ambiguous, left out
+    masks["two"] = b
+    for name, m in masks.items():
+        cv2.imwrite(str(root / "masks" / f"{name}.png"), m)
+        cv2.imwrite(str(root / "images" / f"{name}.jpg"), np.full((40, 60, 3), 90, np.uint8))
+    (root / "train.txt").write_text("one\ntwo\n")
+    return root
+
+
+def test_pascal_person_boxes_take_the_one_clear_person(tmp_path):
+    from structnet.pose2d.person import ConcatKeyed, PascalPersonBoxes
+
+    ds = PascalPersonBoxes(_pascal_folder(tmp_path / "ppp"), "train")
+    assert ds.ids == ["one"]
+    s = ds[0]
+    assert s["person_mask"][10, 15] and not s["person_mask"][1, 51]  # the far region is not this person
+    out = PersonBoxTransform(32, augment=False)(s, np.random.default_rng(0))
+    np.testing.assert_allclose(out["box"], np.array([10 / 60, 5 / 40, 19 / 60, 29 / 40]) * UNITS, rtol=1e-5)
+    both = ConcatKeyed([1, 2, 3], ds)
+    assert len(both) == 4 and both[2] == 3 and both[(3, 5)]["name"] == "one"
+    with pytest.raises(UserError, match="split file"):
+        PascalPersonBoxes(tmp_path / "ppp", "test")

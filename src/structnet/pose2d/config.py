@@ -91,6 +91,9 @@ class Pose2DDataConfig:
     # all-zero map at every scale, so a low peak means "not in this photo" (LSP / LSPET mark exactly the joints
     # outside the photo as not visible). 0 = such joints are not trained on (paper, HRNet)
     absent_weight: float = 0.0
+    # model.arch person_box: also train on the persons of this PASCAL-Person-Part folder (its train split; boxes
+    # from the part masks, pose2d/person.py), e.g. ${data}/pascal-person-part; None: the pose dataset only
+    person_extra: Optional[str] = None
     keypoint_masking: bool = False  # stage 3 of the paper turns it on
     masking: KeypointMaskingConfig = field(default_factory=KeypointMaskingConfig)
     max_samples: Optional[int] = None  # use only the first N persons (quick runs)

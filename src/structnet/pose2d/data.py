@@ -173,8 +173,9 @@ def build_train_dataset(cfg: Pose2DDataConfig, codec: HeatmapCodec) -> PoseDatas
 def build_person_dataset(cfg: Pose2DDataConfig) -> PoseDataset:
     """The training dataset of a person-box model (``model.arch: person_box``): the persons of ``data`` with a
     :class:`~structnet.pose2d.person.PersonBoxTransform` (whole photos with probability ``data.whole_image_prob``,
-    ``data.input_size`` square input, flips with ``data.flip_prob`` when ``data.augment``)."""
-    from .person import PersonBoxTransform
+    ``data.input_size`` square input, flips with ``data.flip_prob`` when ``data.augment``), followed by the persons
+    of the PASCAL-Person-Part folder ``data.person_extra`` when set."""
+    from .person import ConcatKeyed, PascalPersonBoxes, PersonBoxTransform
 
     if cfg.dataset == "synthetic":
         raise ValueError("a person-box model trains on photos with annotated joints (lspet, mpii, coco, lsp-mat)")
@@ -184,7 +185,8 @@ def build_person_dataset(cfg: Pose2DDataConfig) -> PoseDataset:
             if int(np.asarray(r.annotated).sum()) >= 2]
     if cfg.max_samples is not None:
         recs = recs[:max(1, int(cfg.max_samples))]
-    return PoseDataset(recs, tf)
+    extra = PascalPersonBoxes(cfg.person_extra, "train", tf) if cfg.person_extra else None
+    return ConcatKeyed(PoseDataset(recs, tf), extra) if extra is not None else PoseDataset(recs, tf)
 
 
 def build_eval_dataset(cfg: Pose2DConfig, max_images: Optional[int] = None) -> PoseDataset:

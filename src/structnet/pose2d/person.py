@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from ..errors import UserError
 from ..nn.localization import UNITS, LocalizationNet, locate
 
-__all__ = ["PERSON_BOX", "build_person_model", "person_model_metadata", "person_model_from_metadata", "PersonBoxTransform", "person_box_loss", "box_iou",
+__all__ = ["PERSON_BOX", "build_person_model", "person_model_metadata", "person_model_from_metadata",
+           "PascalPersonBoxes", "ConcatKeyed", "mask_box", "PersonBoxTransform", "person_box_loss", "box_iou",
            "evaluate_person_boxes", "is_person_model", "joints_box"]
 
 #: ``model.arch`` and the metadata ``kind`` of a person-box model.
@@ -88,6 +89,108 @@ def joints_box(keypoints: np.ndarray, annotated: np.ndarray, frame: Sequence[flo
     return np.array([lo[0], lo[1], hi[0], hi[1]], np.float64)
 
 
+def mask_box(mask: np.ndarray, frame: Sequence[float]) -> Optional[np.ndarray]:
+    """The box of a person's pixels (``mask`` (H, W) bool) inside ``frame`` (pixel coordinates, centres at
+    integers): ``(x1, y1, x2, y2)`` of the outermost pixel centres, as :func:`joints_box` for joints; None when
+    fewer than 2 pixels are inside."""
+    h, w = mask.shape
+    x1, y1, x2, y2 = frame
+    c0, c1 = max(0, int(np.ceil(x1))), min(w - 1, int(np.floor(x2)))
+    r0, r1 = max(0, int(np.ceil(y1))), min(h - 1, int(np.floor(y2)))
+    if c1 < c0 or r1 < r0:
+        return None
+    sub = mask[r0:r1 + 1, c0:c1 + 1]
+    if int(sub.sum()) < 2:
+        return None
+    rows, cols = np.flatnonzero(sub.any(1)), np.flatnonzero(sub.any(0))
+    return np.array([c0 + cols[0], r0 + rows[0], c0 + cols[-1], r0 + rows[-1]], np.float64)
+
+
+class PascalPersonBoxes:
+    """Person boxes from PASCAL-Person-Part part masks (``../shared/data/pascal-person-part``: ``images/<id>.jpg``,
+    ``masks/<id>.png``, ``train.txt`` / ``test.txt``), for training person-box models beside LSPET. People are
+    not separated in these masks: a person is a connected region of part pixels (8-connectivity) with the regions
+    whose boxes overlap its box. Each photo gives its largest person; photos where a second region is at least
+    ``ambiguous`` times the largest one's area are left out (which person is *the* person is then unclear).
+    Items: ``{"image", "person_mask", "name"}``, through ``transform(sample, rng)`` when given; keys as
+    :class:`~structnet.keypoints.datasets.PoseDataset` (``ds[i]`` or ``ds[(i, seed)]``)."""
+
+    def __init__(self, root, split: str = "train", transform=None, ambiguous: float = 0.5):
+        import cv2
+        from pathlib import Path
+
+        self.root = Path(root)
+        lst = self.root / f"{split}.txt"
+        if not lst.is_file():
+            raise UserError(f"PASCAL-Person-Part split file not found: {lst}")
+        self.split, self.transform, self.ambiguous = split, transform, float(ambiguous)
+        ids = [i for i in lst.read_text().split() if i]
+        self.ids = []
+        for name in ids:
+            m = cv2.imread(str(self.root / "masks" / f"{name}.png"), 0)
+            if m is not None and self._person(m > 0) is not None:
+                self.ids.append(name)
+        if not self.ids:
+            raise UserError(f"{lst}: no photo with one clear person")
+
+    def _person(self, mask: np.ndarray) -> Optional[np.ndarray]:
+        import cv2
+
+        n, lab, st, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        if n < 2:
+            return None
+        order = 1 + np.argsort(-st[1:, cv2.CC_STAT_AREA])
+        big = order[0]
+        if n > 2 and st[order[1], cv2.CC_STAT_AREA] >= self.ambiguous * st[big, cv2.CC_STAT_AREA]:
+            return None
+        x, y, bw, bh = st[big, :4]
+        member = [big]
+        for k in order[1:]:
+            kx, ky, kw, kh = st[k, :4]
+            if kx < x + bw and x < kx + kw and ky < y + bh and y < ky + kh:
+                member.append(k)
+        return np.isin(lab, member)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, key):
+        import cv2
+
+        from ..data.io import read_image
+        from ..data.keys import parse_key
+
+        i, seed = parse_key(key, len(self))
+        name = self.ids[i]
+        image = read_image(self.root / "images" / f"{name}.jpg")
+        mask = cv2.imread(str(self.root / "masks" / f"{name}.png"), 0)
+        if mask is None:
+            raise ValueError(f"unreadable PASCAL-Person-Part mask: {name}.png")
+        sample = {"image": image, "person_mask": self._person(mask > 0), "name": name}
+        if self.transform is None:
+            return sample
+        return self.transform(sample, np.random.default_rng(i if seed is None else seed))
+
+
+class ConcatKeyed:
+    """Datasets one after the other, with the ``ds[(index, seed)]`` keys of the trainer."""
+
+    def __init__(self, *parts):
+        self.parts = [p for p in parts if p is not None]
+        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, key):
+        from ..data.keys import parse_key
+
+        i, seed = parse_key(key, len(self))
+        k = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        j = i - int(self.offsets[k])
+        return self.parts[k][j if seed is None else (j, seed)]
+
+
 def _frame_pixels(image: np.ndarray, frame: Sequence[float], size: int) -> np.ndarray:
     """``image`` (H, W, 3) uint8 cut at ``frame`` (x1, y1, x2, y2; integer pixels, may leave the image: zeros
     there) and resized to ``size x size``: float32 (3, size, size) in [0, 1]."""
@@ -133,12 +236,18 @@ class PersonBoxTransform:
         if image is None:
             raise ValueError(f"person-box sample {sample.get('name')!r} has no image")
         h, w = image.shape[:2]
-        kp, ann = sample["keypoints"], sample["annotated"]
-        full = joints_box(kp, ann, (-0.5, -0.5, w - 0.5, h - 0.5))
+        if sample.get("person_mask") is not None:  # a person's pixels instead of joints
+            mask = sample["person_mask"]
+            box_in = lambda fr: mask_box(mask, fr)  # noqa: E731
+        else:
+            kp, ann = sample["keypoints"], sample["annotated"]
+            box_in = lambda fr: joints_box(kp, ann, fr)  # noqa: E731
+        full = box_in((-0.5, -0.5, w - 0.5, h - 0.5))
         if full is None:
-            raise ValueError(f"person-box sample {sample.get('name')!r} has fewer than 2 annotated joints")
+            raise ValueError(f"person-box sample {sample.get('name')!r} has no person box (fewer than 2 annotated "
+                             f"joints or an empty mask)")
         frame = [float(round(v)) for v in self._frame(w, h, full, rng)]
-        box = joints_box(kp, ann, frame)
+        box = box_in(frame)
         if box is None or box[2] - box[0] < 2 or box[3] - box[1] < 2:
             frame, box = [0.0, 0.0, float(w), float(h)], full
         x = _frame_pixels(image, frame, self.input_size)

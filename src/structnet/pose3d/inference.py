@@ -220,7 +220,7 @@ def predict_image(net: Lifter, pose2d_model, image: np.ndarray, box: Optional[Se
     """A photo ``(H, W, 3)`` uint8 -> the 3D pose of the person whose LSP joints ``pose2d_model`` finds (the whole
     image then the box of its joints, or ``box``): :func:`predict_from_maps` with ``maps_net``, else
     :func:`predict_from_2d` (test-time mirroring ``flip``, as ``structnet eval pose3d``); plus ``scores_2d`` (the
-    14 LSP joint scores). ``members``: ``(name, lifter)`` pairs that lift the same 17 joints
+    14 LSP joint scores) and, where the pose2d predictor reports it, ``visible_2d`` (its per-joint flags). ``members``: ``(name, lifter)`` pairs that lift the same 17 joints
     (:func:`predict_from_2d`); ``joints3d`` is then the mean of every lifter's chosen pose (``structnet eval pose3d
     --ensemble``), ``ensemble`` the names (``name``, this lifter's, first) and ``joints3d_members`` ``(M, 17, 3)``
     the poses."""
@@ -233,6 +233,8 @@ def predict_image(net: Lifter, pose2d_model, image: np.ndarray, box: Optional[Se
         out["maps_from"] = "2d joints"
         out["flip_test"] = bool(flip)
     out["scores_2d"] = np.asarray(r["scores"], np.float64)
+    if r.get("visible") is not None:
+        out["visible_2d"] = np.asarray(r["visible"], bool)
     if members:
         poses = [out["joints3d"]] + [predict_from_2d(m, j17, flip=flip)["joints3d"] for _, m in members]
         out["joints3d_members"] = np.stack(poses)
