@@ -132,7 +132,7 @@ def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = Non
                     metric: str = "auto", threshold: Optional[float] = None, protocol: str = "official",
                     flip_test: bool = True, scales: Sequence[float] = (1.0,), refine: str = DEFAULT_REFINE,
                     window: str = "annotation", precision: str = "float32", max_images: Optional[int] = None,
-                    progress: bool = False, return_predictions: bool = False) -> Dict[str, Any]:
+                    progress: bool = False, return_predictions: bool = False, person=None) -> Dict[str, Any]:
     """Accuracy of a pose model on a dataset of raw samples (a :class:`PoseDataset` without transform, e.g.
     :func:`~structnet.pose2d.data.build_eval_dataset`).
 
@@ -140,7 +140,8 @@ def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = Non
     dataset's; codec: default the loaded model's (else ``HeatmapCodec()``: 256 input). metric / threshold /
     protocol: as :class:`PoseEvaluator`. flip_test, scales, refine, precision: as
     :func:`~structnet.pose2d.inference.predict_pose`. window: ``"annotation"`` (the record's centre / scale),
-    ``"image"`` (whole image) or ``"auto"`` (whole image, then the box it suggests; :func:`sample_predictor`).
+    ``"image"`` (whole image) or ``"auto"`` (the person-box model ``person``'s box, or without one the whole image,
+    then the box of the joints found there; :func:`sample_predictor`).
 
     Returns a JSON-ready dict: ``metric`` (e.g. ``"PCK@0.2"``), ``layout``, ``n_persons``, ``n_scored`` (joints
     that count), ``per_joint`` {joint name: fraction or None}, ``mean`` (fraction), ``auc`` (fraction; thresholds
@@ -165,7 +166,8 @@ def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = Non
         raise ValueError("metric pckh needs MPII head normalisers; this dataset's records are normalised by "
                          f"{ds.records[0].norm_kind!r} (use metric pck)")
 
-    predict_sample = sample_predictor(module, window, flip_test=flip_test, scales=tuple(scales), refine=refine,
+    predict_sample = sample_predictor(module, window, person=person, flip_test=flip_test, scales=tuple(scales),
+                                      refine=refine,
                                       layout=lay, codec=codec, precision=precision)
     out = run_evaluation(ds, ev, predict_sample, max_images=max_images, quiet=not progress, desc="eval pose2d")
     if return_predictions:
