@@ -167,8 +167,7 @@ def evaluate_pose2d(net, ds, *, layout=None, codec: Optional[HeatmapCodec] = Non
                          f"{ds.records[0].norm_kind!r} (use metric pck)")
 
     predict_sample = sample_predictor(module, window, person=person, flip_test=flip_test, scales=tuple(scales),
-                                      refine=refine,
-                                      layout=lay, codec=codec, precision=precision)
+                                      refine=refine, layout=lay, codec=codec, precision=precision)
     out = run_evaluation(ds, ev, predict_sample, max_images=max_images, quiet=not progress, desc="eval pose2d")
     if return_predictions:
         pred, scores, _, _, _ = ev.arrays()
