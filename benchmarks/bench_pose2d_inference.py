@@ -7,7 +7,8 @@ For each backend (``--backends``: PyTorch and ONNX Runtime, float32 only; ``stru
 count (``--threads``, default 1 and 2) and precision (float32, and for PyTorch bfloat16 autocast: on a CPU without
 native bfloat16 that path is emulated and slower, which is why ``--precision auto`` picks float32 there), times :func:`structnet.pose2d.inference.predict_pose` (one person window: crop, network, DARK decoding; flip test
 on = the crop and its mirror in one batch of 2, and off) and :func:`predict_pose_auto` (``predict``'s default
-without ``--box``: a whole-image pass then a pass on the box of its confident joints, so up to 2 windows), on
+without ``--box``: the person-box model ``--person`` (default: predict's) on the whole photo, a pass on its box,
+then a pass on the box of the joints found there; and the same without a person model, the whole image first), on
 ``--n`` LSP-extended val photos, ``--repeats`` rounds, median ms per photo. Image decoding is not included (done
 once before timing). Cases are interleaved round by round so that they share the machine's load.
 """
@@ -41,8 +42,13 @@ def main() -> None:
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--precisions", default="float32,bfloat16")
     ap.add_argument("--backends", default="torch,onnxruntime")
+    ap.add_argument("--person", default=None, help="person-box model (default: predict's; 'none': without)")
     ap.add_argument("--out", default="benchmarks/results/pose2d_inference_speed.json")
     a = ap.parse_args()
+    from structnet.pose2d.config import DEFAULT_PERSON_MODEL
+    from structnet.pose2d.task import load_person_model
+
+    person = load_person_model(a.person if a.person is not None else DEFAULT_PERSON_MODEL)
     threads = [int(t) for t in a.threads.split(",")]
     backends = a.backends.split(",")
     model = hub.load(a.model, task="pose2d")
@@ -57,7 +63,9 @@ def main() -> None:
               for i in range(a.first, a.first + a.n)]
     cases = {"window, flip": dict(fn=predict_pose, flip_test=True),
              "window, no flip": dict(fn=predict_pose, flip_test=False),
-             "auto (predict default), flip": dict(fn=predict_pose_auto, flip_test=True)}
+             "auto (predict default), flip": dict(fn=predict_pose_auto, flip_test=True, person=person)}
+    if person is not None:
+        cases["auto without person model, flip"] = dict(fn=predict_pose_auto, flip_test=True)
     precisions = a.precisions.split(",")
     combos = [(b, t, p) for b in backends for t in threads for p in precisions if b == "torch" or p == "float32"]
     times = {(b, t, p, c): [] for b, t, p in combos for c in cases}
@@ -79,6 +87,7 @@ def main() -> None:
     res = {"machine": {"platform": platform.platform(), "torch": torch.__version__, "cpu_count": torch.get_num_threads(),
                        "fast_bf16": cpu_has_fast_bf16()},
            "model": model.name, "input_size": list(model.codec.input_size),
+           "person_model": None if person is None else person.name,
            "images": f"{a.images} im{a.first:05d}..im{a.first + a.n - 1:05d}",
            "auto_second_pass_fraction": float(np.mean([p == 2 for p in passes])) if passes else None,
            "settings": {"repeats": a.repeats}, "ms_per_photo": {}}
