@@ -45,7 +45,7 @@ from .heads import MSR_INPUTS, MSRNet, PosePartsMixin, mss_head
 __all__ = ["EncoderPoseNet", "ENCODER_BACKBONES"]
 
 #: Backbones whose taps reach stride 4 .. 32 (the encoder variants of the CPU recipes).
-ENCODER_BACKBONES = ("efficientnet_lite0", "vgg16", "vgg_tiny")
+ENCODER_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "vgg16", "vgg_tiny")
 
 
 def _conv_bn_relu(cin: int, cout: int, k: int = 3) -> nn.Sequential:
