@@ -128,9 +128,68 @@ def speed_table() -> str:
     return "\n".join(rows)
 
 
+def campaign_table() -> str:
+    r = _load(RESULTS / "pose2d_campaign.json")
+    if r is None:
+        return ""
+    rows = ["| stage | data | steps x batch | minutes | val PCK@0.2, whole images (`eval --window auto`) |",
+            "|---|---|---|---|---|"]
+    for st in r["stages"]:
+        ep = f" ({st['epochs']:.1f} epochs)" if st.get("epochs") else ""
+        window = f", {st['window']}" if st.get("window") else ""
+        rows.append(f"| {st['stage']} | {st['data']} | {st['steps']} x {st['batch']}{ep} | {st['minutes']} | "
+                    f"{_f(100 * st['val_pck_auto'])} %{window} |")
+    rows.append(f"| **total** | | | {r['budget_minutes_total']} | |")
+    return "\n".join(rows)
+
+
+def person_window_table() -> str:
+    r = _load(RESULTS / "pose2d_person_window_tuning.json")
+    if r is None:
+        return ""
+    iou = r["person_box_iou"]
+    rows = [f"Person model `{r['person']}`, pose model `{r['model']}`, first {r['n_persons']} LSPET val persons: "
+            f"person box IoU {iou['mean']:.3f} (IoU >= 0.5: {_f(100 * iou['iou50'])} %).", "",
+            "| person window | PCK@0.2 % |", "|---|---|"]
+    for k, v in sorted(r["pck@0.2"].items(), key=lambda kv: -kv[1]):
+        rows.append(f"| {k} | {_f(100 * v)} |")
+    return "\n".join(rows)
+
+
+def visibility_table() -> str:
+    r = _load(RESULTS / "pose2d_visibility.json")
+    if r is None:
+        return ""
+    n = r["n_persons"] - r["n_persons"] // 2
+    rows = [f"Model `{r['model']}`; calibration fitted on the first half of LSPET val, flags measured on the other "
+            f"{n} persons (as `predict` runs them).", "",
+            "| flag | joints | visible: precision | recall | absent: precision | recall |", "|---|---|---|---|---|---|"]
+    for label, key in (("calibrated (>= 0.5), all joints", "second_half"),
+                       ("calibrated (>= 0.5), hips / knees / ankles", "second_half_legs"),
+                       ("uncalibrated score >= 0.2, all joints", "second_half_uncalibrated_score_0.2")):
+        m = r[key]
+        rows.append(f"| {label} | {m['n_visible']} visible, {m['n_absent']} absent | {_f(100 * m['precision'])} | "
+                    f"{_f(100 * m['recall'])} | {_f(100 * m['absent_precision'])} | {_f(100 * m['absent_recall'])} |")
+    return "\n".join(rows)
+
+
+def throughput_table() -> str:
+    r = _load(RESULTS / "pose2d_train_throughput.json")
+    if r is None:
+        return ""
+    rows = [f"| encoder @ input | s / step of {r['batch']} (one thread) | vs Lite0 @ 192 | parameters |",
+            "|---|---|---|---|"]
+    for k, v in r["variants"].items():
+        rows.append(f"| {k.replace('efficientnet_', '')} | {v['s_per_step']:.2f} | {v['ratio_to_first']:.2f}x | "
+                    f"{v['params_m']:.2f} M |")
+    return "\n".join(rows)
+
+
 def blocks():
     return [("ladder", ladder_table()), ("encoder ladder", encoder_ladder_table()),
-            ("efficiency", efficiency_table()), ("speed", speed_table())]
+            ("efficiency", efficiency_table()), ("speed", speed_table()), ("campaign", campaign_table()),
+            ("person window", person_window_table()), ("visibility", visibility_table()),
+            ("train throughput", throughput_table())]
 
 
 def main(argv=None) -> int:
