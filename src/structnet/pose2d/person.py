@@ -282,8 +282,9 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def evaluate_person_boxes(net, ds, max_images: Optional[int] = None, flip: bool = True) -> Dict[str, Any]:
-    """Box IoU of a person-box network on whole photos of a raw pose dataset (no transform) against the box of
-    each person's annotated joints: ``mean_iou``, ``iou50`` / ``iou70`` (fractions of persons above), ``n``."""
+    """Box IoU of a person-box network on whole photos of a raw dataset (no transform) against the box of each
+    person's annotated joints (pose datasets) or pixels (:class:`PascalPersonBoxes`): ``mean_iou``, ``iou50`` /
+    ``iou70`` (fractions of persons above), ``n``."""
     net = getattr(net, "network", net)
     if not isinstance(net, LocalizationNet):
         raise UserError("evaluate_person_boxes needs a person-box model (model.arch: person_box)")
@@ -292,7 +293,11 @@ def evaluate_person_boxes(net, ds, max_images: Optional[int] = None, flip: bool 
     for i in range(n):
         s = ds[i]
         h, w = s["image"].shape[:2]
-        g = joints_box(s["keypoints"], s["annotated"], (-0.5, -0.5, w - 0.5, h - 0.5))
+        whole = (-0.5, -0.5, w - 0.5, h - 0.5)
+        if s.get("person_mask") is not None:
+            g = mask_box(s["person_mask"], whole)
+        else:
+            g = joints_box(s["keypoints"], s["annotated"], whole)
         if g is None:
             continue
         pred.append(locate(net, s["image"], flip=flip))
