@@ -226,11 +226,17 @@ def test_person_model_metadata_round_trip(tiny_models):
 
     _, person, _ = tiny_models
     m = load(person, task="pose2d")
-    assert isinstance(m.network, LocalizationNet) and m.settings == {"kind": "person_box"}
+    assert isinstance(m.network, LocalizationNet) and m.settings == {"kind": "person_box", "input_size": 32}
     assert m.network.input_size == 32 and m.codec is None
+    from structnet.pose2d.task import load_person_model
+
     with pytest.raises(UserError):
-        from structnet.pose2d.task import load_person_model
         load_person_model(str(person.parent / "missing.safetensors"))
+    pytest.importorskip("onnxruntime")
+    onnx = load_person_model(str(person), backend="onnxruntime")
+    assert onnx.backend == "onnxruntime"
+    img = np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)
+    np.testing.assert_allclose(locate(onnx.network, img, input_size=32), locate(m.network, img), atol=1e-3)
 
 
 # --------------------------------------------------------------------------- PASCAL-Person-Part boxes

@@ -13,7 +13,7 @@ finds (its ``person_box`` models). :func:`locate` runs it on images of any size,
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -143,18 +143,20 @@ def _resize_batch(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def locate(net: LocalizationNet, image: np.ndarray, flip: bool = True) -> np.ndarray:
+def locate(net: nn.Module, image: np.ndarray, flip: bool = True, input_size: Optional[int] = None) -> np.ndarray:
     """The box of one ``(H, W, 3)`` RGB image (uint8, or float in [0, 1]) in its pixels, ``(x1, y1, x2, y2)``
     float64: the whole image resized to the network's square input, the box averaged with the mirrored image's
-    when ``flip``, clipped to the image."""
+    when ``flip``, clipped to the image. ``net``: a :class:`LocalizationNet` or a module that runs one (e.g. its
+    ONNX Runtime session, :mod:`structnet.nn.onnx_backend`); ``input_size``: its square input (default the
+    network's ``input_size``)."""
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"locate: an (H, W, 3) RGB image, got shape {img.shape}")
-    p = next(net.parameters())
-    x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].to(p.device, torch.float32)
+    p = next(net.parameters(), None)  # none: an ONNX Runtime network (CPU)
+    x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].to(p.device if p is not None else "cpu", torch.float32)
     if img.dtype == np.uint8:
         x = x / 255.0
-    x = _resize_batch(x, net.input_size)
+    x = _resize_batch(x, int(net.input_size if input_size is None else input_size))
     if flip:
         x = torch.cat([x, x.flip(-1)])
     was = net.training

@@ -605,7 +605,8 @@ def predict_pose_auto(net, image: np.ndarray, *, person=None, person_padding: fl
     if person is not None:
         from ..nn.localization import locate
 
-        person_box = tuple(float(v) for v in locate(getattr(person, "network", person), image))
+        size = (getattr(person, "settings", None) or {}).get("input_size")
+        person_box = tuple(float(v) for v in locate(getattr(person, "network", person), image, input_size=size))
         first = predict_pose(net, image, box=person_box, padding=person_padding, **kwargs)
         first["window"] = "person"
     else:

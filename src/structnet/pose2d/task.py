@@ -155,7 +155,7 @@ class Pose2DTask(Task):
 
             net = person_model_from_metadata(meta, path)
             return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or ""),
-                               source=Path(path), settings={"kind": "person_box"})
+                               source=Path(path), settings={"kind": "person_box", "input_size": net.input_size})
         if not isinstance(cfg, dict) or "num_joints" not in cfg:
             raise UserError(f"{path}: not a structnet pose2d weights file (no pose model_config in its metadata)")
         try:
@@ -185,13 +185,14 @@ class Pose2DTask(Task):
                            settings={} if cal is None else {"visibility": cal})
 
     def onnx_spec(self, model):
-        """The heatmaps (``final``) for a batch of windows at the codec's input size (person-box models run in
-        torch)."""
+        """The heatmaps (``final``) for a batch of windows at the codec's input size; for a person-box model its
+        boxes for a batch of whole photos at its input size."""
         from ..nn.onnx_backend import OnnxSpec
         from .inference import _heatmaps_of
 
-        if model.codec is None:
-            return None
+        if (model.settings or {}).get("kind") == "person_box":  # the box of a whole photo at the net's square
+            n = int(model.settings["input_size"])
+            return OnnxSpec((1, 3, n, n), lambda out: out, ("boxes",))
         h, w = model.codec.input_size
         return OnnxSpec((1, 3, int(h), int(w)), _heatmaps_of, ("heatmaps",))
 
@@ -314,7 +315,8 @@ class Pose2DTask(Task):
 
         e = cfg.eval
         check(e)
-        person = load_person_model(e.person_model) if e.window == "auto" else None
+        person = (load_person_model(e.person_model, backend=getattr(model, "backend", "torch"))
+                  if e.window == "auto" else None)
         return sample_predictor(model, e.window, person=person, flip_test=e.flip_test, scales=tuple(e.scales),
                                 refine=e.refine, precision=e.precision)
 
@@ -336,7 +338,8 @@ class Pose2DTask(Task):
         cond = ConditionalTesting() if o.conditional else None
         kw = dict(flip_test=o.flip_test, scales=tuple(o.scales), refine=o.refine, conditional=cond,
                   precision=o.precision)
-        person = load_person_model(o.person_model) if o.box is None and o.window == "auto" else None
+        person = (load_person_model(o.person_model, backend=getattr(model, "backend", "torch"))
+                  if o.box is None and o.window == "auto" else None)
         calibration = (getattr(model, "settings", None) or {}).get("visibility")
 
         def fn(image):
@@ -435,16 +438,16 @@ def _refuse_person_model(model) -> None:
 _PERSON_MODELS: Dict[str, Any] = {}
 
 
-def load_person_model(name: Optional[str]):
+def load_person_model(name: Optional[str], backend: str = "torch"):
     """The person-box model ``name`` (bundled name or weights file; None / "none": no person model, the
-    whole-image window), loaded once per process."""
+    whole-image window) on ``backend`` (the pose model's: ``torch`` or ``onnxruntime``), loaded once per process."""
     if name is None or str(name).lower() == "none":
         return None
     from ..tasks.loading import load
 
-    key = str(name)
+    key = f"{name}|{backend}"
     if key not in _PERSON_MODELS:
-        m = load(key, task="pose2d")
+        m = load(str(name), task="pose2d", backend=backend, precision="float32")
         if (m.settings or {}).get("kind") != "person_box":
             raise UserError(f"{m.source}: a pose model, not a person-box model (--person-model takes a model "
                             f"trained with model.arch: person_box)")
