@@ -308,7 +308,8 @@ class Pose2DTask(Task):
         lay = model.layout if model is not None and model.layout is not None else layout_of(e.dataset)
         return PoseEvaluator(lay, e.metric, e.threshold, e.protocol,
                              settings={"flip_test": bool(e.flip_test), "scales": [float(s) for s in e.scales],
-                                       "refine": e.refine, "window": e.window, "precision": e.precision})
+                                       "refine": e.refine, "window": e.window, "precision": e.precision,
+                                       "person_model": e.person_model if e.window == "auto" else None})
 
     def eval_predictor(self, model, cfg: Pose2DConfig):
         from .evaluate import sample_predictor
