@@ -6,7 +6,9 @@
 Per val person: the annotated window (the upper bound of a perfect person box), the whole-image two-pass window
 without a person model, and with the person model's box: the box enlarged by each ``--paddings`` value alone, and
 followed by a second pass on the box of the joints found there (enlarged by each ``--second-paddings`` value).
-Prints and writes PCK@0.2 (torso, LSP protocol) of each, and the person box's IoU with the annotated joints' box.
+Also, per photo, the better of two windows by the mean joint score of their final passes ("best of A | B by
+score"). Prints and writes PCK@0.2 (torso, LSP protocol) of each, and the person box's IoU with the annotated
+joints' box.
 """
 from __future__ import annotations
 
@@ -43,27 +45,33 @@ def main() -> None:
     gt = np.stack([r.keypoints[:, :2] for r in recs])
     vis = np.stack([np.asarray(r.annotated, bool) for r in recs])
     preds: dict = {}
+    scores: dict = {}
     ious = []
     t0 = time.time()
     for r in recs:
         img = r.load_image()
         h, w = img.shape[:2]
 
-        def add(name, kp):
-            preds.setdefault(name, []).append(np.asarray(kp, np.float64))
+        def add(name, res):
+            preds.setdefault(name, []).append(np.asarray(res["keypoints"], np.float64))
+            scores.setdefault(name, []).append(float(np.nanmean(res["scores"])))
 
-        add("annotation", predict_pose(model, img, center=r.center, scale=float(r.scale))["keypoints"])
-        add("image two-pass (no person model)", predict_pose_auto(model, img)["keypoints"])
+        add("annotation", predict_pose(model, img, center=r.center, scale=float(r.scale)))
+        add("image two-pass (no person model)", predict_pose_auto(model, img))
         box = tuple(float(v) for v in locate(person.network, img))
         g = joints_box(r.keypoints, r.annotated, (-0.5, -0.5, w - 0.5, h - 0.5))
         ious.append(float(box_iou(np.array(box), g)[0]) if g is not None else np.nan)
         for pad in paddings:
             first = predict_pose(model, img, box=box, padding=pad)
-            add(f"person pad={pad}", first["keypoints"])
+            add(f"person pad={pad}", first)
             jb = joint_box(first["keypoints"], first["scores"], (h, w))
             for sp in seconds:
-                kp = first["keypoints"] if jb is None else predict_pose(model, img, box=jb, padding=sp)["keypoints"]
-                add(f"person pad={pad} + joints pad={sp}", kp)
+                add(f"person pad={pad} + joints pad={sp}",
+                    first if jb is None else predict_pose(model, img, box=jb, padding=sp))
+    for name in [k for k in preds if "+ joints" in k]:
+        pick = np.array(scores[name]) >= np.array(scores["image two-pass (no person model)"])
+        preds[f"best of ({name}) | image two-pass by score"] = [
+            a if p else b for a, b, p in zip(preds[name], preds["image two-pass (no person model)"], pick)]
     res = {"model": model.name, "person": person.name, "n_persons": len(recs),
            "seconds": round(time.time() - t0, 1), "person_box_iou": {
                "mean": round(float(np.nanmean(ious)), 4), "iou50": round(float(np.nanmean(np.array(ious) >= 0.5)), 4)},
