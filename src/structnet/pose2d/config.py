@@ -143,8 +143,7 @@ class Pose2DPredictOptions(Pose2DInferenceOptions):
         None, "person box x1,y1,x2,y2 in pixels (default: found by --window)", kind=float, count=4)
     window: Literal["auto", "image"] = option(
         "auto", "without --box: 'auto' finds the person (--person-model's box, else the whole image), then runs "
-                "the box of the joints found there (x 1.4); 'image': one pass on the whole image. One person per "
-                "image")
+                "the box of the joints found there; 'image': one pass on the whole image. One person per image")
     conditional: bool = option(False, "the paper's conditional testing (re-trials on perturbed windows for "
                                       "low-score joints)")
 
@@ -162,11 +161,11 @@ class Pose2DEvalConfig(Pose2DInferenceOptions):
                                        "(metrics.PCKH_PROTOCOLS)")
     # person window: "annotation" = the record's centre / scale (MPII: annotated; LSP: box of the GT joints x 1.25,
     # the usual person-centric LSP protocol); "image" = the whole image, as `structnet predict` without --box
-    # "auto" = the person model's box (else the whole image), then the box of its joints x 1.4
+    # "auto" = the person model's box (else the whole image), then the box of its joints
     # (inference.predict_pose_auto; predict's default)
     window: Literal["annotation", "image", "auto"] = option(
         "annotation", "person window: the annotation's, the whole image, or what predict does without --box (the "
-                      "person model's box, then the box of the joints found there x 1.4)")
+                      "person model's box, then the box of the joints found there)")
     # inference precision: the inherited ``precision`` ("auto" as `structnet predict`'s default, so that predict +
     # score gives eval's numbers on every CPU: bfloat16 where the CPU has AMX or AVX512-BF16, else float32)
     max_images: Optional[int] = None  # evaluate the first N persons only (quick checks, in-training evaluation)

@@ -122,7 +122,8 @@ from .codec import DEFAULT_REFINE, REFINEMENTS, HeatmapCodec, average_flip
 from .config import DEFAULT_MODEL
 
 __all__ = [
-    "DEFAULT_POSE_MODEL", "BOX_PADDING", "AUTO_BOX_PADDING", "WHOLE_IMAGE_PADDING", "SIX_SCALES",
+    "DEFAULT_POSE_MODEL", "BOX_PADDING", "AUTO_BOX_PADDING", "PERSON_PADDING", "PERSON_SECOND_PADDING",
+    "WHOLE_IMAGE_PADDING", "SIX_SCALES",
     "ANTIALIAS_BELOW", "SCALE_WARP_MODE", "MIN_COVERAGE", "DEFAULT_KEYPOINT_THRESHOLD", "DEFAULT_FUSE_THRESHOLD",
     "DEFAULT_PERTURBATIONS", "DEFAULT_DRAW_THRESHOLD", "DEFAULT_BATCH_SIZE", "ConditionalTesting",
     "predict_pose", "predict_pose_auto", "predict_batch", "fuse_scales", "fuse_trials", "WINDOWS",
@@ -169,6 +170,13 @@ AUTO_SCORE = 0.0
 #: 0.7 points; keeping the second pass always (53 %) instead of only when its mean score is not lower (41 %) was
 #: the big difference.
 AUTO_BOX_PADDING = 1.4
+#: :func:`predict_pose_auto` with a person-box model: window side / longer side of its box in the first pass, and of
+#: the joints' box in the second. Chosen on the first 300 LSPET val persons (benchmarks/tune_pose2d_person_window.py,
+#: benchmarks/results/pose2d_person_window_tuning.json): 1.4 then 1.25 scored 63.0 % against 61.4-61.7 % for the
+#: other pairs of 1.25 / 1.4, 61.4 % for the person box alone and 64.1 % in the annotated windows; keeping the
+#: whole-image two-pass result instead when its mean score was higher lowered it (61.1 %).
+PERSON_PADDING = 1.4
+PERSON_SECOND_PADDING = 1.25
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -578,20 +586,21 @@ def predict_batch(net, crops, flip_test: bool = True, refine: str = DEFAULT_REFI
     return {"heatmaps": hm.cpu().numpy().astype(np.float32), "keypoints": pts, "scores": sc}
 
 
-def predict_pose_auto(net, image: np.ndarray, *, person=None, person_padding: float = BOX_PADDING,
+def predict_pose_auto(net, image: np.ndarray, *, person=None, person_padding: float = PERSON_PADDING,
                       second_pass: bool = True, min_joints: int = AUTO_MIN_JOINTS,
-                      score_threshold: float = AUTO_SCORE, box_padding: float = AUTO_BOX_PADDING,
+                      score_threshold: float = AUTO_SCORE, box_padding: Optional[float] = None,
                       **kwargs) -> Dict[str, Any]:
     """Pose of one person without a given box: find the person window, then the joints in it.
 
     With a person-box network ``person`` (:mod:`structnet.pose2d.person`, a ``LoadedModel`` or the bare
     :class:`~structnet.nn.localization.LocalizationNet`; ``predict``'s default): its flip-averaged box of the
-    whole photo, enlarged by ``person_padding`` (1.25, as the LSP annotation windows), is the first window.
+    whole photo, enlarged by ``person_padding`` (:data:`PERSON_PADDING`), is the first window.
     Without one: :func:`predict_pose` on the whole image (the window ``--window image`` uses).
     Then, when ``second_pass`` and at least ``min_joints`` joints of the first pass score ``>= score_threshold``
     (:data:`AUTO_SCORE`, 0: every joint), the bounding box of those joints (clipped to the image) becomes the
-    window of a second :func:`predict_pose` (side = ``box_padding`` (:data:`AUTO_BOX_PADDING`) x the longer box
-    side), whose result is returned.
+    window of a second :func:`predict_pose` (side = ``box_padding`` x the longer box side; None:
+    :data:`PERSON_SECOND_PADDING` after a person box, :data:`AUTO_BOX_PADDING` after the whole image), whose result
+    is returned.
 
     The result is :func:`predict_pose`'s dict plus ``window`` (``"auto"`` when a second pass ran, else
     ``"person"`` or ``"image"``: the first pass's window), ``person_box`` (the person network's box in pixels, or
@@ -621,6 +630,8 @@ def predict_pose_auto(net, image: np.ndarray, *, person=None, person_padding: fl
                     score_threshold)
     if box is None:
         return first
+    if box_padding is None:
+        box_padding = PERSON_SECOND_PADDING if person is not None else AUTO_BOX_PADDING
     second = predict_pose(net, image, box=box, padding=box_padding, **kwargs)
     second.update(window="auto", first_pass=first_pass, person_box=person_box)
     return second
