@@ -6,7 +6,7 @@
 Per val person: the annotated window (the upper bound of a perfect person box), the whole-image two-pass window
 without a person model, and with the person model's box: the box enlarged by each ``--paddings`` value alone, and
 followed by a second pass on the box of the joints found there (enlarged by each ``--second-paddings`` value).
-Also, per photo, the better of two windows by the mean joint score of their final passes ("best of A | B by
+Also, per photo, the better of two windows by the mean joint score of their final passes ("best of A or B, by
 score"). Prints and writes PCK@0.2 (torso, LSP protocol) of each, and the person box's IoU with the annotated
 joints' box.
 """
@@ -70,7 +70,7 @@ def main() -> None:
                     first if jb is None else predict_pose(model, img, box=jb, padding=sp))
     for name in [k for k in preds if "+ joints" in k]:
         pick = np.array(scores[name]) >= np.array(scores["image two-pass (no person model)"])
-        preds[f"best of ({name}) | image two-pass by score"] = [
+        preds[f"best of ({name}) or image two-pass, by score"] = [
             a if p else b for a, b, p in zip(preds[name], preds["image two-pass (no person model)"], pick)]
     res = {"model": model.name, "person": person.name, "n_persons": len(recs),
            "seconds": round(time.time() - t0, 1), "person_box_iou": {

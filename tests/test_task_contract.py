@@ -121,7 +121,9 @@ def test_models_lists_the_bundled_models(capsys):
         assert 0 < r["size_mb"] <= 20
     assert main(["models"]) == 0
     assert "lmsds_efficientnet_lite0" in capsys.readouterr().out
-    assert [m.name for m in hub.models("pose2d")] == ["mss_msr_efficientnet_lite0_lsp", "mss_msr_hourglass2_lsp"]
+    assert [m.name for m in hub.models("pose2d")] == ["mss_msr_efficientnet_lite0_lsp", "mss_msr_hourglass2_lsp",
+                                                      "person_box_lite0_lspet"]
+    assert "person box IoU whole images 0.710" in rows["person_box_lite0_lspet"]["headline"]
     assert hub.load(None, task="pose2d").name == "mss_msr_efficientnet_lite0_lsp"  # the default
 
 

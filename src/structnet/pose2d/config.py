@@ -64,7 +64,7 @@ class KeypointMaskingConfig:
 #: ImageNet-pretrained EfficientNet-Lite0; the from-scratch hourglass stays available as ``mss_msr_hourglass2_lsp``).
 DEFAULT_MODEL = "mss_msr_efficientnet_lite0_lsp"
 #: The bundled person-box model that finds the person window without --box (``--window auto``; pose2d/person.py).
-DEFAULT_PERSON_MODEL: Optional[str] = None
+DEFAULT_PERSON_MODEL: Optional[str] = "person_box_lite0_lspet"
 
 
 @dataclass
