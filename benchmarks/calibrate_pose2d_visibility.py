@@ -5,8 +5,8 @@
 
 Every val photo goes through ``structnet predict pose2d``'s predictor (whole photo, ``--window auto``, flip test);
 a joint's label is "annotated in LSPET" (LSPET marks exactly the joints outside the photo as not visible). The
-logistic calibration of :mod:`structnet.pose2d.visibility` is fitted on the first half of val and its flag
-(``visibility >= 0.5``) measured on the second half (precision / recall of "visible" and of "absent", overall and
+logistic calibration of :mod:`structnet.pose2d.visibility` and its flag threshold (Youden's J) are fitted on the
+first half of val and the flag measured on the second half (precision / recall of "visible" and of "absent", overall and
 for the leg joints), then refitted on all of val: that calibration is what ``--write`` stores in a copy of the
 weights file (metadata ``visibility``; never replaces an existing file). Also the flag of an uncalibrated model
 (score >= 0.2) on the second half, for comparison.
@@ -22,7 +22,15 @@ import numpy as np
 
 from structnet import tasks
 from structnet.keypoints.datasets import read_lspet
-from structnet.pose2d.visibility import fit_calibration, flag_metrics, joint_visibility
+from structnet.pose2d.visibility import choose_threshold, fit_calibration, flag_metrics, joint_visibility
+
+
+def calibrate(scores, labels):
+    """The logistic fit and the flag threshold (Youden's J) on these joints."""
+    cal = fit_calibration(scores, labels)
+    p, _ = joint_visibility(scores, cal)
+    cal["threshold"] = choose_threshold(p, labels)
+    return cal
 from structnet.tasks.loading import load
 
 LEGS = (0, 1, 2, 3, 4, 5)  # lsp14: ankles, knees, hips
@@ -56,7 +64,7 @@ def main() -> None:
     scores = np.stack([np.asarray(predict(r.load_image())["scores"], np.float64) for r in recs])
     labels = np.stack([np.asarray(r.annotated, bool) for r in recs])
     half = len(recs) // 2
-    fit = fit_calibration(scores[:half], labels[:half])
+    fit = calibrate(scores[:half], labels[:half])
     _, flags = joint_visibility(scores[half:], fit)
     _, raw = joint_visibility(scores[half:])
     legs = np.zeros_like(labels[half:])
@@ -68,7 +76,8 @@ def main() -> None:
            "second_half": _round(flag_metrics(flags, labels[half:])),
            "second_half_legs": _round(flag_metrics(flags[legs[:, :] > 0], labels[half:][legs > 0])),
            "second_half_uncalibrated_score_0.2": _round(flag_metrics(raw, labels[half:])),
-           "calibration_all_val": fit_calibration(scores, labels)}
+           "calibration_all_val": calibrate(scores, labels)}
+    np.savez_compressed(Path(a.out).with_suffix(".npz"), scores=scores, labels=labels)
     print(json.dumps(res, indent=1))
     Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
     if a.write:

@@ -132,14 +132,18 @@ def campaign_table() -> str:
     r = _load(RESULTS / "pose2d_campaign.json")
     if r is None:
         return ""
-    rows = ["| stage | data | steps x batch | minutes | val PCK@0.2, whole images (`eval --window auto`) |",
-            "|---|---|---|---|---|"]
+    rows = ["| stage | data | steps x batch | minutes | val PCK@0.2 whole images: predict's default window | "
+            "`--person-model none` | annotated windows |", "|---|---|---|---|---|---|---|"]
+
+    def pct(v):
+        return "-" if v is None else f"{_f(100 * v)} %"
+
     for st in r["stages"]:
         ep = f" ({st['epochs']:.1f} epochs)" if st.get("epochs") else ""
-        window = f", {st['window']}" if st.get("window") else ""
         rows.append(f"| {st['stage']} | {st['data']} | {st['steps']} x {st['batch']}{ep} | {st['minutes']} | "
-                    f"{_f(100 * st['val_pck_auto'])} %{window} |")
-    rows.append(f"| **total** | | | {r['budget_minutes_total']} | |")
+                    f"{pct(st.get('val_pck_auto'))} | {pct(st.get('val_pck_auto_no_person_model'))} | "
+                    f"{pct(st.get('val_pck_annotation'))} |")
+    rows.append(f"| **total** | | | {r['budget_minutes_total']} | | | |")
     return "\n".join(rows)
 
 

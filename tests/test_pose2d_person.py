@@ -151,7 +151,19 @@ def test_joint_visibility_calibrated_and_uncalibrated():
     vis, flag = joint_visibility(sc)
     assert flag.tolist() == [False, False, True, False] and UNCALIBRATED_THRESHOLD == 0.2
     assert calibration_from_metadata({"visibility": {"a": "x", "b": 1}}) is None
-    assert calibration_from_metadata({"visibility": {"a": 2, "b": 1}}) == {"a": 2.0, "b": 1.0}
+    assert calibration_from_metadata({"visibility": {"a": 2, "b": 1}}) == {"a": 2.0, "b": 1.0, "threshold": 0.5}
+    vis, flag = joint_visibility(sc, {"a": 10.0, "b": -2.0, "threshold": 0.8})
+    assert flag.tolist() == [False, False, False, False]  # 1 / (1 + e^-1) = 0.73 < 0.8
+
+
+def test_choose_threshold_maximises_youden_j():
+    from structnet.pose2d.visibility import choose_threshold
+
+    p = np.array([0.1, 0.2, 0.6, 0.7, 0.8, 0.9, 0.65])
+    y = np.array([False, False, False, True, True, True, True])
+    assert choose_threshold(p, y) == 0.65  # all visible kept, 3 of 3 absent below it: J = 1
+    with pytest.raises(ValueError, match="both"):
+        choose_threshold(p, np.ones(7, bool))
 
 
 def test_flag_metrics_known_answer():

@@ -4,8 +4,11 @@ A pose model trained with ``data.absent_weight > 0`` learns an all-zero heatmap 
 show (LSP / LSPET mark exactly the joints outside the photo as not visible), so the peak value (the joint's
 ``score``) says how likely the joint is in the photo. :func:`fit_calibration` fits ``p = sigmoid(a * score + b)``
 (logistic regression, Newton's method) on a validation split's peaks against "this joint is annotated in the
-photo"; the pose model's metadata stores ``{"a", "b"}`` under ``visibility`` and predictions then carry
-``visibility`` (that probability) and ``visible`` (``p >= 0.5``) per joint. Overlays draw only visible joints.
+photo"; :func:`choose_threshold` picks the flag's threshold on that probability (the one that maximises
+Youden's J, recall of visible + recall of absent - 1: with 1 absent joint in 8, a flag at ``p >= 0.5`` would call
+almost every joint visible). The pose model's metadata stores ``{"a", "b", "threshold"}`` under ``visibility`` and
+predictions then carry ``visibility`` (the probability) and ``visible`` (``p >= threshold``) per joint. Overlays
+draw only visible joints.
 
 Models without a stored calibration report ``visibility = score`` (clipped to [0, 1]) and call a joint visible
 when its score is at least :data:`UNCALIBRATED_THRESHOLD` (the overlay's earlier drawing rule).
@@ -16,10 +19,10 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["VISIBLE_AT", "UNCALIBRATED_THRESHOLD", "fit_calibration", "joint_visibility", "flag_metrics",
-           "calibration_from_metadata"]
+__all__ = ["VISIBLE_AT", "UNCALIBRATED_THRESHOLD", "fit_calibration", "choose_threshold", "joint_visibility",
+           "flag_metrics", "calibration_from_metadata"]
 
-#: A joint is reported visible when its calibrated visibility is at least this.
+#: A joint is reported visible when its calibrated visibility is at least this (a calibration without a threshold).
 VISIBLE_AT = 0.5
 #: Without a calibration: a joint is visible when its heatmap peak is at least this.
 UNCALIBRATED_THRESHOLD = 0.2
@@ -54,21 +57,37 @@ def fit_calibration(scores, labels, iterations: int = 50, ridge: float = 1e-6) -
     return {"a": float(w[0]), "b": float(w[1])}
 
 
+def choose_threshold(probabilities, labels) -> float:
+    """The flag threshold on calibrated probabilities that maximises Youden's J (recall of the visible joints +
+    recall of the absent ones - 1) on labelled joints; ties: the lowest. ValueError when a class is missing."""
+    p = np.asarray(probabilities, np.float64).ravel()
+    y = np.asarray(labels, bool).ravel()
+    ok = np.isfinite(p)
+    p, y = p[ok], y[ok]
+    if y.all() or not y.any():
+        raise ValueError("choose_threshold needs both visible and absent joints")
+    cand = np.unique(p)
+    vis_recall = np.array([(p[y] >= t).mean() for t in cand])
+    abs_recall = np.array([(p[~y] < t).mean() for t in cand])
+    return float(cand[int(np.argmax(vis_recall + abs_recall - 1.0))])
+
+
 def calibration_from_metadata(meta: Mapping[str, Any]) -> Optional[Dict[str, float]]:
     """The ``visibility`` calibration of a model's metadata, or None when it has none (or a malformed one)."""
     v = meta.get("visibility") if isinstance(meta, Mapping) else None
     if not isinstance(v, Mapping):
         return None
     try:
-        a, b = float(v["a"]), float(v["b"])
+        a, b, t = float(v["a"]), float(v["b"]), float(v.get("threshold", VISIBLE_AT))
     except (KeyError, TypeError, ValueError):
         return None
-    return {"a": a, "b": b} if np.isfinite(a) and np.isfinite(b) else None
+    return {"a": a, "b": b, "threshold": t} if np.isfinite([a, b, t]).all() else None
 
 
 def joint_visibility(scores, calibration: Optional[Mapping[str, float]] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """``(visibility, visible)`` per joint from the peak scores: the calibrated probability and ``>=``
-    :data:`VISIBLE_AT`, or without a calibration the clipped score and ``>=`` :data:`UNCALIBRATED_THRESHOLD`.
+    """``(visibility, visible)`` per joint from the peak scores: the calibrated probability and ``>=`` its
+    ``threshold`` (default :data:`VISIBLE_AT`), or without a calibration the clipped score and ``>=``
+    :data:`UNCALIBRATED_THRESHOLD`.
     Non-finite scores give visibility 0 (not visible)."""
     s = np.asarray(scores, np.float64)
     finite = np.isfinite(s)
@@ -78,7 +97,7 @@ def joint_visibility(scores, calibration: Optional[Mapping[str, float]] = None) 
         flag = finite & (s0 >= UNCALIBRATED_THRESHOLD)
     else:
         vis = _sigmoid(float(calibration["a"]) * s0 + float(calibration["b"]))
-        flag = finite & (vis >= VISIBLE_AT)
+        flag = finite & (vis >= float(calibration.get("threshold", VISIBLE_AT)))
     vis = np.where(finite, vis, 0.0)
     return vis, flag
 
