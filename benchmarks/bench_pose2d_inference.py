@@ -48,7 +48,9 @@ def main() -> None:
     from structnet.pose2d.config import DEFAULT_PERSON_MODEL
     from structnet.pose2d.task import load_person_model
 
-    person = load_person_model(a.person if a.person is not None else DEFAULT_PERSON_MODEL)
+    person_name = a.person if a.person is not None else DEFAULT_PERSON_MODEL
+    persons = {b: load_person_model(person_name, backend=b) for b in a.backends.split(",")}  # the pose model's
+    person = next(iter(persons.values()))
     threads = [int(t) for t in a.threads.split(",")]
     backends = a.backends.split(",")
     model = hub.load(a.model, task="pose2d")
@@ -77,6 +79,8 @@ def main() -> None:
             for c, kw in cases.items():
                 kw = dict(kw)
                 fn = kw.pop("fn")
+                if kw.get("person") is not None:
+                    kw["person"] = persons[b]
                 t0 = time.perf_counter()
                 for img in images:
                     out = fn(m, img, precision=p, **kw)

@@ -33,9 +33,10 @@ def speed_line(path) -> str:
             f"one person window with the flip test {get('2 threads, float32, window, flip, onnxruntime')} on 2 "
             f"threads with ONNX Runtime (`--backend auto`, the default where onnxruntime is installed; "
             f"{get('1 thread, float32, window, flip, onnxruntime')} on 1), "
-            f"{get('2 threads, float32, window, flip')} with PyTorch; `predict`'s default (whole image, then the "
-            f"person box) {get('2 threads, float32, auto (predict default), flip, onnxruntime')} "
-            f"({get('2 threads, float32, auto (predict default), flip')} with PyTorch).\n")
+            f"{get('2 threads, float32, window, flip')} with PyTorch; `predict`'s default (the person model's box, "
+            f"then the joints' box: three networks) {get('2 threads, float32, auto (predict default), flip, onnxruntime')} "
+            f"({get('2 threads, float32, auto (predict default), flip')} with PyTorch; without the person model "
+            f"{get('2 threads, float32, auto without person model, flip, onnxruntime')}).\n")
 
 
 def main() -> None:
@@ -163,8 +164,9 @@ def encoder_card(a, net, ev, whole, joints, vis=None) -> str:
     return f"""# Model card: {a.name}
 
 * **Task**: single-person 2D pose, 14 LSP joints (`lsp14`), from a photo: `structnet predict pose2d photo.jpg` finds
-  the person window (`--window auto`: the bundled person-box model's box, then the box of the joints found there
-  x 1.4; `--person-model none`: the whole image first); `--box x1,y1,x2,y2` gives the person.
+  the person window (`--window auto`: the bundled person-box model's box x 1.4, then the box of the joints found
+  there x 1.25; `--person-model none`: the whole image, then the joints' box x 1.4); `--box x1,y1,x2,y2` gives the
+  person.
 * **Architecture**: {parts} on an ImageNet-pretrained
   {cfg['backbone']} encoder with an upsampling decoder (`model.arch: encoder`, `pose2d/encoder.py`): decoder
   width {cfg['features']}, {cfg['depth']} levels; input {net.codec.input_size[0]}x{net.codec.input_size[1]},

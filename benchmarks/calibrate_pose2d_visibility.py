@@ -5,7 +5,8 @@
 
 Every val photo goes through ``structnet predict pose2d``'s predictor (whole photo, ``--window auto``, flip test);
 a joint's label is "annotated in LSPET" (LSPET marks exactly the joints outside the photo as not visible). The
-logistic calibration of :mod:`structnet.pose2d.visibility` and its flag threshold (Youden's J) are fitted on the
+logistic calibration of :mod:`structnet.pose2d.visibility` and its flag threshold (the highest that keeps 90 % of
+the visible joints) are fitted on the
 first half of val and the flag measured on the second half (precision / recall of "visible" and of "absent", overall and
 for the leg joints), then refitted on all of val: that calibration is what ``--write`` stores in a copy of the
 weights file (metadata ``visibility``; never replaces an existing file). Also the flag of an uncalibrated model
@@ -26,7 +27,7 @@ from structnet.pose2d.visibility import choose_threshold, fit_calibration, flag_
 
 
 def calibrate(scores, labels):
-    """The logistic fit and the flag threshold (Youden's J) on these joints."""
+    """The logistic fit and the flag threshold (keeping 90 % of the visible joints) on these joints."""
     cal = fit_calibration(scores, labels)
     p, _ = joint_visibility(scores, cal)
     cal["threshold"] = choose_threshold(p, labels)

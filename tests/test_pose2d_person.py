@@ -156,14 +156,17 @@ def test_joint_visibility_calibrated_and_uncalibrated():
     assert flag.tolist() == [False, False, False, False]  # 1 / (1 + e^-1) = 0.73 < 0.8
 
 
-def test_choose_threshold_maximises_youden_j():
+def test_choose_threshold_keeps_the_asked_fraction_of_visible_joints():
     from structnet.pose2d.visibility import choose_threshold
 
-    p = np.array([0.1, 0.2, 0.6, 0.7, 0.8, 0.9, 0.65])
-    y = np.array([False, False, False, True, True, True, True])
-    assert choose_threshold(p, y) == 0.65  # all visible kept, 3 of 3 absent below it: J = 1
-    with pytest.raises(ValueError, match="both"):
-        choose_threshold(p, np.ones(7, bool))
+    p = np.array([0.1, 0.2, 0.6, 0.7, 0.8, 0.9, 0.65, 0.95, 0.3, 0.85, 0.75, 0.5])
+    y = np.array([False, False, False, True, True, True, True, True, True, True, True, True])
+    # visible: 0.95 0.9 0.85 0.8 0.75 0.7 0.65 0.5 0.3 -> keep 2/3 (6 of 9): 0.7
+    assert choose_threshold(p, y, keep=2 / 3) == 0.7
+    assert choose_threshold(p, y, keep=1.0) == 0.3
+    assert np.mean(p[y] >= choose_threshold(p, y)) >= 0.9
+    with pytest.raises(ValueError, match="visible"):
+        choose_threshold(p, np.zeros(12, bool))
 
 
 def test_flag_metrics_known_answer():

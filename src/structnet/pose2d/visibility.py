@@ -4,9 +4,9 @@ A pose model trained with ``data.absent_weight > 0`` learns an all-zero heatmap 
 show (LSP / LSPET mark exactly the joints outside the photo as not visible), so the peak value (the joint's
 ``score``) says how likely the joint is in the photo. :func:`fit_calibration` fits ``p = sigmoid(a * score + b)``
 (logistic regression, Newton's method) on a validation split's peaks against "this joint is annotated in the
-photo"; :func:`choose_threshold` picks the flag's threshold on that probability (the one that maximises
-Youden's J, recall of visible + recall of absent - 1: with 1 absent joint in 8, a flag at ``p >= 0.5`` would call
-almost every joint visible). The pose model's metadata stores ``{"a", "b", "threshold"}`` under ``visibility`` and
+photo"; :func:`choose_threshold` picks the flag's threshold on that probability: the highest that still keeps
+:data:`KEEP_VISIBLE` (90 %) of the visible joints (with 1 absent joint in 8 and a weak peak, a flag at
+``p >= 0.5`` would call every joint visible, and the threshold of Youden's J hid 30 % of the visible ones). The pose model's metadata stores ``{"a", "b", "threshold"}`` under ``visibility`` and
 predictions then carry ``visibility`` (the probability) and ``visible`` (``p >= threshold``) per joint. Overlays
 draw only visible joints.
 
@@ -19,11 +19,13 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["VISIBLE_AT", "UNCALIBRATED_THRESHOLD", "fit_calibration", "choose_threshold", "joint_visibility",
+__all__ = ["VISIBLE_AT", "KEEP_VISIBLE", "UNCALIBRATED_THRESHOLD", "fit_calibration", "choose_threshold", "joint_visibility",
            "flag_metrics", "calibration_from_metadata"]
 
 #: A joint is reported visible when its calibrated visibility is at least this (a calibration without a threshold).
 VISIBLE_AT = 0.5
+#: :func:`choose_threshold`: the fraction of visible joints the flag keeps on the calibration joints.
+KEEP_VISIBLE = 0.9
 #: Without a calibration: a joint is visible when its heatmap peak is at least this.
 UNCALIBRATED_THRESHOLD = 0.2
 
@@ -57,19 +59,20 @@ def fit_calibration(scores, labels, iterations: int = 50, ridge: float = 1e-6) -
     return {"a": float(w[0]), "b": float(w[1])}
 
 
-def choose_threshold(probabilities, labels) -> float:
-    """The flag threshold on calibrated probabilities that maximises Youden's J (recall of the visible joints +
-    recall of the absent ones - 1) on labelled joints; ties: the lowest. ValueError when a class is missing."""
+def choose_threshold(probabilities, labels, keep: float = KEEP_VISIBLE) -> float:
+    """The flag threshold on calibrated probabilities: the highest value that keeps at least ``keep`` of the
+    visible joints (labels True) at or above it. ValueError without visible joints or with ``keep`` outside
+    (0, 1]."""
     p = np.asarray(probabilities, np.float64).ravel()
     y = np.asarray(labels, bool).ravel()
     ok = np.isfinite(p)
     p, y = p[ok], y[ok]
-    if y.all() or not y.any():
-        raise ValueError("choose_threshold needs both visible and absent joints")
-    cand = np.unique(p)
-    vis_recall = np.array([(p[y] >= t).mean() for t in cand])
-    abs_recall = np.array([(p[~y] < t).mean() for t in cand])
-    return float(cand[int(np.argmax(vis_recall + abs_recall - 1.0))])
+    if not y.any():
+        raise ValueError("choose_threshold needs visible joints")
+    if not 0.0 < float(keep) <= 1.0:
+        raise ValueError(f"keep must be in (0, 1], got {keep!r}")
+    v = np.sort(p[y])[::-1]                     # visible probabilities, highest first
+    return float(v[max(0, int(np.ceil(float(keep) * len(v))) - 1)])
 
 
 def calibration_from_metadata(meta: Mapping[str, Any]) -> Optional[Dict[str, float]]:
