@@ -168,8 +168,9 @@ def visibility_table() -> str:
     rows = [f"Model `{r['model']}`; calibration fitted on the first half of LSPET val, flags measured on the other "
             f"{n} persons (as `predict` runs them).", "",
             "| flag | joints | visible: precision | recall | absent: precision | recall |", "|---|---|---|---|---|---|"]
-    for label, key in (("calibrated (>= 0.5), all joints", "second_half"),
-                       ("calibrated (>= 0.5), hips / knees / ankles", "second_half_legs"),
+    t = r["fit_on_first_half"].get("threshold", 0.5)
+    for label, key in ((f"calibrated (p >= {t:.2f}), all joints", "second_half"),
+                       (f"calibrated (p >= {t:.2f}), hips / knees / ankles", "second_half_legs"),
                        ("uncalibrated score >= 0.2, all joints", "second_half_uncalibrated_score_0.2")):
         m = r[key]
         rows.append(f"| {label} | {m['n_visible']} visible, {m['n_absent']} absent | {_f(100 * m['precision'])} | "
