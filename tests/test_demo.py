@@ -46,10 +46,12 @@ def test_demo_writes_outputs(tmp_path):
     for stem in ("astronaut", "camera"):
         assert (out / "pose2d" / f"{stem}_pose2d_overlay.png").is_file(), stem
         rec = json.loads((out / "pose2d" / f"{stem}_pose2d.json").read_text())
-        assert set(rec) == {"image", "width", "height", "joints"}
+        assert set(rec) == {"image", "width", "height", "joints", "visibility", "window", "person_box"}
+        assert rec["visibility"] == "calibrated" and rec["window"] in ("auto", "person") and len(rec["person_box"]) == 4
         assert [j["name"] for j in rec["joints"]] == lsp
         for j in rec["joints"]:
-            assert set(j) == {"name", "x", "y", "score"}
+            assert set(j) == {"name", "x", "y", "score", "visibility", "visible"}
+            assert 0.0 <= j["visibility"] <= 1.0 and isinstance(j["visible"], bool)
             # the square window pads the shorter side, so a joint may lie a little outside the photo
             side = max(rec["width"], rec["height"])
             assert abs(j["x"] - rec["width"] / 2) <= side / 2 + 1 and abs(j["y"] - rec["height"] / 2) <= side / 2 + 1

@@ -33,7 +33,7 @@ DEFAULT_MODEL = "skeleton_map_lifter_h36m"
 #: The bundled image -> skeleton-map network: ``eval pose3d --input synthetic`` scores it (and
 #: ``--maps-model`` another one); ``predict pose3d --maps-model skeleton_map_net_h36m`` draws a photo's maps with it.
 DEFAULT_MAPS_MODEL = "skeleton_map_net_h36m"
-#: the score of a 2D joint that counts as found (pose2d's drawing threshold)
+#: the score of a 2D joint that counts as found (the heatmap peak; pose2d's uncalibrated drawing threshold)
 PERSON_SCORE = 0.2
 
 
@@ -291,14 +291,10 @@ class Pose3DTask(Task):
             check_box(o.box, image.shape)
             out = predict_image(model.network, p2d, image, box=o.box, maps_net=maps_net, flip=o.flip,
                                 members=members, name=model.name)
-            if out.get("visible_2d") is not None:
-                found, what = int(np.sum(out["visible_2d"])), "visible joints"
-            else:
-                found = int(np.sum(np.nan_to_num(np.asarray(out["scores_2d"], np.float64)) >= PERSON_SCORE))
-                what = f"joints with score >= {PERSON_SCORE:g}"
+            found = int(np.sum(np.nan_to_num(np.asarray(out["scores_2d"], np.float64)) >= PERSON_SCORE))
             if found < o.min_joints:
-                raise UserError(f"no person found: the 2D model found {found} of {len(out['scores_2d'])} {what} "
-                                f"(--min-joints {o.min_joints}), so no 3D pose")
+                raise UserError(f"no person found: the 2D model found {found} of {len(out['scores_2d'])} joints "
+                                f"with score >= {PERSON_SCORE:g} (--min-joints {o.min_joints}), so no 3D pose")
             return out
 
         return fn
