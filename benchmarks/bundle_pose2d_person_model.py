@@ -18,6 +18,7 @@ from pathlib import Path
 from structnet import tasks
 from structnet.bundled import WEIGHTS_DIR
 from structnet.nn.weights import read_metadata
+from structnet.pose2d.person import is_person_model
 from structnet.tasks.loading import load
 
 
@@ -35,7 +36,7 @@ def main() -> None:
     a = ap.parse_args()
     tune = json.loads(Path(a.tuning).read_text())
     model = load(a.weights, task="pose2d")
-    if (model.settings or {}).get("kind") != "person_box":
+    if not is_person_model(model):
         raise SystemExit(f"{a.weights}: not a person-box model")
     out = WEIGHTS_DIR / f"{a.name}.safetensors"
     card = WEIGHTS_DIR / f"MODEL_CARD_{a.name}.md"

@@ -68,14 +68,14 @@ def main() -> None:
     fit = calibrate(scores[:half], labels[:half])
     _, flags = joint_visibility(scores[half:], fit)
     _, raw = joint_visibility(scores[half:])
-    legs = np.zeros_like(labels[half:])
+    legs = np.zeros_like(labels[half:], dtype=bool)
     legs[:, list(LEGS)] = True
     res = {"model": model.name, "weights": str(a.model), "person_model": opts.person_model,
            "n_persons": len(recs), "seconds": round(time.time() - t0, 1),
            "labels": "LSPET annotated flag (not annotated = outside the photo)",
            "fit_on_first_half": fit,
            "second_half": _round(flag_metrics(flags, labels[half:])),
-           "second_half_legs": _round(flag_metrics(flags[legs[:, :] > 0], labels[half:][legs > 0])),
+           "second_half_legs": _round(flag_metrics(flags[legs], labels[half:][legs])),
            "second_half_uncalibrated_score_0.2": _round(flag_metrics(raw, labels[half:])),
            "calibration_all_val": calibrate(scores, labels)}
     np.savez_compressed(Path(a.out).with_suffix(".npz"), scores=scores, labels=labels)

@@ -5,8 +5,8 @@ A *person-box model* is the localization network of Wang et al. 2014
 with three fully connected layers) trained to put a box around the person whose joints the pose model then finds:
 the box of the annotated joints (LSP's convention for its person windows). ``predict pose2d`` without ``--box``
 runs it on the whole photo (flip-averaged) and gives the pose model the window of that box enlarged by
-``data.box_padding`` (1.25, as the LSP annotation windows), then a second pose pass on the box of the joints found
-there (:func:`~structnet.pose2d.inference.predict_pose_auto`). It regresses **one** box: on a photo of several
+:data:`~structnet.pose2d.inference.PERSON_PADDING`, then a second pose pass on the box of the joints found there
+(:func:`~structnet.pose2d.inference.predict_pose_auto`). It regresses **one** box: on a photo of several
 people it finds one of them (most often the largest / most central); give ``--box`` per person for crowds.
 
 Training samples (:class:`PersonBoxTransform`): the photo, or with probability ``1 - whole_image_prob`` a random
@@ -38,9 +38,11 @@ PERSON_BOX = "person_box"
 
 
 def is_person_model(model) -> bool:
-    """True for a loaded person-box model (``LoadedModel`` or its network)."""
-    net = getattr(model, "network", model)
-    return isinstance(net, LocalizationNet)
+    """True for a person-box model: a ``LoadedModel`` whose settings say ``kind: person_box`` (on any backend),
+    or a bare :class:`~structnet.nn.localization.LocalizationNet`."""
+    if (getattr(model, "settings", None) or {}).get("kind") == PERSON_BOX:
+        return True
+    return isinstance(getattr(model, "network", model), LocalizationNet)
 
 
 def build_person_model(backbone: str = "efficientnet_lite0", pretrained: bool = True,

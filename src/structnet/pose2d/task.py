@@ -150,9 +150,9 @@ class Pose2DTask(Task):
         from .model import build_pose_model
 
         cfg = meta.get("model_config")  # the hub decodes JSON metadata values
-        if meta.get("kind") == "person_box":
-            from .person import person_model_from_metadata
+        from .person import PERSON_BOX, person_model_from_metadata
 
+        if meta.get("kind") == PERSON_BOX:
             net = person_model_from_metadata(meta, path)
             return LoadedModel(network=net.eval(), task=self.name, name=str(meta.get("name") or ""),
                                source=Path(path), settings={"kind": "person_box", "input_size": net.input_size})
@@ -190,7 +190,9 @@ class Pose2DTask(Task):
         from ..nn.onnx_backend import OnnxSpec
         from .inference import _heatmaps_of
 
-        if (model.settings or {}).get("kind") == "person_box":  # the box of a whole photo at the net's square
+        from .person import is_person_model
+
+        if is_person_model(model):  # the box of a whole photo at the net's square
             n = int(model.settings["input_size"])
             return OnnxSpec((1, 3, n, n), lambda out: out, ("boxes",))
         h, w = model.codec.input_size
@@ -292,9 +294,7 @@ class Pose2DTask(Task):
     def check_eval(self, cfg: Pose2DConfig, model) -> None:
         from .data import layout_of
 
-        if model.codec is None:
-            raise UserError(f"{model.name}: a person-box model, not a pose model: give it to a pose model as "
-                            f"--person-model")
+        _refuse_person_model(model)
         want = layout_of(cfg.eval.dataset)
         if model.layout is not None and model.layout.name != want:
             raise UserError(f"the model predicts {model.layout.name} joints but eval dataset {cfg.eval.dataset!r} "
@@ -431,7 +431,9 @@ class Pose2DTask(Task):
 
 
 def _refuse_person_model(model) -> None:
-    if getattr(model, "codec", True) is None or (getattr(model, "settings", None) or {}).get("kind") == "person_box":
+    from .person import is_person_model
+
+    if is_person_model(model):
         raise UserError(f"{getattr(model, 'name', 'this model')}: a person-box model, not a pose model: give it "
                         f"to a pose model as --person-model")
 
@@ -449,7 +451,9 @@ def load_person_model(name: Optional[str], backend: str = "torch"):
     key = f"{name}|{backend}"
     if key not in _PERSON_MODELS:
         m = load(str(name), task="pose2d", backend=backend, precision="float32")
-        if (m.settings or {}).get("kind") != "person_box":
+        from .person import is_person_model
+
+        if not is_person_model(m):
             raise UserError(f"{m.source}: a pose model, not a person-box model (--person-model takes a model "
                             f"trained with model.arch: person_box)")
         _PERSON_MODELS[key] = m
