@@ -275,7 +275,7 @@ def _inputs(corpus):
 #: every registered task; flags that keep its predict quick on the corpus (a task not listed runs as is)
 TASKS = structnet.tasks.names()
 FAST = {"skeleton": ["--max-side", "64"], "pose2d": ["--no-flip"],
-        "pose3d": ["--min-joints", "0"]}  # the corpus shows no person
+        "pose3d": ["--min-joints", "0", "--min-leg-joints", "0"]}  # the corpus shows no person
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from structnet.data.io import write_png
 
 TASKS = structnet.tasks.names()
 #: flags that let a task run on the synthetic photo (it shows no person)
-FLAGS = {"pose3d": ["--min-joints", "0"]}
+FLAGS = {"pose3d": ["--min-joints", "0", "--min-leg-joints", "0"]}
 
 
 @pytest.fixture

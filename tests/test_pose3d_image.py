@@ -255,12 +255,14 @@ def test_predict_with_the_maps_model(tiny_models, tmp_path, capsys):
     rng = np.random.default_rng(1)
     write_png(tmp_path / "person.png", rng.uniform(0, 255, (120, 90, 3)).astype(np.uint8))
     rc = main(["predict", "pose3d", str(tmp_path / "person.png"), "--weights", str(lifter), "--maps-model",
-               str(maps_w), "--out", str(tmp_path / "out"), "--min-joints", "0", "--threads", "1", "--quiet"])
+               str(maps_w), "--out", str(tmp_path / "out"), "--min-joints", "0",
+               "--min-leg-joints", "0", "--threads", "1", "--quiet"])
     assert rc == 0, capsys.readouterr().err
     doc = json.loads((tmp_path / "out" / "person_pose3d.json").read_text())
     assert doc["maps_from"] == "image" and len(doc["joints"]) == 17 and len(doc["hypotheses"]) == 2
     rc = main(["predict", "pose3d", str(tmp_path / "person.png"), "--weights", str(lifter), "--maps-model", "none",
-               "--out", str(tmp_path / "out2"), "--min-joints", "0", "--threads", "1", "--quiet"])
+               "--out", str(tmp_path / "out2"), "--min-joints", "0",
+               "--min-leg-joints", "0", "--threads", "1", "--quiet"])
     assert rc == 0
     assert json.loads((tmp_path / "out2" / "person_pose3d.json").read_text())["maps_from"] == "2d joints"
     # a maps model that draws other maps than the lifter reads: one line, no traceback

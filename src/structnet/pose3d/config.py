@@ -58,6 +58,11 @@ class Pose3DDataConfig:
     # than half a head at MPII's PCKh 0.9)
     outlier_prob: float = 0.0
     outlier_sigma: float = 0.1
+    # the 2D input of a training sample is, with this probability, the frame's Stacked Hourglass detection (mapped to
+    # the 17 joints as at test time, joints.sh_to_h36m), else the projected GT joints (Martinez et al. train on the
+    # detections; 0: GT 2D only, 1: detections only). Needs the detections of every training sequence
+    # (detections_sh_train.npz). Maps of a detection are ordered by the frame's GT camera depths, as GT 2D's are
+    sh_prob: float = 0.0
     no_order_prob: float = 0.0  # fraction of training maps drawn without depth order (front = back), so one
     #                             network also reads order-free maps (2D detections; ours)
     # kind=image: photos the synthetic people stand in front of (a folder of images; None: plain grey), and the
@@ -111,6 +116,13 @@ class Pose3DPredictOptions(Pose3DLiftOptions, PredictOptions):
     # scikit-image samples the astronaut 8, the cameraman 6, a coffee cup 5
     min_joints: int = option(6, "no 3D pose for an image where the 2D model finds fewer of its 14 joints (score >= "
                                 "0.2): no person (0: lift whatever it finds)", low=0, high=14)
+    # the lifters regress the whole body from the hip (the root): a photo where the 2D model's visibility flags show
+    # fewer of the 6 hips, knees and ankles (an upper-body portrait) gets a one-line refusal, not a guessed pair of
+    # legs. LSPET val persons with the bundled pose2d model: docs/pose3d.md ("Photos"). Needs a 2D model with
+    # visibility flags (others: no check)
+    min_leg_joints: int = option(4, "no 3D pose for an image where the 2D model's visibility flags show fewer of "
+                                    "the 6 hips, knees and ankles (an upper-body photo; 0: lift anyway)",
+                                 low=0, high=6)
 
 
 @dataclass(kw_only=True)
@@ -132,14 +144,14 @@ class Pose3DEvalConfig(Pose3DLiftOptions):
         "auto", "depth order of the maps (auto: gt for gt2d, estimated for sh)")
     every: int = option(1, "every n-th stored frame", low=1)
     batch_size: int = 512
-    # input sh: remove the detector's systematic per-joint offsets from the projected GT joints (MPII vs Human3.6M
-    # joint definitions, e.g. the feet and neck; joints.fit_detection_offsets) before lifting. cross-subject: the
-    # offsets of each evaluated subject are fitted on the detections of the *other* test subjects present (S9 is
-    # corrected with S11's, S11 with S9's): the evaluated subject's own detections and GT never enter the fit. The
-    # stand-in for Martinez et al.'s training on the training subjects' detections, which are not in this data.
+    # input sh: remove the detector's systematic per-joint offsets from the detected joints (MPII vs Human3.6M joint
+    # definitions, e.g. the feet and neck; joints.fit_detection_offsets) before lifting. cross-subject: the offsets of
+    # each evaluated subject are fitted on the detections and projected GT of every *other* subject with detections
+    # in the folder (with ../shared/data/h36m: the five training subjects and the other test subject); the evaluated
+    # subject's own detections and GT never enter the fit. For lifters not trained on detections (ours).
     sh_offsets: Literal["none", "cross-subject"] = option(
-        "none", "--input sh: remove the detector's per-joint offsets from the GT joints, fitted on the other test "
-                "subjects' detections (S9 corrected with S11's, S11 with S9's)")
+        "none", "--input sh: remove the detector's per-joint offsets, fitted on every other subject's detections "
+                "(the evaluated subject never enters its own fit)")
     # draw the maps with a torch.compile'd renderer: the same maps, ~6x faster over the 10^5 test frames, after a
     # compile of ~30 s. null (auto): the plain renderer until it has drawn for render.COMPILE_AFTER_SECONDS, then
     # the compiled one (a short run never compiles); true: compiled from the start; false: never

@@ -2,9 +2,10 @@
 cameras) and the per-sequence evaluation dataset (with the cross-subject offsets of detected 2D joints).
 
 Training samples follow the engine's key convention (``ds[(index, seed)]`` is a pure function of its key): one
-frame seen by one camera, 2D joints normalised to the person box (:func:`~structnet.pose3d.model.normalise_2d`),
-their camera depths, and the root-relative camera-frame 3D joints as the target; augmentation (left-right mirror,
-2D noise, order-free maps) is drawn from the sample's seed.
+frame seen by one camera, 2D joints (projected GT, or with probability ``data.sh_prob`` the frame's Stacked
+Hourglass detection) normalised to their person box (:func:`~structnet.pose3d.model.normalise_2d`), the GT camera
+depths, and the root-relative camera-frame 3D joints as the target; the choice of input and the augmentation
+(left-right mirror, 2D noise, order-free maps) are drawn from the sample's seed.
 """
 from __future__ import annotations
 
@@ -28,12 +29,24 @@ def _root_relative(joints_cam: np.ndarray) -> np.ndarray:
 
 class LiftingDataset:
     """Frames x cameras of ``cfg.data.subjects`` (module docstring). Sample keys: ``kp`` (17, 2) normalised 2D,
-    ``depth`` (17,) camera z in mm, ``order`` (bool: maps drawn with depth order), ``target`` (17, 3) mm."""
+    ``depth`` (17,) camera z in mm, ``order`` (bool: maps drawn with depth order), ``target`` (17, 3) mm. With
+    ``data.sh_prob > 0`` every frame needs its detection (a UserError names the first sequence without one)."""
 
     def __init__(self, cfg: Pose3DConfig):
         d = cfg.data
-        a = H36M(d.root).arrays(list(d.subjects), every=d.every)
+        h = H36M(d.root)
+        a = h.arrays(list(d.subjects), every=d.every)
         self.kp, _, self.side = normalise_2d(a["joints_2d"], cfg.model.box_scale)
+        self.sh_prob = float(d.sh_prob)
+        self.kp_sh = self.side_sh = None
+        if self.sh_prob > 0:
+            missing = np.isnan(a["detections"]).any(axis=(1, 2))
+            if missing.any():
+                i = int(np.argmax(missing))
+                raise UserError(f"data.sh_prob {self.sh_prob:g}: no Stacked Hourglass detections of "
+                                f"{a['subject'][i]}/{a['sequence'][i]} camera {a['camera'][i]} in {h.root} (training "
+                                f"on detections needs them for every training frame: detections_sh_train.npz)")
+            self.kp_sh, _, self.side_sh = normalise_2d(sh_to_h36m(a["detections"]), cfg.model.box_scale)
         self.depth = a["joints_cam"][..., 2].astype(np.float32)
         self.target = _root_relative(a["joints_cam"])
         self.flip_prob, self.noise_px, self.no_order_prob = d.flip_prob, d.noise_px, d.no_order_prob
@@ -47,14 +60,18 @@ class LiftingDataset:
     def __getitem__(self, key) -> Dict[str, Any]:
         i, seed = key if isinstance(key, tuple) else (key, 0)
         rng = np.random.default_rng(seed)
-        kp, z, t = self.kp[i].copy(), self.depth[i].copy(), self.target[i].copy()
+        z, t = self.depth[i].copy(), self.target[i].copy()
+        if self.sh_prob > 0 and rng.random() < self.sh_prob:
+            kp, side = self.kp_sh[i].copy(), self.side_sh[i]
+        else:
+            kp, side = self.kp[i].copy(), self.side[i]
         if self.noise_px > 0:
-            kp += rng.normal(0.0, self.noise_px, size=kp.shape).astype(np.float32) / self.side[i]
+            kp += rng.normal(0.0, self.noise_px, size=kp.shape).astype(np.float32) / side
         if self.outlier_prob > 0:                              # kp is in units of the box side already
             hit = rng.random(len(kp)) < self.outlier_prob
             kp += (hit[:, None] * rng.normal(0.0, self.outlier_sigma, size=kp.shape)).astype(np.float32)
             # the box of the moved joints, as at test time (in pixels: person_box keeps sides >= 1 px)
-            kp = normalise_2d(kp[None] * self.side[i], self.box_scale)[0][0]
+            kp = normalise_2d(kp[None] * side, self.box_scale)[0][0]
         if rng.random() < self.flip_prob:
             kp, z, t = kp[self.perm], z[self.perm], t[self.perm]
             kp[:, 0] *= -1.0

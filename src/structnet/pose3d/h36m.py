@@ -15,17 +15,19 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
 from ..errors import UserError
 from .joints import action_of
 
-__all__ = ["Camera", "H36M", "TRAIN_SUBJECTS", "TEST_SUBJECTS", "FRAME_SIZES", "Sequence3D"]
+__all__ = ["Camera", "H36M", "TRAIN_SUBJECTS", "TEST_SUBJECTS", "FRAME_SIZES", "Sequence3D", "DETECTION_FILES"]
 
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
+#: The Stacked Hourglass detection files a folder may hold (test subjects, training subjects; disjoint keys).
+DETECTION_FILES = ("detections_sh.npz", "detections_sh_train.npz")
 #: Video frame size (width, height) per camera name.
 FRAME_SIZES = {"54138969": (1000, 1002), "55011271": (1000, 1000), "58860488": (1000, 1000),
                "60457274": (1000, 1002)}
@@ -110,8 +112,15 @@ class H36M:
                 raise UserError(f"{self.root / name}: no such file (a Human3.6M folder holds poses3d.npz and "
                                 f"cameras.json, see docs/pose3d.md)")
         self._poses = _open_npz(self.root / "poses3d.npz")
-        det = self.root / "detections_sh.npz"
-        self._det = _open_npz(det) if det.is_file() else None
+        self._det: Dict[str, Any] = {}   # key -> (file name, the npz holding it)
+        for name in DETECTION_FILES:
+            if (self.root / name).is_file():
+                npz = _open_npz(self.root / name)
+                both = sorted(set(npz.files) & set(self._det))
+                if both:
+                    raise UserError(f"{self.root / name}: sequence {both[0]!r} is also in another detections file "
+                                    f"({', '.join(DETECTION_FILES)} hold disjoint sequences)")
+                self._det.update({k: (name, npz) for k in npz.files})
         try:
             cams = json.loads((self.root / "cameras.json").read_text())["cameras"]
             self.cameras: Dict[str, List[Camera]] = {s: [Camera.from_dict(c) for c in v] for s, v in cams.items()}
@@ -142,20 +151,19 @@ class H36M:
         return x
 
     def subjects_with_detections(self) -> List[str]:
-        """The subjects of which ``detections_sh.npz`` holds at least one sequence (and which have poses)."""
-        if self._det is None:
-            return []
-        have = {k.split("/")[0] for k in self._det.files}
+        """The subjects of which the detections files hold at least one sequence (and which have poses)."""
+        have = {k.split("/")[0] for k in self._det}
         return [s for s in self.subjects() if s in have]
 
     def detections(self, subject: str, sequence: str, camera: str) -> Optional[np.ndarray]:
         """``(N, 16, 2)`` Stacked Hourglass detections, or None when the folder has none for this camera."""
         key = f"{subject}/{sequence}/{camera}"
-        if self._det is None or key not in self._det.files:
+        if key not in self._det:
             return None
-        d = np.asarray(self._det[key], dtype=np.float32)
+        name, npz = self._det[key]
+        d = np.asarray(npz[key], dtype=np.float32)
         if d.ndim != 3 or d.shape[1:] != (16, 2):
-            raise UserError(f"{self.root / 'detections_sh.npz'}[{key!r}]: expected (N, 16, 2), got {d.shape}")
+            raise UserError(f"{self.root / name}[{key!r}]: expected (N, 16, 2), got {d.shape}")
         return d
 
     def iter_sequences(self, subjects: Sequence[str], cameras: Optional[Sequence[str]] = None,

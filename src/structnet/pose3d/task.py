@@ -33,6 +33,8 @@ DEFAULT_MODEL = "skeleton_map_lifter_h36m"
 #: The bundled image -> skeleton-map network: ``eval pose3d --input synthetic`` scores it (and
 #: ``--maps-model`` another one); ``predict pose3d --maps-model skeleton_map_net_h36m`` draws a photo's maps with it.
 DEFAULT_MAPS_MODEL = "skeleton_map_net_h36m"
+#: the LSP joints (pose2d's 14-joint order) of the hips, knees and ankles: ``--min-leg-joints`` counts their flags
+LEG_JOINTS_LSP = (0, 1, 2, 3, 4, 5)
 #: the score of a 2D joint that counts as found (the heatmap peak; pose2d's uncalibrated drawing threshold)
 PERSON_SCORE = 0.2
 
@@ -295,6 +297,13 @@ class Pose3DTask(Task):
             if found < o.min_joints:
                 raise UserError(f"no person found: the 2D model found {found} of {len(out['scores_2d'])} joints "
                                 f"with score >= {PERSON_SCORE:g} (--min-joints {o.min_joints}), so no 3D pose")
+            visible = out.get("visible_2d")
+            if visible is not None:
+                legs = int(np.sum(np.asarray(visible, bool)[list(LEG_JOINTS_LSP)]))
+                if legs < o.min_leg_joints:
+                    raise UserError(f"upper body only: the 2D model sees {legs} of the 6 hips, knees and ankles "
+                                    f"(--min-leg-joints {o.min_leg_joints}), and a 3D pose is lifted from the hips: "
+                                    f"none for this photo")
             return out
 
         return fn

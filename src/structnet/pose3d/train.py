@@ -20,8 +20,9 @@ def check_config(cfg: Pose3DConfig) -> None:
         raise UserError(f"model.widths: one positive stick width per hypothesis, got {m.widths}")
     if m.map_size % 16:
         raise UserError(f"model.map_size must be a multiple of 16, got {m.map_size}")
-    if not 0.0 <= d.flip_prob <= 1.0 or not 0.0 <= d.no_order_prob <= 1.0:
-        raise UserError("data.flip_prob and data.no_order_prob are probabilities in [0, 1]")
+    if not all(0.0 <= v <= 1.0 for v in (d.flip_prob, d.no_order_prob, d.sh_prob)):
+        raise UserError(f"data.flip_prob, data.no_order_prob and data.sh_prob are probabilities in [0, 1], got "
+                        f"{d.flip_prob}, {d.no_order_prob} and {d.sh_prob}")
     if d.noise_px < 0 or d.every < 1:
         raise UserError("data.noise_px must be >= 0 and data.every >= 1")
     if not 0.0 <= d.outlier_prob <= 1.0 or d.outlier_sigma < 0:
