@@ -539,13 +539,13 @@ def test_upper_body_photo_gets_no_3d_pose(trained, tmp_path, capsys, monkeypatch
     monkeypatch.setattr(inference, "predict_image", fake)
     write_png(tmp_path / "portrait.png", np.random.default_rng(2).uniform(0, 255, (100, 80, 3)).astype(np.uint8))
     common = [str(tmp_path / "portrait.png"), "--weights", str(weights), "--threads", "1", "--quiet"]
-    flags["visible"] = [False, True, False, True, False, True] + [True] * 8       # 3 of the 6 leg joints
+    flags["visible"] = [False, True, False, False, False, True] + [True] * 8      # 2 of the 6 leg joints
     assert main(["predict", "pose3d", *common, "--out", str(tmp_path / "a")]) == 1
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if "portrait.png" in ln]
-    assert len(lines) == 1 and "upper body only" in lines[0] and "3 of the 6" in lines[0], err
+    assert len(lines) == 1 and "upper body only" in lines[0] and "2 of the 6" in lines[0], err
     assert not (tmp_path / "a" / "portrait_pose3d.json").exists()
-    assert main(["predict", "pose3d", *common, "--out", str(tmp_path / "b"), "--min-leg-joints", "3"]) == 0
+    assert main(["predict", "pose3d", *common, "--out", str(tmp_path / "b"), "--min-leg-joints", "2"]) == 0
     assert main(["predict", "pose3d", *common, "--out", str(tmp_path / "c"), "--min-leg-joints", "0"]) == 0
     flags["visible"] = None
     assert main(["predict", "pose3d", *common, "--out", str(tmp_path / "d")]) == 0
