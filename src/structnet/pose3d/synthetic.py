@@ -13,7 +13,7 @@ of that carries to photos is what ``structnet predict pose3d`` on LSP-extended p
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Dict, Sequence
 
 import numpy as np
 import torch
