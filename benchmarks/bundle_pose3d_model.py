@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--name", required=True)
     ap.add_argument("--budget", required=True, help="the card's budget line (data, steps, wall time, machine)")
     ap.add_argument("--half", action="store_true", help="float16 kernels (half the file; loading casts back)")
+    ap.add_argument("--note", action="append", default=[], help="another bullet at the end of the card (repeatable)")
     a = ap.parse_args()
     m = hub.load(a.weights, task="pose3d")
     gt = json.loads(Path(a.eval_gt2d).read_text())
@@ -59,6 +60,18 @@ def main() -> None:
                  f"a z-buffer) -> one regression network per hypothesis (stick widths "
                  f"{', '.join(f'{w:g}' for w in cfg['widths'])} map pixels) -> root-relative 3D joints in mm "
                  f"(camera frame); the hypothesis whose projection best matches the 2D joints is the answer.")
+    if cfg["kind"] == "keypoints":
+        limits = ("* **Limits**: trained on the 5 training subjects' poses only (no image, no in-the-wild pose); on a "
+                  "photo\n  (`structnet predict pose3d`) the 2D joints come from the bundled pose2d model (LSP joints "
+                  "mapped to H36M's);\n  one hypothesis, no maps and no depth order (`--model keypoint_lifter_h36m`; "
+                  "the default lifter is\n  `skeleton_map_lifter_h36m`, which `--ensemble keypoint_lifter_h36m` "
+                  "averages with this one: docs/pose3d.md).")
+    else:
+        limits = ("* **Limits**: trained on the 5 training subjects' poses only (no image, no in-the-wild pose); on a "
+                  "photo\n  (`structnet predict pose3d`) the 2D joints come from the bundled pose2d model (LSP joints "
+                  "mapped to H36M's) and\n  the depth order from a first, order-free pass; the camera of a photo is "
+                  "unknown, so the hypothesis is chosen by a\n  weak-perspective fit.")
+    notes = "".join(f"\n* {n}" for n in a.note)
     card = f"""# Model card: `{a.name}` (structnet pose3d)
 
 {intro}
@@ -79,10 +92,7 @@ Published (Human3.6M, protocol #1): Wan et al. 2017, GT skeleton maps, one hypot
 multiple hypotheses 86.5 mm. Martinez et al. 2017: 45.5 mm from GT 2D, 62.9 mm from the detections of a Stacked
 Hourglass fine-tuned on Human3.6M (the detections here come from the MPII-trained one, not fine-tuned).
 
-* **Limits**: trained on the 5 training subjects' poses only (no image, no in-the-wild pose); on a photo
-  (`structnet predict pose3d`) the 2D joints come from the bundled pose2d model (LSP joints mapped to H36M's) and
-  the depth order from a first, order-free pass; the camera of a photo is unknown, so the hypothesis is chosen by a
-  weak-perspective fit.
+{limits}{notes}
 """
     (WEIGHTS_DIR / f"MODEL_CARD_{a.name}.md").write_text(card)
     print(f"{out} ({out.stat().st_size / 2 ** 20:.1f} MB) and MODEL_CARD_{a.name}.md")

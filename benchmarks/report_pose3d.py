@@ -53,6 +53,11 @@ SYNTHETIC = [  # the image -> maps network on synthetic renderings of S9 / S11
     ("image -> maps network, stage 1 (synthetic people only) -> previous lifter", "pose3d_image_maps_stage1_synthetic"),
     ("maps drawn from the GT 2D joints (GT depth order) -> previous lifter, same frames", "pose3d_lift_maps_ft2_gt2d_every10"),
 ]
+SELECT = [  # the training input mix chosen on S8 (keypoint MLP from scratch on S1, S5, S6, S7, 4000 steps)
+    ("GT 2D only (`data.sh_prob 0`)", "pose3d_select_sh_mix_0.0"),
+    ("half SH detections, half GT 2D (`data.sh_prob 0.5`, chosen)", "pose3d_select_sh_mix_0.5"),
+    ("SH detections only (`data.sh_prob 1`, Martinez et al.)", "pose3d_select_sh_mix_1.0"),
+]
 ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases", "Sitting",
            "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether")
 
@@ -95,6 +100,16 @@ def print_all() -> None:
     print()
     _table(EVERY5)
     _table(SYNTHETIC, extra=True)
+    print("| training input (validation: S8, every stored frame, mirroring) | GT 2D: MPJPE (mm) | P-MPJPE | "
+          "SH detections: MPJPE (mm) | P-MPJPE | frames |")
+    print("|---|---|---|---|---|---|")
+    for label, stem in SELECT:
+        if not (RES / f"{stem}_gt2d.json").is_file() or not (RES / f"{stem}_sh.json").is_file():
+            continue
+        g, d = (json.loads((RES / f"{stem}_{k}.json").read_text()) for k in ("gt2d", "sh"))
+        print(f"| {label} | **{g['mpjpe_mm']:.1f}** | {g['p_mpjpe_mm']:.1f} | **{d['mpjpe_mm']:.1f}** | "
+              f"{d['p_mpjpe_mm']:.1f} | {g['n_frames']} |")
+    print()
 
 
 def blocks():

@@ -15,7 +15,7 @@ for stage in ${STAGES:-keypoints maps}; do
       > benchmarks/logs/train_pose3d_${stage}_sh.log 2>&1
   for input in sh gt2d; do
     $PY -m structnet.cli eval pose3d --weights $out/model.safetensors --input $input --every $EVERY --threads 1 \
-        --json benchmarks/results/pose3d_lift_${stage}_sh_${input}${suffix}.json \
-        > benchmarks/logs/eval_pose3d_lift_${stage}_sh_${input}${suffix}.log 2>&1
+        --json benchmarks/results/pose3d_sh_trained_${stage}_${input}${suffix}.json \
+        > benchmarks/logs/eval_pose3d_sh_trained_${stage}_${input}${suffix}.log 2>&1
   done
 done
