@@ -13,12 +13,16 @@ ROWS = [  # (label, JSON stem): every stored test frame
     ("skeleton maps, 3 hypotheses, bundled (`lift_maps_h36m_cpu` + `_ft2` + `_ft3`), GT 2D, GT depth order, "
      "test-time mirroring (the default)", "pose3d_bundle_gt2d_flip"),
     ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order, mirroring", "pose3d_bundle_sh_flip"),
-    ("keypoint MLP, Martinez et al., bundled `keypoint_lifter_h36m` (`lift_keypoints_h36m_cpu_long` + `_ft2`, "
-     "0.7x the lifter's wall-clock), GT 2D, mirroring", "pose3d_lift_keypoints_long_ft2_gt2d"),
-    ("keypoint MLP, bundled, SH detections, mirroring", "pose3d_lift_keypoints_long_ft2_sh"),
-    ("keypoint MLP, bundled, SH detections, mirroring, `--sh-offsets cross-subject`",
-     "pose3d_lift_keypoints_long_ft2_sh_offsets"),
-    ("ensemble: bundled skeleton-map lifter + bundled keypoint MLP, mean of their chosen poses "
+    ("keypoint MLP, Martinez et al., bundled `keypoint_lifter_h36m` (`lift_keypoints_h36m_cpu_long` + `_ft2` on GT "
+     "2D, + `_sh` on half SH detections of the training subjects; 0.85x the maps lifter's wall-clock), SH "
+     "detections, mirroring", "pose3d_sh_trained_keypoints_sh"),
+    ("keypoint MLP, bundled (+ `_sh`), GT 2D, mirroring", "pose3d_sh_trained_keypoints_gt2d"),
+    ("keypoint MLP, previous bundle (`lift_keypoints_h36m_cpu_long` + `_ft2`, GT 2D only), GT 2D, mirroring",
+     "pose3d_lift_keypoints_long_ft2_gt2d"),
+    ("keypoint MLP, previous bundle, SH detections, mirroring", "pose3d_lift_keypoints_long_ft2_sh"),
+    ("keypoint MLP, previous bundle, SH detections, mirroring, `--sh-offsets cross-subject` (S9 with S11's "
+     "offsets, S11 with S9's)", "pose3d_lift_keypoints_long_ft2_sh_offsets"),
+    ("ensemble: bundled skeleton-map lifter + previous keypoint MLP, mean of their chosen poses "
      "(`--ensemble keypoint_lifter_h36m`), GT 2D, mirroring", "pose3d_ensemble_maps_keypoints_gt2d"),
     ("ensemble: the same two, SH detections, mirroring", "pose3d_ensemble_maps_keypoints_sh"),
     ("keypoint MLP, stage 1 alone (`lift_keypoints_h36m_cpu_long`, half the lifter's wall-clock), GT 2D, mirroring",
@@ -57,6 +61,13 @@ SELECT = [  # the training input mix chosen on S8 (keypoint MLP from scratch on 
     ("GT 2D only (`data.sh_prob 0`)", "pose3d_select_sh_mix_0.0"),
     ("half SH detections, half GT 2D (`data.sh_prob 0.5`, chosen)", "pose3d_select_sh_mix_0.5"),
     ("SH detections only (`data.sh_prob 1`, Martinez et al.)", "pose3d_select_sh_mix_1.0"),
+]
+SH_TRAINED_EVERY5 = [  # the skeleton-map lifter trained on half SH detections, every 5th stored test frame
+    ("skeleton maps, 3 hypotheses, bundle + `lift_maps_h36m_cpu_sh` (1399 steps on half SH detections, 35 min), SH "
+     "detections, estimated depth order, mirroring", "pose3d_sh_trained_maps_sh_every5"),
+    ("the same, GT 2D, GT depth order, mirroring", "pose3d_sh_trained_maps_gt2d_every5"),
+    ("ensemble: the same + bundled keypoint MLP (trained on half SH detections), SH detections, mirroring",
+     "pose3d_sh_trained_ensemble_sh_every5"),
 ]
 ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases", "Sitting",
            "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether")
@@ -110,6 +121,7 @@ def print_all() -> None:
         print(f"| {label} | **{g['mpjpe_mm']:.1f}** | {g['p_mpjpe_mm']:.1f} | **{d['mpjpe_mm']:.1f}** | "
               f"{d['p_mpjpe_mm']:.1f} | {g['n_frames']} |")
     print()
+    _table(SH_TRAINED_EVERY5)
 
 
 def blocks():
