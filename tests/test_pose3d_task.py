@@ -410,9 +410,9 @@ def test_training_noise_and_outliers(h36m):
         check_config(bad)
 
 
-def _with_training_detections(h36m: Path, root: Path, shift: float = 0.0) -> Path:
+def _with_training_detections(h36m: Path, root: Path) -> Path:
     """A copy of the synthetic folder whose S1 (a training subject) has detections in detections_sh_train.npz:
-    the projected joints in MPII order, moved right by ``shift`` px."""
+    the projected joints in MPII order."""
     from structnet.pose3d.h36m import H36M
     from structnet.pose3d.joints import SH_TO_H36M
 
@@ -425,7 +425,6 @@ def _with_training_detections(h36m: Path, root: Path, shift: float = 0.0) -> Pat
         for m, j in SH_TO_H36M.items():
             d[:, m] = s.joints_2d[:, j]
         d[:, 7] = 2 * s.joints_2d[:, 7] - s.joints_2d[:, 0]
-        d[:, :, 0] += shift
         det[f"S1/{s.sequence}/{s.camera.name}"] = d
     np.savez(root / "detections_sh_train.npz", **det)
     return root
@@ -444,7 +443,7 @@ def test_training_on_detections(h36m, tmp_path):
     from structnet.pose3d.model import normalise_2d
     from structnet.pose3d.train import check_config
 
-    root = _with_training_detections(h36m, tmp_path / "h36m_det", shift=40.0)
+    root = _with_training_detections(h36m, tmp_path / "h36m_det")
     h = H36M(root)
     assert h.subjects_with_detections() == ["S1", "S9"]
     a = h.arrays(["S1"], need_detections=True)
@@ -458,8 +457,8 @@ def test_training_on_detections(h36m, tmp_path):
     gt, sh, mixed = data(0.0), data(1.0), data(0.5)
     kp_sh = normalise_2d(sh_to_h36m(a["detections"]), 1.2)[0]
     kp_gt = normalise_2d(a["joints_2d"], 1.2)[0]
-    # the joints are shifted as one: normalised to their own box, the detections equal the GT joints except for
-    # the MPII-derived spine / thorax / neck, and each sample is exactly the normalised detection
+    # the detections equal the GT joints except for the MPII-derived thorax / neck, so their normalised
+    # coordinates differ; each sample is exactly the normalised detection (or GT joints), targets and depths GT
     for i in (0, 5, 200):
         np.testing.assert_allclose(sh[(i, i)]["kp"], kp_sh[i], atol=1e-6)
         np.testing.assert_allclose(gt[(i, i)]["kp"], kp_gt[i], atol=1e-6)

@@ -6,8 +6,8 @@ show (LSP / LSPET mark exactly the joints outside the photo as not visible), so 
 (logistic regression, Newton's method) on a validation split's peaks against "this joint is annotated in the
 photo"; :func:`choose_threshold` picks the flag's threshold on that probability: the highest that still keeps
 :data:`KEEP_VISIBLE` (90 %) of the visible joints (with 1 absent joint in 8 and a weak peak, a flag at
-``p >= 0.5`` would call every joint visible, and the threshold of Youden's J hid 30 % of the visible ones). The pose model's metadata stores ``{"a", "b", "threshold"}`` under ``visibility`` and
-predictions then carry ``visibility`` (the probability) and ``visible`` (``p >= threshold``) per joint. Overlays
+``p >= 0.5`` would call every joint visible, and the threshold of Youden's J hid 30 % of the visible ones). The
+pose model's metadata stores ``{"a", "b", "threshold"}`` under ``visibility`` and predictions then carry ``visibility`` (the probability) and ``visible`` (``p >= threshold``) per joint. Overlays
 draw only visible joints.
 
 Models without a stored calibration report ``visibility = score`` (clipped to [0, 1]) and call a joint visible
@@ -19,8 +19,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["VISIBLE_AT", "KEEP_VISIBLE", "UNCALIBRATED_THRESHOLD", "fit_calibration", "choose_threshold", "joint_visibility",
-           "flag_metrics", "calibration_from_metadata"]
+__all__ = ["VISIBLE_AT", "KEEP_VISIBLE", "UNCALIBRATED_THRESHOLD", "fit_calibration", "choose_threshold",
+           "joint_visibility", "flag_metrics", "calibration_from_metadata"]
 
 #: A joint is reported visible when its calibrated visibility is at least this (a calibration without a threshold).
 VISIBLE_AT = 0.5
