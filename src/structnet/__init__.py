@@ -16,3 +16,11 @@ and trained models), ``backbones`` (typed feature taps), ``engine`` (configs, tr
 """
 
 __version__ = "0.1.0"
+
+
+def analyze(image, tasks=None, name=None):
+    """Every structure of one photo with the bundled default models: :func:`structnet.analysis.analyze` (an
+    :class:`~structnet.analysis.Analysis`; the models load on the first call and are kept)."""
+    from .analysis import analyze as _analyze
+
+    return _analyze(image, tasks=tasks, name=name)

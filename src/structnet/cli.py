@@ -175,7 +175,9 @@ VERBS = {"train": "train a task's model",
          "export": "write a model's network as an ONNX graph",
          "models": "list the bundled models",
          "configs": "list the packaged training configs",
-         "demo": "run the bundled models on sample photos that need no download"}
+         "demo": "run the bundled models on sample photos that need no download",
+         "analyze": "every structure of each photo: one folder with analysis.json, the pictures and report.html",
+         "serve": "a local web app and HTTP API for analysing photos (default http://127.0.0.1:8000)"}
 
 
 def build_parser(tasks_too: bool = True) -> argparse.ArgumentParser:
@@ -209,7 +211,37 @@ def build_parser(tasks_too: bool = True) -> argparse.ArgumentParser:
     dp.add_argument("--precision", default="auto", choices=PRECISIONS)
     _threads_arg(dp)
     dp.set_defaults(func=_demo)
+    ap = verbs.add_parser("analyze", help=VERBS["analyze"])
+    ap.add_argument("inputs", nargs="+", help="image files or folders")
+    ap.add_argument("--out", required=True, help="output folder: one sub-folder per photo")
+    ap.add_argument("--tasks", default="all", help="comma list of skeleton, extraction, pose2d, hypercolumn, pose3d "
+                                                     "(default: all; the person tasks bring pose2d)")
+    ap.add_argument("--overwrite", action="store_true", help="replace the folders of an earlier run")
+    ap.add_argument("--recursive", action="store_true", help="also take images in sub-folders of input folders")
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS)
+    ap.add_argument("--json", default=None, help="also write a summary of the batch (inputs, folders, failures)")
+    ap.add_argument("--quiet", action="store_true", help="no per-photo lines")
+    _threads_arg(ap)
+    ap.set_defaults(func=_analyze)
+    sp = verbs.add_parser("serve", help=VERBS["serve"])
+    sp.add_argument("--host", default="127.0.0.1",
+                    help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it to the network)")
+    sp.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+    sp.add_argument("--tasks", default="all", help="tasks the server offers (default: all)")
+    sp.add_argument("--queue", type=positive_int, default=None,
+                    help="requests that may wait for the model at once before new ones get 503 (default 32)")
+    sp.add_argument("--max-upload-mb", type=float, default=None, help="largest upload in MB (default 20)")
+    sp.add_argument("--precision", default="auto", choices=PRECISIONS)
+    _threads_arg(sp)
+    sp.set_defaults(func=_serve)
     return p
+
+
+def _port(text: str) -> int:
+    v = nonneg_int(text)
+    if not 0 < v < 65536:
+        raise argparse.ArgumentTypeError(f"a TCP port is 1..65535, got {text}")
+    return v
 
 
 # -------------------------------------------------------------------------------------------------- verbs
@@ -415,6 +447,47 @@ def _demo(args) -> int:
     check_output_dir(args.out, "--out")
     set_threads(args.threads)
     return run_demo(args.out, precision=args.precision)
+
+
+def _analyze(args) -> int:
+    from .analysis import Analyzer, analyze_files
+    from .data.io import check_output_dir, images_in_sub_folders
+    from .runtime import set_threads
+
+    check_output_dir(args.out, "--out")
+    _check_json(args.json)
+    set_threads(args.threads)
+    analyzer = Analyzer(args.tasks, precision=args.precision)
+
+    def say(path, analysis, folder):
+        if not args.quiet:
+            states = ", ".join(f"{t} {r.status}" for t, r in analysis.tasks.items())
+            print(f"{path}: {states} ({analysis.seconds:.1f} s) -> {folder / 'report.html'}")
+
+    done, failures = analyze_files(analyzer, args.inputs, args.out, overwrite=args.overwrite,
+                                   recursive=args.recursive, quiet=args.quiet, on_result=say)
+    print(f"{len(done)} photo(s) analysed into {args.out}")
+    skipped = 0 if args.recursive else images_in_sub_folders(args.inputs)
+    if skipped:
+        print(f"note: {skipped} image(s) in sub-folders of the input folder(s) were skipped (--recursive takes them)",
+              file=sys.stderr)
+    _write_json(args.json, {"done": [[str(p), str(f)] for p, f in done], "failed": [list(f) for f in failures]})
+    return _report(failures)
+
+
+def _serve(args) -> int:
+    from .runtime import set_threads
+    from .serve import ServeSettings, run_server
+
+    set_threads(args.threads)
+    settings = ServeSettings(tasks=args.tasks, precision=args.precision)
+    if args.queue is not None:
+        settings.queue = args.queue
+    if args.max_upload_mb is not None:
+        if not args.max_upload_mb > 0:
+            raise UserError(f"--max-upload-mb must be > 0, got {args.max_upload_mb}")
+        settings.max_upload_bytes = int(args.max_upload_mb * 2 ** 20)
+    return run_server(settings, host=args.host, port=args.port)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -35,6 +35,7 @@ Conventions
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import struct
 import sys
@@ -60,6 +61,7 @@ MAX_PIXELS = 100_000_000
 MAX_PIXELS_ENV = "STRUCTNET_MAX_PIXELS"
 
 __all__ = ["ImageReadError", "IMAGE_EXTS", "MAX_PIXELS", "MAX_PIXELS_ENV", "max_pixels_limit", "read_image",
+           "decode_image",
            "read_mask", "write_png", "write_json", "write_npz", "check_output_file",
            "check_output_dir", "list_images", "images_in_sub_folders", "output_names",
            "output_renamings", "report_renamings", "failure_reason", "process_batch", "report_failures",
@@ -130,30 +132,36 @@ def _pil_limit_lifted():
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def _open(path: PathLike, max_pixels: Optional[float] = None):
+def _open(path: PathLike, max_pixels: Optional[float] = None, data: Optional[bytes] = None):
     """Open, check the pixel limit from the header, take the first frame, decode, apply EXIF orientation.
 
-    Returns a loaded PIL image. Every failure is an :class:`ImageReadError` naming ``path``.
+    ``data``: the file's bytes (an upload; ``path`` then only names it). Returns a loaded PIL image. Every failure
+    is an :class:`ImageReadError` naming ``path``.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     limit, from_arg = max_pixels_limit(max_pixels)
     p = Path(path)
-    if not p.exists():
-        raise ImageReadError(p, "file not found")
-    if p.is_dir():
-        raise ImageReadError(p, "is a directory, not an image file")
+    if data is None:
+        if not p.exists():
+            raise ImageReadError(p, "file not found")
+        if p.is_dir():
+            raise ImageReadError(p, "is a directory, not an image file")
+
+    def source():
+        return p if data is None else io.BytesIO(data)
+
     try:
-        if p.stat().st_size == 0:
+        if (p.stat().st_size if data is None else len(data)) == 0:
             raise ImageReadError(p, "empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             try:
-                im = Image.open(p)  # reads the header only
+                im = Image.open(source())  # reads the header only
             except Image.DecompressionBombError:
                 # over PIL's own limit: open again without it, only to read the size for our message / limit
                 with _pil_limit_lifted():
-                    im = Image.open(p)
+                    im = Image.open(source())
             with im:
                 w, h = im.size
                 if w * h > limit:
@@ -267,6 +275,16 @@ def read_image(path: PathLike, max_pixels: Optional[float] = None) -> np.ndarray
     arr = _to_rgb_array(im, path)
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ImageReadError(path, f"empty image ({arr.shape[1]}x{arr.shape[0]})")
+    return np.ascontiguousarray(arr)
+
+
+def decode_image(data: bytes, name: str = "upload", max_pixels: Optional[float] = None) -> np.ndarray:
+    """:func:`read_image` of a file's bytes (an upload): the same modes, orientation and pixel limit; errors are
+    :class:`ImageReadError` naming ``name``."""
+    im = _open(name, max_pixels, data=bytes(data))
+    arr = _to_rgb_array(im, name)
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ImageReadError(name, f"empty image ({arr.shape[1]}x{arr.shape[0]})")
     return np.ascontiguousarray(arr)
 
 

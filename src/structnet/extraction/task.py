@@ -37,6 +37,7 @@ class ExtractionTask(Task):
     outputs = ("<name>_extraction_mask.png, <name>_extraction_overlay.png and <name>_extraction.json (box, score) "
                "per image; --prob: <name>_extraction_prob.png")
     output_suffixes = ("_extraction_mask.png", "_extraction_overlay.png", "_extraction.json", "_extraction_prob.png")
+    preview_suffixes = ("_extraction_overlay.png",)
 
     # ----------------------------------------------------------------------------------------------- model
     def build_model(self, cfg: ExtractionConfig):
@@ -172,6 +173,17 @@ class ExtractionTask(Task):
 
         o = self.options_or_defaults(options)
         return write_result(result, image, out_dir, name, source=source, prob=o.prob)
+
+    def to_json(self, result, image) -> Dict[str, Any]:
+        """``box`` (x1, y1, x2, y2 in pixels), ``score``, ``area`` (the mask's fraction of the image) and, where the
+        result has it, ``loc_box`` (the localizer's box before refinement)."""
+        import numpy as np
+
+        rec = {"box": [round(float(v), 2) for v in result["box"]], "score": round(float(result["score"]), 5),
+               "area": round(float(np.asarray(result["mask"], bool).mean()), 5)}
+        if "loc_box" in result:
+            rec["loc_box"] = [round(float(v), 2) for v in result["loc_box"]]
+        return rec
 
     def describe(self, result) -> str:
         x1, y1, x2, y2 = result["box"]

@@ -49,6 +49,7 @@ class HypercolumnTask(Task):
                "<name>_hypercolumn_keypoints.json (--task keypoints), and <name>_hypercolumn_overlay.png per image")
     output_suffixes = ("_hypercolumn_parts.png", "_hypercolumn_mask.png", "_hypercolumn_keypoints.json",
                        "_hypercolumn_overlay.png")
+    preview_suffixes = ("_hypercolumn_overlay.png",)
 
     def default_model_for(self, options) -> Optional[str]:
         """The bundled model of the labelling task ``options.task`` (predict options or the eval section)."""
@@ -254,6 +255,37 @@ class HypercolumnTask(Task):
             except UserError as e:
                 failures.append((name, str(e)))
         return ev.summarize(), ev, failures
+
+    def to_json(self, result, image) -> Dict[str, Any]:
+        """``task`` and ``box``; parts: ``parts`` ({part name: fraction of the box's pixels}, background left out);
+        figure-ground: ``area`` (the object's fraction of the box); keypoints: ``layout`` and ``joints``."""
+        import numpy as np
+
+        box = [round(float(v), 2) for v in result["box"]]
+        rec: Dict[str, Any] = {"task": result["task"], "box": box}
+        if result["task"] == "keypoints":
+            from ..keypoints.layouts import get_layout
+
+            lay = get_layout("lsp14")
+            rec["layout"] = "lsp14"
+            rec["joints"] = [{"name": n, "x": round(float(x), 2), "y": round(float(y), 2), "score": round(float(s), 5)}
+                             for n, (x, y), s in zip(lay.joints, np.asarray(result["keypoints"], np.float64),
+                                                      np.asarray(result["scores"], np.float64))]
+            return rec
+        lab = np.asarray(result["labels"])
+        h, w = lab.shape
+        x1, y1 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+        x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+        inside = lab[y1:y2, x1:x2] if x2 > x1 and y2 > y1 else lab
+        if result["task"] == "parts":
+            from .data import PART_NAMES
+
+            counts = np.bincount(inside.reshape(-1).astype(np.int64), minlength=len(PART_NAMES))
+            rec["parts"] = {PART_NAMES[i]: round(float(counts[i]) / max(1, inside.size), 5)
+                            for i in range(1, len(PART_NAMES)) if counts[i] > 0}
+        else:
+            rec["area"] = round(float((inside > 0).mean()), 5)
+        return rec
 
     def describe(self, result) -> str:
         import numpy as np

@@ -110,6 +110,7 @@ class Pose2DTask(Task):
     default_model = DEFAULT_MODEL
     outputs = "<name>_pose2d.json and <name>_pose2d_overlay.png per image"
     output_suffixes = ("_pose2d.json", "_pose2d_overlay.png")
+    preview_suffixes = ("_pose2d_overlay.png",)
 
     # ----------------------------------------------------------------------------------------------- model
     def build_model(self, cfg: Pose2DConfig):
@@ -364,6 +365,22 @@ class Pose2DTask(Task):
 
         lay = result.get("layout") or _resolve_layout(None, np.asarray(result["keypoints"]).shape[0])
         return write_result(result, image, out_dir, name, lay, source=source)
+
+    def to_json(self, result, image) -> Dict[str, Any]:
+        """The record of ``<name>_pose2d.json`` (:func:`~structnet.pose2d.writer.pose_to_json`) without its
+        ``image`` field, plus ``layout`` and ``visible_joints`` (how many joints are flagged visible)."""
+        from .inference import _resolve_layout
+        from .visibility import joint_visibility
+        from .writer import pose_to_json
+
+        lay = result.get("layout") or _resolve_layout(None, np.asarray(result["keypoints"]).shape[0])
+        rec = pose_to_json(result, "", image.shape[1], image.shape[0], lay)
+        rec.pop("image", None)
+        visible = result.get("visible")
+        visible = joint_visibility(np.asarray(result["scores"], np.float64))[1] if visible is None else visible
+        rec["layout"] = getattr(lay, "name", str(lay))
+        rec["visible_joints"] = int(np.asarray(visible, bool).sum())
+        return rec
 
     def describe(self, result) -> str:
         from .inference import AUTO_MIN_JOINTS

@@ -49,6 +49,7 @@ class Pose3DTask(Task):
     default_eval_config = None
     outputs = "<name>_pose3d.json and <name>_pose3d.png per image"
     output_suffixes = ("_pose3d.json", "_pose3d.png")
+    preview_suffixes = ("_pose3d.png",)
 
     # ----------------------------------------------------------------------------------------------- model
     def build_model(self, cfg: Pose3DConfig):
@@ -313,6 +314,15 @@ class Pose3DTask(Task):
         from .writer import write_result
 
         return write_result(result, image, out_dir, name, source=source)
+
+    def to_json(self, result, image) -> Dict[str, Any]:
+        """The record of ``<name>_pose3d.json`` (:func:`~structnet.pose3d.writer.pose3d_to_json`) without its
+        ``image`` field."""
+        from .writer import pose3d_to_json
+
+        rec = pose3d_to_json(result, "", image.shape[1], image.shape[0])
+        rec.pop("image", None)
+        return rec
 
     def describe(self, result) -> str:
         h = result.get("hypothesis")

@@ -31,6 +31,7 @@ class SkeletonTask(Task):
     outputs = ("<name>_skeleton.png, <name>_skeleton_overlay.png, <name>_skeleton_segments.png and "
                "<name>_skeleton.npz per image")
     output_suffixes = ("_skeleton.png", "_skeleton_overlay.png", "_skeleton_segments.png", "_skeleton.npz")
+    preview_suffixes = ("_skeleton_overlay.png", "_skeleton_segments.png")
 
     # ----------------------------------------------------------------------------------------------- model
     def build_model(self, cfg: SkeletonConfig):
@@ -169,6 +170,19 @@ class SkeletonTask(Task):
         from .writer import write_result
 
         return write_result(result, image, out_dir, name)
+
+    def to_json(self, result, image) -> Dict[str, Any]:
+        """Counts and thickness: ``threshold``, ``skeleton_pixels`` (thin skeleton), ``segments``, ``pieces``, and
+        ``thickness_px`` (median / 90th percentile / max of the predicted scale, the diameter of the largest disk
+        inside the object in image pixels, over the thin skeleton's pixels; None without skeleton)."""
+        thin = np.asarray(result["thin"], bool)
+        scale = np.asarray(result["scale"], np.float64)[thin]
+        scale = scale[np.isfinite(scale)]
+        thick = None if scale.size == 0 else {"median": round(float(np.median(scale)), 2),
+                                                "p90": round(float(np.percentile(scale, 90)), 2),
+                                                "max": round(float(scale.max()), 2)}
+        return {"threshold": float(result["threshold"]), "skeleton_pixels": int(result["skeleton_pixels"]),
+                "segments": int(result["segments"]), "pieces": int(result["pieces"]), "thickness_px": thick}
 
     def describe(self, result) -> str:
         return (f"{result['skeleton_pixels']} skeleton px, {result['segments']} segment(s) from "

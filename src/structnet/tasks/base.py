@@ -32,6 +32,8 @@ slot                       used by
                            instance (None: its defaults; the model's stored settings fill what it leaves open)
 ``write(..., options)``    ``predict``: ``result -> files`` in the published formats
 ``onnx_spec(model)``       optional: what of the network ``--backend onnxruntime`` exports (None: not exportable)
+``to_json``                ``analyze`` and ``serve`` (:mod:`structnet.analysis`): a result as a JSON-ready dict
+``preview_suffixes``       ``analyze`` and ``serve``: the files of ``write`` that show the result to a person (overlays)
 =========================  =========================================================================================
 
 The task object holds no state between slots: everything a slot needs comes in its arguments.
@@ -92,7 +94,8 @@ class Task:
     ``outputs`` (what ``predict`` writes per image, for ``--help``), ``output_suffixes`` (the ends of every file name
     ``write`` may give an output name: ``("_skeleton.png", "_skeleton_overlay.png", ...)``; each starts with
     ``_<task name>``, so that tasks sharing an output folder never write the same file, and ``predict`` refuses or
-    replaces an earlier run's files by them), ``predict_options`` / ``score_options`` (dataclasses of
+    replaces an earlier run's files by them), ``preview_suffixes`` (those of ``output_suffixes`` that are pictures
+for a person, in the order a report shows them: overlays, not label or 16-bit maps), ``predict_options`` / ``score_options`` (dataclasses of
     :func:`~structnet.tasks.options.option` fields: the flags of ``predict`` / ``score``)."""
 
     name: str = ""
@@ -104,6 +107,7 @@ class Task:
     default_eval_config: Optional[str] = None
     outputs: str = ""
     output_suffixes: Tuple[str, ...] = ()
+    preview_suffixes: Tuple[str, ...] = ()
 
     REQUIRED = ("build_model", "model_metadata", "model_from_metadata", "build_train_dataset", "build_loss",
                 "build_eval_dataset", "eval_predictor", "build_evaluator", "predictor", "write")
@@ -274,6 +278,11 @@ class Task:
     def describe(self, result) -> str:
         """One line about a result for the CLI (default: empty)."""
         return ""
+
+    def to_json(self, result, image) -> Dict[str, Any]:
+        """A result of ``predictor`` as a JSON-ready dict (plain Python numbers, lists and strings) for ``analyze``
+        and the web API; ``image``: the RGB uint8 image it came from. Default: the result's scalar entries."""
+        return {k: v for k, v in result.items() if isinstance(v, (bool, int, float, str)) or v is None}
 
     # ---------------------------------------------------------------------------------------------- scoring
     def add_score_arguments(self, parser: argparse.ArgumentParser) -> None:
