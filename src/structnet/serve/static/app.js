@@ -4,7 +4,6 @@
 
 const TITLES = {skeleton: "Object skeletons and thickness", extraction: "Salient object (box and mask)",
                 pose2d: "2D human pose", hypercolumn: "Person parts", pose3d: "3D human pose"};
-const PERSON_TASKS = ["hypercolumn", "pose3d"];
 const $ = (id) => document.getElementById(id);
 let photo = null;
 let jsonUrl = null;
@@ -79,8 +78,7 @@ function fillCard(task, data) {
   const body = card.querySelector(".body");
   body.textContent = "";
   if (data.status !== "ok") {
-    const extra = PERSON_TASKS.includes(task) && data.status === "skipped" ? " (runs only where a person is found)" : "";
-    body.append(el("p", {}, (data.reason || "") + extra));
+    body.append(el("p", {}, data.reason || ""));
     return;
   }
   if (data.summary) body.append(el("p", {}, data.summary));
