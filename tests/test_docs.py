@@ -51,3 +51,8 @@ def test_replace_blocks_rewrites_only_between_markers(bench_on_path):
     assert (changed, unmarked) == (["a"], ["b"])
     assert new == f"intro\n{d.start_marker('r.py', 'a')}\n| new |\n{d.end_marker('r.py', 'a')}\nkeep\n"
     assert d.replace_blocks(new, "r.py", [("a", "| new |")])[1] == []
+
+
+def test_speed_and_serve_tables_match_the_benchmark_json(bench_on_path):
+    report = importlib.import_module("report_speed")
+    assert report.main(["--check"]) == 0

@@ -257,17 +257,19 @@ class Analyzer:
 
     ``tasks``: which to run (:func:`parse_tasks`; default all); ``models``: {task: bundled name or weights file}
     instead of a task's default model; ``options``: {task: predict options instance} instead of its defaults;
-    ``precision``: the predict precision of every task without its own options. Models load lazily, on first
-    use, unless :meth:`load` is called."""
+    ``precision``: the predict precision of every task without its own options; ``backend``: as ``predict
+    --backend`` (default ``auto``: ONNX Runtime where the task exports its network, as ``predict`` runs it). Models
+    load lazily, on first use, unless :meth:`load` is called."""
 
     def __init__(self, tasks: Union[None, str, Sequence[str]] = None, *, models: Optional[Mapping[str, str]] = None,
-                 options: Optional[Mapping[str, Any]] = None, precision: str = "auto"):
+                 options: Optional[Mapping[str, Any]] = None, precision: str = "auto", backend: str = "auto"):
         self.tasks = parse_tasks(tasks)
         self.models = dict(models or {})
         bad = [t for t in list(self.models) + list(options or {}) if t not in TASK_ORDER]
         if bad:
             raise UserError(f"unknown task {bad[0]!r}; tasks: {', '.join(TASK_ORDER)}")
         self.precision = precision
+        self.backend = backend
         self._options = dict(options or {})
         self._loaded: Dict[str, Any] = {}
         self._predictors: Dict[str, Callable] = {}
@@ -296,7 +298,7 @@ class Analyzer:
             if name not in self._loaded:
                 task = registry.get(name)
                 choice = self.models.get(name) or task.default_model_for(self.options_for(name))
-                self._loaded[name] = hub.load(choice, task=name)
+                self._loaded[name] = hub.load(choice, task=name, backend=self.backend, precision=self.precision)
             return self._loaded[name]
 
     def load(self) -> "Analyzer":
