@@ -33,6 +33,10 @@ class SkeletonDataConfig:
     synthetic_n: int = 256  # number of images of the synthetic dataset
     synthetic_size: int = 96
     cache_dir: Optional[str] = None  # where mask-derived skeleton GT is cached (never inside ../shared)
+    # distillation (loss.distill_weight > 0): the --out folder of 'structnet predict skeleton --tta' over the training
+    # photos and the unlabelled folders (one <name>_skeleton.npz per photo)
+    teacher: Optional[str] = None
+    unlabelled: Optional[List[str]] = None  # photo folders without annotation, trained on the teacher's maps only
 
 
 @dataclass
@@ -41,6 +45,7 @@ class SkeletonLossConfig:
     side_weight: float = 1.0  # loss weight of each side output (paper: 1)
     fuse_weight: float = 1.0
     reduction: str = "weighted_mean"  # weighted_mean | mean (Eq. 2's 1/|X|) | sum (Caffe, the paper's lr 1e-6); see losses.py
+    distill_weight: float = 0.0  # weight of the soft fused-output loss against data.teacher's maps (0: no teacher)
 
 
 @dataclass
@@ -63,6 +68,9 @@ class SkeletonInferenceOptions(PredictOptions):
                                            kind=float, low=MIN_SCALE, high=MAX_SCALE, many=True)
     flip: Optional[bool] = option(None, "also average the maps of left-right mirrored inputs (default: the model's "
                                         "stored choice)")
+    tta: Optional[bool] = option(None, "--tta: the six-pass mode (scales 1, 1.5, 2, each also mirrored: the "
+                                       "ensemble a one-pass model is distilled from); --no-tta: one pass; --scales "
+                                       "and --flip, where given, win (default: the model's stored choice)")
 
 
 @dataclass(kw_only=True)

@@ -21,7 +21,7 @@ import numpy as np
 from ..atomic import atomic_write
 from ..data.io import image_to_tensor, read_image, read_mask
 from ..data.keys import parse_key
-from ..data.transforms import random_skeleton_aug, resize_max_side
+from ..data.transforms import DEFAULT_ROLES, random_skeleton_aug, resize_max_side
 from .gt import skeleton_from_mask
 
 __all__ = ["SkeletonSample", "SkLargeDataset", "MaskSkeletonDataset", "weizmann_horse", "SyntheticShapesDataset",
@@ -78,11 +78,13 @@ def read_pair_list(lst: PathLike, root: Optional[PathLike] = None) -> List[Tuple
 
 
 class _SkeletonDataset:
-    """Shared ``__getitem__``: load (native size) -> max_side -> augmentation -> tensors."""
+    """Shared ``__getitem__``: load (native size) [+ teacher maps] -> max_side -> augmentation -> tensors."""
 
     augment: bool = False
     max_side: Optional[int] = None
     factors: Optional[Sequence[float]] = None   # resize factors of the augmentation (None: the paper's 0.8, 1, 1.2)
+    teacher: Optional[PathLike] = None          # folder of teacher maps (distillation, :func:`read_teacher`)
+    labelled: bool = True                       # samples carry a skeleton annotation
     names: List[str]
 
     def __len__(self) -> int:
@@ -94,16 +96,27 @@ class _SkeletonDataset:
     def __getitem__(self, key: Key) -> SkeletonSample:
         index, seed = parse_key(key, len(self))
         s = self._load(index)
+        roles = None
+        if self.teacher is not None:
+            hw = np.shape(s["image"])[:2]
+            s["teacher_prob"], s["teacher_scale"] = read_teacher(self.teacher, self.names[index], hw)
+            roles = {**DEFAULT_ROLES, **TEACHER_ROLES}
+        hw0 = np.shape(s["image"])[:2]
         if self.max_side is not None:
-            s = resize_max_side(s, self.max_side)
+            s = resize_max_side(s, self.max_side, roles=roles)
         if self.augment:
-            s = random_skeleton_aug(s, np.random.default_rng(index if seed is None else seed), factors=self.factors)
+            s = random_skeleton_aug(s, np.random.default_rng(index if seed is None else seed), factors=self.factors,
+                                    roles=roles)
         out = {"image": image_to_tensor(s["image"]),
                "skeleton": np.ascontiguousarray(s["skeleton"], dtype=bool),
                "scale": np.ascontiguousarray(s["scale"], dtype=np.float32),
                "name": self.names[index]}
         if "mask" in s:
             out["mask"] = np.ascontiguousarray(s["mask"], dtype=bool)
+        if self.teacher is not None:
+            out["teacher_prob"] = np.ascontiguousarray(np.clip(s["teacher_prob"], 0.0, 1.0), dtype=np.float32)
+            out["teacher_scale"] = scale_after_transform(s["teacher_scale"], hw0)
+            out["labelled"] = bool(self.labelled)
         return out
 
     def __iter__(self):
@@ -118,6 +131,11 @@ def _check_same_size(image: np.ndarray, other: np.ndarray, image_path, other_pat
 
 
 # ------------------------------------------------------------------------------------------------ SK-LARGE
+#: SK-LARGE splits: the official two, and a validation split carved out of train (``val``: every VAL_EVERY-th image).
+SK_LARGE_SPLITS = ("train", "test", "val", "train-val")
+VAL_EVERY = 10
+
+
 class SkLargeDataset(_SkeletonDataset):
     """SK-LARGE (746 train / 745 test) or any image + skeleton-GT folder pair.
 
@@ -130,6 +148,10 @@ class SkLargeDataset(_SkeletonDataset):
        ``symmetry`` / ``edge``). A binary ``symmetry`` gets its scale from ``edge`` by :func:`scale_from_edge`
        (the rule of the PNG form, so both forms give the same samples).
 
+    Splits: ``train`` and ``test`` (official); ``val`` (every :data:`VAL_EVERY`-th train image, from the first)
+    and ``train-val`` (the other train images): a validation split for choosing between models trained on
+    ``train-val``.
+
     GT files are read by :func:`structnet.skeleton.gtio.read_skeleton_gt`; PNG GTs as ``gt_kind``. Default: ``"scale"``
     for the published pair-list layout (its PNGs are scale maps, and one test map has every skeleton pixel saturated
     at 255, which ``"auto"`` would take for a binary {0, 255} skeleton); ``"auto"`` for ``image_dir``/``gt_dir``
@@ -141,8 +163,9 @@ class SkLargeDataset(_SkeletonDataset):
                  max_side: Optional[int] = None, image_dir: Optional[PathLike] = None,
                  gt_dir: Optional[PathLike] = None, gt_kind: Optional[str] = None,
                  factors: Optional[Sequence[float]] = None):
-        if split not in ("train", "test"):
-            raise ValueError(f"SK-LARGE split must be 'train' or 'test', got {split!r}")
+        if split not in SK_LARGE_SPLITS:
+            raise ValueError(f"SK-LARGE split must be one of {', '.join(SK_LARGE_SPLITS)}, got {split!r}")
+        subset, split = split, ("test" if split == "test" else "train")
         if gt_kind not in (None, "auto", "scale", "binary"):
             raise ValueError(f"SkLargeDataset: gt_kind must be auto, scale or binary, got {gt_kind!r}")
         self.gt_kind = gt_kind or ("auto" if (image_dir is not None or gt_dir is not None) else "scale")
@@ -164,6 +187,10 @@ class SkLargeDataset(_SkeletonDataset):
             else:
                 raise ValueError(f"SK-LARGE not found under {str(r)!r}: expected {split}/{split}_pair.lst "
                                  f"(PNG form) or images/{split}/ + groundTruth/{split}/ (.mat form)")
+        if subset in ("val", "train-val"):
+            keep = [(i % VAL_EVERY == 0) == (subset == "val") for i in range(len(self.pairs))]
+            self.pairs = [p for p, k in zip(self.pairs, keep) if k]
+        self.split = subset
         self.names = [p[0].stem for p in self.pairs]
 
     @staticmethod
@@ -466,3 +493,82 @@ class SyntheticShapesDataset(_SkeletonDataset):
             skeleton.ravel()[hit[0]] = True
             scale.ravel()[hit[0]] = hit[1]
         return {"image": s["image"], "skeleton": skeleton, "scale": scale, "mask": s["mask"]}
+
+
+# ------------------------------------------------------------------------------------------- distillation
+#: The file of a photo's teacher maps in ``data.teacher``: what ``structnet predict skeleton --tta`` writes
+#: (``skeleton``: the ensemble's probability, ``scale``: its scale in pixels, both at the photo's size).
+TEACHER_SUFFIX = "_skeleton.npz"
+#: Transform roles of the teacher maps: dense maps, interpolated like an image; the scale's values are multiplied
+#: by the resize factor afterwards (:func:`scale_after_transform`).
+TEACHER_ROLES = {"teacher_prob": "image", "teacher_scale": "image"}
+
+
+def read_teacher(teacher_dir: Union[str, Path], name: str, hw: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """``(prob, scale)`` float32 ``(H, W)`` of photo ``name`` from ``teacher_dir/<name>_skeleton.npz``. ValueError
+    naming the file when it is missing, lacks the maps or does not have the photo's size ``hw``."""
+    path = Path(teacher_dir) / f"{name}{TEACHER_SUFFIX}"
+    if not path.is_file():
+        raise ValueError(f"teacher maps not found: {path} (run 'structnet predict skeleton --tta' over the training "
+                         f"photos with --out {teacher_dir})")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            prob = np.asarray(z["skeleton"], np.float32)
+            scale = np.asarray(z["scale"], np.float32)
+    except (KeyError, OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a skeleton prediction file ({e})") from None
+    if prob.shape != tuple(hw) or scale.shape != tuple(hw):
+        raise ValueError(f"{path}: maps are {prob.shape[1]}x{prob.shape[0]}, the photo is {hw[1]}x{hw[0]}")
+    return np.nan_to_num(prob, nan=0.0), np.nan_to_num(scale, nan=0.0)
+
+
+def scale_after_transform(scale: np.ndarray, hw_before: Tuple[int, int]) -> np.ndarray:
+    """A dense scale map resized as an image: its values multiplied by the geometric resize factor
+    ``sqrt(H'W' / HW)`` (rotations by 90 degrees keep the area)."""
+    h, w = hw_before
+    f = float(np.sqrt(scale.shape[0] * scale.shape[1] / max(1, h * w)))
+    return (np.asarray(scale, np.float32) * f).astype(np.float32)
+
+
+class UnlabelledImages(_SkeletonDataset):
+    """The photos of ``folders`` as skeleton samples without annotation (``labelled`` False, all-zero skeleton and
+    scale: the teacher's maps are their only target, so ``teacher`` is required). Names as ``structnet predict``
+    gives them for the same inputs (distinct where stems collide), so the ``--out`` folder of one ``predict`` run
+    over these folders is their teacher folder."""
+
+    labelled = False
+
+    def __init__(self, folders: Sequence[PathLike], teacher: PathLike, augment: bool = False,
+                 max_side: Optional[int] = None, factors: Optional[Sequence[float]] = None):
+        from ..data.io import list_images, output_names
+
+        self.paths: List[Path] = [Path(p) for p in list_images([str(f) for f in folders])]
+        names = output_names(self.paths)
+        self.names = [names[p] for p in self.paths]
+        self.teacher, self.augment, self.max_side = teacher, bool(augment), max_side
+        self.factors = None if factors is None else tuple(float(f) for f in factors)
+
+    def _load(self, index: int) -> Dict[str, object]:
+        image = read_image(self.paths[index])
+        hw = image.shape[:2]
+        return {"image": image, "skeleton": np.zeros(hw, bool), "scale": np.zeros(hw, np.float32)}
+
+
+class ConcatSkeleton:
+    """Several skeleton datasets as one (keys ``i`` or ``(i, seed)`` routed to the part that holds ``i``)."""
+
+    def __init__(self, parts: Sequence[object]):
+        self.parts = [p for p in parts if len(p) > 0]
+        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+        self.names = [n for p in self.parts for n in getattr(p, "names", [])]
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, key):
+        from ..data.keys import parse_key
+
+        index, seed = parse_key(key, len(self))
+        k = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        local = index - int(self.offsets[k])
+        return self.parts[k][local if seed is None else (local, seed)]

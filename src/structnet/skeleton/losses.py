@@ -5,6 +5,11 @@
 * ``masked_scale_loss``: Eq. 6, squared error of the normalised scale on the pixels a stage sees.
 * ``balanced_bce_loss``: HED's class-balanced sigmoid cross-entropy (beta = |Y-| / |Y|).
 * ``skeleton_losses``: Eq. 7-8 + 10 (LMSDS/FSDS) or HED's side + fuse losses.
+* ``soft_targets`` / ``distill_loss``: distilling a teacher (the model's six-pass test-time ensemble, read from
+  the ``<name>_skeleton.npz`` files ``structnet predict skeleton --tta`` writes) into the fused output of one pass.
+  A pixel's soft target is the teacher's skeleton probability ``p`` on the scale class ``max(Z(s), 1)`` of its
+  scale (Eq. 1) and ``1 - p`` on the background; the loss is the cross-entropy of the fused class probabilities
+  against it, class-balanced as Eq. 2-3 with the teacher's ``p >= 0.5`` as the skeleton side.
 
 Reductions of a class-balanced term (images are always averaged over the batch):
 
@@ -25,7 +30,7 @@ from typing import Dict
 import torch
 import torch.nn.functional as F
 
-from .codec import IGNORE
+from .codec import IGNORE, SkeletonCodec, quantize_scales
 
 REDUCTIONS = ("weighted_mean", "mean", "sum")
 
@@ -111,3 +116,31 @@ def skeleton_losses(model, out: Dict[str, object], scale: torch.Tensor, lam: flo
             losses[f"reg_{t}"] = lam * masked_scale_loss(out["side_scale"][i], enc["reg_targets"][i], enc["z_stages"][i])
     losses["cls_fuse"] = fuse_weight * weighted_softmax_loss(out["fuse_logits"], enc["z"], reduction)
     return losses
+
+
+def soft_targets(prob: torch.Tensor, scale: torch.Tensor, codec: SkeletonCodec) -> torch.Tensor:
+    """``(B, M + 1, H, W)`` class distribution of the teacher: ``1 - p`` on class 0, ``p`` on class ``max(Z(s), 1)``
+    (Eq. 1; scales beyond the last field in class M)."""
+    p = prob.float().clamp(0.0, 1.0)
+    z = quantize_scales(scale.float().clamp_min(0.0), codec.fields, codec.rho, "clamp").clamp_min(1)
+    q = torch.zeros((p.shape[0], codec.num_stages + 1, *p.shape[1:]), dtype=p.dtype, device=p.device)
+    q[:, 0] = 1.0 - p
+    q.scatter_(1, z.unsqueeze(1), p.unsqueeze(1))
+    return q
+
+
+def distill_loss(fuse_logits: torch.Tensor, prob: torch.Tensor, scale: torch.Tensor,
+                 codec: SkeletonCodec) -> torch.Tensor:
+    """Class-balanced soft cross-entropy of the fused output ``(B, M + 1, H, W)`` against :func:`soft_targets`;
+    each image's skeleton side (teacher ``p >= 0.5``) and background side weigh ``beta`` as in Eq. 3; weighted mean
+    over pixels, mean over the batch."""
+    q = soft_targets(prob, scale, codec)
+    logp = F.log_softmax(fuse_logits.float(), 1)
+    ce = -(q * logp).sum(1)  # (B, H, W)
+    fg = (prob >= 0.5).float()
+    n_fg, n_bg = fg.flatten(1).sum(1), (1.0 - fg).flatten(1).sum(1)
+    inv_fg = torch.where(n_fg > 0, 1.0 / n_fg.clamp_min(1), torch.zeros_like(n_fg))
+    inv_bg = torch.where(n_bg > 0, 1.0 / n_bg.clamp_min(1), torch.zeros_like(n_bg))
+    tot = (inv_fg + inv_bg).clamp_min(1e-12)
+    w = fg * (inv_fg / tot).view(-1, 1, 1) + (1.0 - fg) * (inv_bg / tot).view(-1, 1, 1)
+    return ((w * ce).flatten(1).sum(1) / w.flatten(1).sum(1).clamp_min(1e-12)).mean()

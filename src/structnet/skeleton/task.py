@@ -208,12 +208,23 @@ class SkeletonTask(Task):
         return res.to_dict(), SkeletonEvaluator(), failures
 
 
+#: The scales of ``--tta`` (each also mirrored): the six-pass ensemble.
+TTA_SCALES = (1.0, 1.5, 2.0)
+
+
 def _stored(options, model):
-    """``(max_side, scales, flip)`` of ``options``, each None replaced by the model's stored setting."""
+    """``(max_side, scales, flip)`` of ``options``: ``scales`` / ``flip`` where given, else what ``tta`` says
+    (True: :data:`TTA_SCALES` mirrored; False: one pass), else the model's stored setting; ``max_side`` where
+    given, else the model's."""
     st = model.settings
+    tta = getattr(options, "tta", None)
     max_side = options.max_side if options.max_side is not None else st.get("max_side")
-    scales = options.scales if options.scales is not None else st.get("scales")
-    flip = options.flip if options.flip is not None else st.get("flip")
+    if tta is None:
+        scales_default, flip_default = st.get("scales"), st.get("flip")
+    else:
+        scales_default, flip_default = (TTA_SCALES, True) if tta else ((1.0,), False)
+    scales = options.scales if options.scales is not None else scales_default
+    flip = options.flip if options.flip is not None else flip_default
     return max_side, scales, flip
 
 
