@@ -68,7 +68,7 @@ def main() -> int:
         for backend in ("torch", "onnxruntime"):
             try:
                 model = hub.load(model_name or task.default_model_for(opts), task=tname, backend=backend)
-            except Exception as e:  # noqa: BLE001 -- no export for this task: a row without that backend
+            except Exception:  # noqa: BLE001 -- no export for this task: a row without that backend
                 if backend == "onnxruntime":
                     continue
                 raise

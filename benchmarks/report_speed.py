@@ -46,8 +46,9 @@ def serve_table() -> str:
         lines.append(f"| {name} | {r['sent']} | {r['lost']} | {status} | {lat['p50']} | {lat['p95']} | {lat['max']} | "
                      f"{r['requests_per_s']} | {mem.get('before')} -> {mem.get('after')} |")
     lines.append("")
-    lines.append(f"{d['machine']}, server on {d['server_threads']} threads, {d['photo']}; the server started in "
-                 f"{d['start_seconds']} s with {d['rss_mb_idle_after_start']} MB. {d['note']}.")
+    lines.append(f"{d['machine']} ({d.get('conditions', 'conditions not recorded')}), server on "
+                 f"{d['server_threads']} threads, {d['photo']}; the server started in {d['start_seconds']} s with "
+                 f"{d['rss_mb_idle_after_start']} MB. {d['note']}.")
     return "\n".join(lines)
 
 

@@ -23,6 +23,8 @@ import numpy as np
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--conditions", default="nothing else running",
+                   help="what else the machine was doing (stored with the numbers)")
     a = p.parse_args()
     import skimage.data
     from PIL import Image
@@ -61,6 +63,7 @@ def main() -> int:
     out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
            "server_threads": a.threads, "photo": "skimage astronaut 512 x 512 PNG", "start_seconds": start_s,
            "rss_mb_idle_after_start": idle, "runs": rows,
+           "conditions": a.conditions,
            "note": "one photo is analysed at a time (the models share the CPU); latency = queueing + work"}
     dest = Path(__file__).parent / "results" / "serve_load.json"
     dest.write_text(json.dumps(out, indent=1) + "\n")
