@@ -21,7 +21,7 @@ def _load(name):
 def speed_table() -> str:
     d = _load("speed_table.json")
     if not d:
-        return ""
+        return "(not measured yet: `benchmarks/bench_speed_table.py`)"
     lines = ["| model, settings | backend | ms, 1 thread | ms, 2 threads | accuracy (`structnet models`) |",
              "|---|---|---|---|---|"]
     for r in d["rows"]:
@@ -37,7 +37,7 @@ def speed_table() -> str:
 def serve_table() -> str:
     d = _load("serve_load.json")
     if not d:
-        return ""
+        return "(not measured yet: `benchmarks/serve_load.py`)"
     lines = ["| run | requests | lost | status | p50 ms | p95 ms | max ms | requests/s | server MB before -> after |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in d["runs"].items():
