@@ -228,8 +228,8 @@ def test_no_config_is_both_packaged_and_a_benchmark():
 # ----------------------------------------------------------------------------------------------- packaged configs
 def test_resolve_and_list_packaged_configs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert list_configs("skeleton") == ["fsds_vgg16_paper", "hed_vgg16_paper", "lmsds_lite0_cpu", "lmsds_lite0_cpu_finetune",
-                                        "lmsds_lite0_cpu_finetune2", "lmsds_vgg16_paper"]
+    assert list_configs("skeleton") == ["fsds_vgg16_paper", "hed_vgg16_paper", "lmsds_lite0_cpu", "lmsds_lite0_cpu_distill",
+                                        "lmsds_lite0_cpu_finetune", "lmsds_lite0_cpu_finetune2", "lmsds_vgg16_paper"]
     packaged = cfgmod.CONFIGS_DIR / "skeleton" / "lmsds_lite0_cpu.yaml"
     assert packaged.is_file() and cfgmod.CONFIGS_DIR.parent.name == "structnet"
     assert resolve_config_path("skeleton", "lmsds_lite0_cpu") == packaged

@@ -147,8 +147,11 @@ def test_sk_large_png_layout(tmp_path, gtio):
     f = sample_skeleton_aug(np.random.default_rng(4)).factor
     assert np.isclose(a["scale"].max(), gts[_IDS[0]].max() * f, rtol=1e-5)
     assert _same(a, aug[(0, 4)])
-    with pytest.raises(ValueError, match="split"):
-        SkLargeDataset(tmp_path, split="val")
+    with pytest.raises(ValueError, match="split must be one of"):
+        SkLargeDataset(tmp_path, split="valid")
+    # the validation split carved out of train: every 10th image (here the first of 3), train-val the others
+    assert SkLargeDataset(tmp_path, split="val").names == _IDS[:1]
+    assert SkLargeDataset(tmp_path, split="train-val").names == _IDS[1:]
     with pytest.raises(ValueError, match="not found"):
         SkLargeDataset(tmp_path, split="test")
 
