@@ -63,9 +63,9 @@ def main() -> None:
     if cfg["kind"] == "keypoints":
         limits = ("* **Limits**: trained on the 5 training subjects' poses only (no image, no in-the-wild pose); on a "
                   "photo\n  (`structnet predict pose3d`) the 2D joints come from the bundled pose2d model (LSP joints "
-                  "mapped to H36M's);\n  one hypothesis, no maps and no depth order (`--model keypoint_lifter_h36m`; "
-                  "the default lifter is\n  `skeleton_map_lifter_h36m`, which `--ensemble keypoint_lifter_h36m` "
-                  "averages with this one: docs/pose3d.md).")
+                  "mapped to H36M's);\n  one hypothesis, no maps and no depth order (the default lifter of `predict` "
+                  "and `eval pose3d`; the paper's\n  skeleton-map lifter is `--model skeleton_map_lifter_h36m`, which "
+                  "`--ensemble keypoint_lifter_h36m` averages\n  with this one: docs/pose3d.md).")
     else:
         limits = ("* **Limits**: trained on the 5 training subjects' poses only (no image, no in-the-wild pose); on a "
                   "photo\n  (`structnet predict pose3d`) the 2D joints come from the bundled pose2d model (LSP joints "

@@ -10,20 +10,24 @@ from pathlib import Path
 
 RES = Path(__file__).resolve().parent / "results"
 ROWS = [  # (label, JSON stem): every stored test frame
-    ("skeleton maps, 3 hypotheses, bundled (`lift_maps_h36m_cpu` + `_ft2` + `_ft3`), GT 2D, GT depth order, "
-     "test-time mirroring (the default)", "pose3d_bundle_gt2d_flip"),
+    ("keypoint MLP, Martinez et al., bundled `keypoint_lifter_h36m`, the default lifter (`lift_keypoints_h36m_cpu_"
+     "long` + `_ft2` on GT 2D, + `_sh` + `_sh_stage4` on half SH detections of the training subjects; 225 min), SH "
+     "detections, mirroring", "pose3d_sh_trained_keypoints_stage4_sh"),
+    ("keypoint MLP, bundled, GT 2D, mirroring", "pose3d_sh_trained_keypoints_stage4_gt2d"),
+    ("skeleton maps, 3 hypotheses, bundled `skeleton_map_lifter_h36m` (`lift_maps_h36m_cpu` + `_ft2` + `_ft3`), "
+     "GT 2D, GT depth order, test-time mirroring", "pose3d_bundle_gt2d_flip"),
     ("skeleton maps, 3 hypotheses, bundled, SH detections, estimated depth order, mirroring", "pose3d_bundle_sh_flip"),
-    ("keypoint MLP, Martinez et al., bundled `keypoint_lifter_h36m` (`lift_keypoints_h36m_cpu_long` + `_ft2` on GT "
-     "2D, + `_sh` on half SH detections of the training subjects; 0.85x the maps lifter's wall-clock), SH "
-     "detections, mirroring", "pose3d_sh_trained_keypoints_sh"),
-    ("keypoint MLP, bundled (+ `_sh`), GT 2D, mirroring", "pose3d_sh_trained_keypoints_gt2d"),
-    ("keypoint MLP, previous bundle (`lift_keypoints_h36m_cpu_long` + `_ft2`, GT 2D only), GT 2D, mirroring",
+    ("keypoint MLP, previous bundle (stage 3: `lift_keypoints_h36m_cpu_long` + `_ft2` + `_sh`; 0.85x the maps "
+     "lifter's wall-clock), SH detections, mirroring", "pose3d_sh_trained_keypoints_sh"),
+    ("keypoint MLP, previous bundle (stage 3), GT 2D, mirroring", "pose3d_sh_trained_keypoints_gt2d"),
+    ("keypoint MLP, stages 1-2 (`lift_keypoints_h36m_cpu_long` + `_ft2`, GT 2D only), GT 2D, mirroring",
      "pose3d_lift_keypoints_long_ft2_gt2d"),
-    ("keypoint MLP, previous bundle, SH detections, mirroring", "pose3d_lift_keypoints_long_ft2_sh"),
-    ("keypoint MLP, previous bundle, SH detections, mirroring, `--sh-offsets cross-subject` (S9 with S11's "
+    ("keypoint MLP, stages 1-2, SH detections, mirroring", "pose3d_lift_keypoints_long_ft2_sh"),
+    ("keypoint MLP, stages 1-2, SH detections, mirroring, `--sh-offsets cross-subject` (S9 with S11's "
      "offsets, S11 with S9's)", "pose3d_lift_keypoints_long_ft2_sh_offsets"),
-    ("ensemble: bundled skeleton-map lifter + previous keypoint MLP, mean of their chosen poses "
-     "(`--ensemble keypoint_lifter_h36m`), GT 2D, mirroring", "pose3d_ensemble_maps_keypoints_gt2d"),
+    ("ensemble: bundled skeleton-map lifter + keypoint MLP of stages 1-2, mean of their chosen poses "
+     "(`--model skeleton_map_lifter_h36m --ensemble keypoint_lifter_h36m`), GT 2D, mirroring",
+     "pose3d_ensemble_maps_keypoints_gt2d"),
     ("ensemble: the same two, SH detections, mirroring", "pose3d_ensemble_maps_keypoints_sh"),
     ("keypoint MLP, stage 1 alone (`lift_keypoints_h36m_cpu_long`, half the lifter's wall-clock), GT 2D, mirroring",
      "pose3d_lift_keypoints_long_gt2d"),

@@ -328,8 +328,8 @@ def test_a_short_pose3d_eval_does_not_compile_its_renderer(tmp_path, monkeypatch
     compiled = []
     monkeypatch.setattr(torch, "compile", lambda fn, **kw: compiled.append(fn) or fn)
     data = write_synthetic_h36m(tmp_path / "h36m")
-    assert main(["eval", "pose3d", "--data", str(data), "--subjects", "S9", "--quiet", "--threads", "1",
-                 "--json", str(tmp_path / "r.json")]) == 0
+    assert main(["eval", "pose3d", "--model", "skeleton_map_lifter_h36m", "--data", str(data), "--subjects", "S9",
+                 "--quiet", "--threads", "1", "--json", str(tmp_path / "r.json")]) == 0
     assert compiled == []
     assert "recompile" not in capsys.readouterr().err
 

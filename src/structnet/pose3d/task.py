@@ -28,8 +28,11 @@ from .config import Pose3DConfig, Pose3DPredictOptions
 
 __all__ = ["Pose3DTask", "TASK", "DEFAULT_MODEL"]
 
-#: The bundled lifter ``structnet predict|eval pose3d`` use without --model / --weights.
-DEFAULT_MODEL = "skeleton_map_lifter_h36m"
+#: The bundled lifter ``structnet predict|eval pose3d`` use without --model / --weights: the keypoint MLP trained on
+#: half Stacked Hourglass detections, better than the skeleton-map lifter from both inputs (S9/S11: 71.0 against
+#: 91.7 mm from SH detections, 56.0 against 57.8 from GT 2D; docs/pose3d.md) and a tenth of its evaluation time.
+#: The paper's skeleton-map lifter is ``--model skeleton_map_lifter_h36m``.
+DEFAULT_MODEL = "keypoint_lifter_h36m"
 #: The bundled image -> skeleton-map network: ``eval pose3d --input synthetic`` scores it (and
 #: ``--maps-model`` another one); ``predict pose3d --maps-model skeleton_map_net_h36m`` draws a photo's maps with it.
 DEFAULT_MAPS_MODEL = "skeleton_map_net_h36m"
