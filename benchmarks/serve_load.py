@@ -64,7 +64,7 @@ def main() -> int:
            "server_threads": a.threads, "photo": "skimage astronaut 512 x 512 PNG", "start_seconds": start_s,
            "rss_mb_idle_after_start": idle, "runs": rows,
            "conditions": a.conditions,
-           "note": "one photo is analysed at a time (the models share the CPU); latency = queueing + work"}
+           "note": "One photo is analysed at a time (the models share the CPU); latency = queueing + work"}
     dest = Path(__file__).parent / "results" / "serve_load.json"
     dest.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
