@@ -143,7 +143,9 @@ def campaign_table() -> str:
         rows.append(f"| {st['stage']} | {st['data']} | {st['steps']} x {st['batch']}{ep} | {st['minutes']} | "
                     f"{pct(st.get('val_pck_auto'))} | {pct(st.get('val_pck_auto_no_person_model'))} | "
                     f"{pct(st.get('val_pck_annotation'))} |")
-    rows.append(f"| **total** | | | {r['budget_minutes_total']} | | | |")
+    rows.append(f"| **total of the bundle** | | | {r['budget_minutes_total']} | | | |")
+    if r.get("campaign_minutes_total"):
+        rows.append(f"| **campaign total** (with stages not kept) | | | {r['campaign_minutes_total']} | | | |")
     return "\n".join(rows)
 
 
