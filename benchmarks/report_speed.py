@@ -22,7 +22,7 @@ def speed_table() -> str:
     d = _load("speed_table.json")
     if not d:
         return "(not measured yet: `benchmarks/bench_speed_table.py`)"
-    lines = ["| model, settings | backend | ms, 1 thread | ms, 2 threads | accuracy (`structnet models`) |",
+    lines = ["| model, settings | backend | ms, 1 thread | ms, 2 threads | accuracy |",
              "|---|---|---|---|---|"]
     for r in d["rows"]:
         ms = r["ms"]
