@@ -181,3 +181,26 @@ def test_the_page_and_its_files_are_served(client):
     assert "http://" not in r.text and "https://" not in r.text  # no CDN
     js = client.get("/static/app.js").text
     assert "/api/v1/analyze?stream=1" in js and "https://" not in js
+
+
+def test_every_request_gives_its_queue_slot_back(client, photo):
+    """After good, bad and streamed requests, nothing is left inside the gate (no slot leaks)."""
+    gate = client.app.state.gate
+    client.post("/api/v1/predict/extraction?images=0", content=_png(photo), headers={"Content-Type": "image/png"})
+    client.post("/api/v1/analyze", content=b"junk", headers={"Content-Type": "image/png"})
+    client.post("/api/v1/analyze?stream=1&images=0&tasks=extraction", content=_png(photo),
+                headers={"Content-Type": "image/png"})
+    assert gate.inside == 0
+
+
+def test_a_slot_is_released_once():
+    from structnet.serve import _Gate
+
+    g = _Gate(1)
+    slot = g.enter()
+    with pytest.raises(Exception, match="busy"):
+        g.enter()
+    slot.release()
+    slot.release()  # the stream's end and the response's background task both call it
+    assert g.inside == 0
+    g.enter().release()

@@ -72,16 +72,35 @@ class _Gate:
         self.lock = threading.Lock()
         self.run_lock: Optional[asyncio.Lock] = None
 
-    def enter(self) -> None:
+    def enter(self) -> "_Slot":
+        """A slot for one request (HTTPError 503 when all are taken); release it exactly once."""
         with self.lock:
             if self.inside >= self.limit:
                 raise HTTPError(503, f"the server is busy ({self.inside} requests waiting or running, limit "
                                      f"{self.limit}); try again shortly", {"Retry-After": "1"})
             self.inside += 1
+        return _Slot(self)
 
     def leave(self) -> None:
         with self.lock:
             self.inside -= 1
+
+
+class _Slot:
+    """One request's place in the gate; :meth:`release` is idempotent (a streamed answer releases it when the
+    stream ends and again, as a no-op, in the response's background task, which also runs when the client left
+    before the stream started)."""
+
+    def __init__(self, gate: _Gate):
+        self.gate, self.held = gate, True
+        self.lock = threading.Lock()
+
+    def release(self) -> None:
+        with self.lock:
+            if not self.held:
+                return
+            self.held = False
+        self.gate.leave()
 
 
 def _error(status: int, message: str, headers: Optional[Dict[str, str]] = None):
@@ -103,6 +122,7 @@ def create_app(settings: Optional[ServeSettings] = None, analyzer=None):
     from contextlib import asynccontextmanager
 
     from starlette.applications import Starlette
+    from starlette.background import BackgroundTask
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.requests import Request
     from starlette.responses import FileResponse, JSONResponse, StreamingResponse
@@ -208,17 +228,18 @@ def create_app(settings: Optional[ServeSettings] = None, analyzer=None):
         return analysis.to_dict(images=analysis.data_uris() if images else None)
 
     async def handle(request: Request, only: Optional[str] = None):
-        gate.enter()
+        slot = gate.enter()
         try:
             data, label, form_tasks = await read_upload(request)
             names = choose_tasks(request, form_tasks, only)
             images, stream = flag(request, "images", True), flag(request, "stream", False)
             check_image(data, label)
         except BaseException:
-            gate.leave()
+            slot.release()
             raise
         if stream:
-            return StreamingResponse(_stream(data, label, names, images), media_type="application/x-ndjson")
+            return StreamingResponse(_stream(data, label, names, images, slot), media_type="application/x-ndjson",
+                                     background=BackgroundTask(slot.release))
         try:
             async with gate.run_lock:
                 analysis = await asyncio.get_running_loop().run_in_executor(
@@ -226,9 +247,9 @@ def create_app(settings: Optional[ServeSettings] = None, analyzer=None):
                 doc = await asyncio.get_running_loop().run_in_executor(None, document, analysis, images)
             return JSONResponse(doc)
         finally:
-            gate.leave()
+            slot.release()
 
-    async def _stream(data: bytes, label: str, names: List[str], images: bool):
+    async def _stream(data: bytes, label: str, names: List[str], images: bool, slot: "_Slot"):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
@@ -259,7 +280,7 @@ def create_app(settings: Optional[ServeSettings] = None, analyzer=None):
                         break
                 await job
         finally:
-            gate.leave()
+            slot.release()
 
     async def analyze_route(request: Request):
         return await handle(request)
