@@ -288,7 +288,8 @@ def _pascal_folder(root: Path) -> Path:
 
 
 def test_pascal_person_boxes_take_the_one_clear_person(tmp_path):
-    from structnet.pose2d.person import ConcatKeyed, PascalPersonBoxes
+    from structnet.data.keys import ConcatKeyed
+    from structnet.pose2d.person import PascalPersonBoxes
 
     ds = PascalPersonBoxes(_pascal_folder(tmp_path / "ppp"), "train")
     assert ds.ids == ["one"]

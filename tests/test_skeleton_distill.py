@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from structnet.skeleton.codec import SkeletonCodec
-from structnet.skeleton.data import (ConcatSkeleton, SyntheticShapesDataset, UnlabelledImages, read_teacher,
+from structnet.data.keys import ConcatKeyed
+from structnet.skeleton.data import (SyntheticShapesDataset, UnlabelledImages, read_teacher,
                                      scale_after_transform)
 from structnet.skeleton.losses import distill_loss, soft_targets
 
@@ -97,7 +98,7 @@ def test_unlabelled_photos_and_concat(tmp_path):
                  scale=np.full((20, 30), 8.0, np.float32))
     un = UnlabelledImages([folder], teacher)
     syn = SyntheticShapesDataset(2, size=(32, 32), seed=0)
-    both = ConcatSkeleton([syn, un])
+    both = ConcatKeyed(syn, un)
     assert len(both) == 5 and both.names[2:] == ["p0", "p1", "p2"]
     s = both[(4, 7)]
     assert s["labelled"] is False and not s["skeleton"].any() and np.allclose(s["teacher_prob"], 0.5)

@@ -6,7 +6,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-__all__ = ["parse_key"]
+__all__ = ["parse_key", "ConcatKeyed"]
 
 
 def parse_key(key, n: int) -> Tuple[int, Optional[int]]:
@@ -26,3 +26,22 @@ def parse_key(key, n: int) -> Tuple[int, Optional[int]]:
     if not 0 <= idx < n:
         raise IndexError(f"index {key!r} out of range for a dataset of {n} samples")
     return idx, seed
+
+
+class ConcatKeyed:
+    """Datasets one after the other, with the ``ds[i]`` / ``ds[(index, seed)]`` keys of the trainer (``None``
+    parts are left out); ``names``: the parts' ``names`` lists joined (a part without them adds none)."""
+
+    def __init__(self, *parts):
+        self.parts = [p for p in parts if p is not None]
+        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+        self.names = [n for p in self.parts for n in getattr(p, "names", [])]
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, key):
+        i, seed = parse_key(key, len(self))
+        k = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        j = i - int(self.offsets[k])
+        return self.parts[k][j if seed is None else (j, seed)]

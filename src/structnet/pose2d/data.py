@@ -175,7 +175,8 @@ def build_person_dataset(cfg: Pose2DDataConfig) -> PoseDataset:
     :class:`~structnet.pose2d.person.PersonBoxTransform` (whole photos with probability ``data.whole_image_prob``,
     ``data.input_size`` square input, flips with ``data.flip_prob`` when ``data.augment``), followed by the persons
     of the PASCAL-Person-Part folder ``data.person_extra`` when set."""
-    from .person import ConcatKeyed, PascalPersonBoxes, PersonBoxTransform
+    from ..data.keys import ConcatKeyed
+    from .person import PascalPersonBoxes, PersonBoxTransform
 
     if cfg.dataset == "synthetic":
         raise ValueError("a person-box model trains on photos with annotated joints (lspet, mpii, coco, lsp-mat)")

@@ -30,7 +30,7 @@ from ..errors import UserError
 from ..nn.localization import UNITS, LocalizationNet, locate
 
 __all__ = ["PERSON_BOX", "build_person_model", "person_model_metadata", "person_model_from_metadata",
-           "PascalPersonBoxes", "ConcatKeyed", "mask_box", "PersonBoxTransform", "person_box_loss", "box_iou",
+           "PascalPersonBoxes", "mask_box", "PersonBoxTransform", "person_box_loss", "box_iou",
            "evaluate_person_boxes", "is_person_model", "joints_box"]
 
 #: ``model.arch`` and the metadata ``kind`` of a person-box model.
@@ -172,25 +172,6 @@ class PascalPersonBoxes:
         if self.transform is None:
             return sample
         return self.transform(sample, np.random.default_rng(i if seed is None else seed))
-
-
-class ConcatKeyed:
-    """Datasets one after the other, with the ``ds[(index, seed)]`` keys of the trainer."""
-
-    def __init__(self, *parts):
-        self.parts = [p for p in parts if p is not None]
-        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
-
-    def __len__(self) -> int:
-        return int(self.offsets[-1])
-
-    def __getitem__(self, key):
-        from ..data.keys import parse_key
-
-        i, seed = parse_key(key, len(self))
-        k = int(np.searchsorted(self.offsets, i, side="right") - 1)
-        j = i - int(self.offsets[k])
-        return self.parts[k][j if seed is None else (j, seed)]
 
 
 def _frame_pixels(image: np.ndarray, frame: Sequence[float], size: int) -> np.ndarray:

@@ -552,23 +552,3 @@ class UnlabelledImages(_SkeletonDataset):
         image = read_image(self.paths[index])
         hw = image.shape[:2]
         return {"image": image, "skeleton": np.zeros(hw, bool), "scale": np.zeros(hw, np.float32)}
-
-
-class ConcatSkeleton:
-    """Several skeleton datasets as one (keys ``i`` or ``(i, seed)`` routed to the part that holds ``i``)."""
-
-    def __init__(self, parts: Sequence[object]):
-        self.parts = [p for p in parts if len(p) > 0]
-        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
-        self.names = [n for p in self.parts for n in getattr(p, "names", [])]
-
-    def __len__(self) -> int:
-        return int(self.offsets[-1])
-
-    def __getitem__(self, key):
-        from ..data.keys import parse_key
-
-        index, seed = parse_key(key, len(self))
-        k = int(np.searchsorted(self.offsets, index, side="right") - 1)
-        local = index - int(self.offsets[k])
-        return self.parts[k][local if seed is None else (local, seed)]

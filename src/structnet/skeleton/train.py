@@ -73,7 +73,8 @@ def build_dataset(cfg: SkeletonDataConfig, split: Optional[str] = None, augment:
         all_skeleton_augs(cfg.factors)      # a bad list is refused here, before training starts
         ds.factors = tuple(float(f) for f in cfg.factors)
     if cfg.teacher:
-        from .data import ConcatSkeleton, UnlabelledImages
+        from ..data.keys import ConcatKeyed
+        from .data import UnlabelledImages
 
         if not Path(cfg.teacher).is_dir():
             raise ValueError(f"data.teacher: folder not found: {cfg.teacher}")
@@ -81,7 +82,7 @@ def build_dataset(cfg: SkeletonDataConfig, split: Optional[str] = None, augment:
         if cfg.unlabelled:
             extra = UnlabelledImages(cfg.unlabelled, cfg.teacher, augment=augment, max_side=cfg.max_side,
                                      factors=ds.factors)
-            ds = ConcatSkeleton([ds, extra])
+            ds = ConcatKeyed(ds, extra)
     return CropDataset(ds, cfg.crop) if cfg.crop else ds
 
 
